@@ -1,0 +1,171 @@
+/**
+ * `wstap demo`: the guide's backend, wstap in front of it, and scripted clients that
+ * reproduce the guide's issues 1 to 5, so a newcomer sees every finding in seconds.
+ */
+import net from 'node:net';
+import WebSocket from 'ws';
+import type { Logger } from 'pino';
+import type { WstapLogger } from '../log/logger.js';
+import { ListenError, startProxy, type ProxyServer } from '../proxy-server.js';
+import { logStartup } from '../run-proxy.js';
+import { demoJwt, startDemoBackend } from './backend.js';
+
+export interface DemoOptions {
+  keep: boolean;
+  port: number;
+  backendPort: number;
+}
+
+interface ClientResult {
+  opened: boolean;
+  status?: number;
+  closeCode?: number;
+  closeReason?: string;
+  error?: string;
+  reply?: string;
+}
+
+/** Opens a WebSocket, sends one message if it opens, and reports what the client saw. */
+function tryClient(url: string, headers: Record<string, string | string[]>): Promise<ClientResult> {
+  return new Promise((resolve) => {
+    const result: ClientResult = { opened: false };
+    const ws = new WebSocket(url, { headers, handshakeTimeout: 5000 });
+    const timer = setTimeout(() => ws.terminate(), 3000);
+    ws.on('unexpected-response', (_req, res) => {
+      result.status = res.statusCode;
+      res.resume();
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      result.opened = true;
+      ws.send(JSON.stringify({ type: 'ping', id: 1 }));
+    });
+    ws.on('message', (data) => {
+      result.reply = data.toString();
+      ws.close(1000, 'done');
+    });
+    ws.on('error', (err) => {
+      result.error ??= err.message;
+    });
+    ws.on('close', (code, reason) => {
+      clearTimeout(timer);
+      if (result.opened) {
+        result.closeCode = code;
+        result.closeReason = reason.toString();
+      }
+      resolve(result);
+    });
+  });
+}
+
+function describe(r: ClientResult): string {
+  if (r.opened) return `opened; ${r.reply ? `echo ${r.reply.slice(0, 60)}; ` : ''}closed ${r.closeCode}${r.closeReason ? ` "${r.closeReason}"` : ''}`;
+  if (r.status) return `refused with HTTP ${r.status}`;
+  return `failed: ${r.error ?? 'no answer'}`;
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function startMainProxy(logger: Logger, port: number, target: string, allowOrigins: string[]): Promise<ProxyServer> {
+  try {
+    return await startProxy({ target, port, logger, allowOrigins });
+  } catch (err) {
+    if (!(err instanceof ListenError) || port === 0) throw err;
+    logger.warn({ event: 'demo' }, `${err.message}; the demo uses a free port instead`);
+    return startProxy({ target, port: 0, logger, allowOrigins });
+  }
+}
+
+export async function runDemo(log: WstapLogger, opts: DemoOptions): Promise<void> {
+  const { logger } = log;
+  const say = (msg: string): void => logger.info({ event: 'demo' }, msg);
+  const backend = await startDemoBackend({ port: opts.backendPort, env: {} });
+  say(`demo backend on ${backend.url}: /ws allows Origins ${backend.allowedOrigins.join(', ')}, closes 1008 without credentials (auth bypass off)`);
+  const proxy = await startMainProxy(logger, opts.port, backend.url, backend.allowedOrigins);
+  logStartup(logger, proxy, { allowOrigins: backend.allowedOrigins });
+  const normalizing = await startProxy({
+    target: backend.url,
+    port: 0,
+    hosts: ['127.0.0.1'],
+    logger,
+    allowOrigins: backend.allowedOrigins,
+    normalizeOrigin: true,
+    sessionIdPrefix: 'norm',
+  });
+  const downPort = await freePort();
+  const down = await startProxy({ target: `http://127.0.0.1:${downPort}`, port: 0, hosts: ['127.0.0.1'], logger, sessionIdPrefix: 'down' });
+  const dns = await startProxy({ target: 'http://backend.invalid:8000', port: 0, hosts: ['127.0.0.1'], logger, sessionIdPrefix: 'dns' });
+  const ws = (p: ProxyServer, path = '/ws'): string => `ws://127.0.0.1:${p.port}${path}`;
+  const good = 'http://localhost:3000';
+
+  const scenarios: { title: string; run: () => Promise<ClientResult> }[] = [
+    {
+      title: 'A healthy session: allowed Origin, a valid token',
+      run: () => tryClient(ws(proxy), { Origin: good, Authorization: `Bearer ${demoJwt(3600)}` }),
+    },
+    {
+      title: 'Guide issue 2: no credentials, so the backend accepts and then closes with 1008',
+      run: () => tryClient(ws(proxy), { Origin: good }),
+    },
+    {
+      title: 'Guide issue 2, variant: an expired JWT in the query string',
+      run: () => tryClient(ws(proxy, `/ws?token=${demoJwt(-7200)}`), { Origin: good }),
+    },
+    {
+      title: 'Guide issue 3: an Origin the backend does not allow (the compose service name)',
+      run: () => tryClient(ws(proxy), { Origin: 'http://frontend:3000', Authorization: `Bearer ${demoJwt(3600)}` }),
+    },
+    {
+      title: 'Guide issue 4: two Origin lines, as added by a proxy in between',
+      run: () => tryClient(ws(proxy), { Origin: [good, good], Authorization: `Bearer ${demoJwt(3600)}` }),
+    },
+    {
+      title: 'Guide issue 4, fixed: the same request through wstap --normalize-origin',
+      run: () => tryClient(ws(normalizing), { Origin: [good, good], Authorization: `Bearer ${demoJwt(3600)}` }),
+    },
+    {
+      title: 'Guide issue 1: the backend is down (nothing listens on its port)',
+      run: () => tryClient(ws(down), { Origin: good, Authorization: `Bearer ${demoJwt(3600)}` }),
+    },
+    {
+      title: 'Guide issue 5: the target is a service name that does not resolve here',
+      run: () => tryClient(ws(dns), { Origin: good, Authorization: `Bearer ${demoJwt(3600)}` }),
+    },
+  ];
+
+  for (const [i, s] of scenarios.entries()) {
+    say(`── ${i + 1}/${scenarios.length} ${s.title}`);
+    const result = await s.run();
+    say(`   the client saw: ${describe(result)}`);
+    // Let the session-end line come out before the next scenario.
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await Promise.all([normalizing.close(0), down.close(0), dns.close(0)]);
+
+  if (opts.keep) {
+    say(
+      `demo done; still running (Ctrl-C to stop): wstap on ws://localhost:${proxy.port}/ws → backend ${backend.url}. ` +
+        `Try: npx wscat -c ws://localhost:${proxy.port}/ws -o http://localhost:3000 -H "Authorization: Bearer dev"`,
+    );
+    const stop = (): void => {
+      void proxy.close(1000).then(async () => {
+        await backend.close();
+        log.flush();
+        process.exit(0);
+      });
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    return;
+  }
+  await proxy.close(500);
+  await backend.close();
+  say('demo done: run "wstap --target http://localhost:8000" in front of your own backend (wstap --help for options)');
+  log.flush();
+}

@@ -1,0 +1,116 @@
+/**
+ * Ordinary HTTP (health checks, the API) through http-proxy. Duplicate request
+ * headers are restored from rawHeaders (http-proxy copies req.headers, where Node
+ * joined or dropped them), and the response goes back with the backend's raw
+ * header lines (case, order, duplicates). A backend that cannot be reached gets
+ * the client a 502 whose body names the cause.
+ */
+import type http from 'node:http';
+import httpProxy from 'http-proxy';
+import type { Finding } from './finding.js';
+import { redactTarget } from './redact.js';
+import type { Target } from './target.js';
+import { failureOf, upstreamFinding } from './upstream.js';
+
+export interface HttpProblem {
+  method: string;
+  path: string;
+  client: string;
+  finding?: Finding;
+  error: string;
+  /** The response had started: the client got a truncated answer. */
+  midResponse: boolean;
+}
+
+export interface HttpForwarder {
+  handle(req: http.IncomingMessage, res: http.ServerResponse): void;
+  close(): void;
+}
+
+const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade']);
+
+function restoreDuplicateHeaders(proxyReq: http.ClientRequest, req: http.IncomingMessage): void {
+  const seen = new Map<string, { name: string; values: string[] }>();
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    const entry = seen.get(lower);
+    if (entry) entry.values.push(raw[i + 1]!);
+    else seen.set(lower, { name, values: [raw[i + 1]!] });
+  }
+  for (const [lower, { name, values }] of seen) {
+    if (values.length < 2 || lower === 'set-cookie') continue;
+    // Content-Length and Transfer-Encoding duplicates are refused by Node's parser before we get here.
+    proxyReq.removeHeader(lower);
+    proxyReq.setHeader(name, values);
+  }
+}
+
+export function createHttpForwarder(
+  target: Target,
+  opts: { insecure: boolean },
+  report: (problem: HttpProblem) => void,
+): HttpForwarder {
+  const proxy = httpProxy.createProxyServer({
+    target: target.url,
+    changeOrigin: false,
+    xfwd: false,
+    ws: false,
+    secure: !opts.insecure,
+    selfHandleResponse: true,
+    prependPath: false,
+    proxyTimeout: 0,
+  });
+
+  proxy.on('proxyReq', (proxyReq, req) => restoreDuplicateHeaders(proxyReq, req));
+
+  proxy.on('proxyRes', (proxyRes, _req, res) => {
+    const raw: string[] = [];
+    const rh = proxyRes.rawHeaders;
+    // Framing headers are Node's to set for the client connection; everything else goes back as the backend sent it.
+    for (let i = 0; i + 1 < rh.length; i += 2) {
+      if (HOP_BY_HOP_RESPONSE.has(rh[i]!.toLowerCase())) continue;
+      raw.push(rh[i]!, rh[i + 1]!);
+    }
+    res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, raw);
+    proxyRes.pipe(res);
+    proxyRes.on('error', () => res.destroy());
+    proxyRes.on('aborted', () => res.destroy());
+  });
+
+  proxy.on('error', () => {
+    // Errors are handled per request in handle(); this listener keeps http-proxy from throwing.
+  });
+
+  return {
+    handle(req, res) {
+      proxy.web(req, res, {}, (err: Error) => {
+        const failure = failureOf(err);
+        const clientGone = req.destroyed || res.destroyed || (req.socket?.destroyed ?? false);
+        const problem: HttpProblem = {
+          method: req.method ?? '?',
+          path: redactTarget(req.url ?? '/'),
+          client: `${req.socket?.remoteAddress ?? '?'}:${req.socket?.remotePort ?? 0}`,
+          error: `${failure.code}: ${failure.message}`,
+          midResponse: res.headersSent,
+        };
+        if (!clientGone) {
+          const f = upstreamFinding(target, failure);
+          problem.finding = f;
+          if (!res.headersSent) {
+            const body = `wstap: could not reach the backend at ${target.url} for ${req.method} ${problem.path}.\n${f.message}\n${f.hint}\n`;
+            res.writeHead(502, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Wstap': 'upstream-error', Connection: 'close' });
+            res.end(body);
+          } else {
+            res.destroy();
+          }
+        }
+        report(problem);
+      });
+    },
+    close() {
+      proxy.close();
+    },
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * pino, set up once: JSON lines through an asynchronous destination (cheap, flushed
+ * at shutdown), or pino-pretty in-process with wstap's own layout on a terminal.
+ */
+import pino, { type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
+import { formatSessionEnd, type SessionEndLogEntry, type HandshakeLogEntry } from './entries.js';
+import { COLORS, formatFindings, formatHandshake, NO_COLORS, type Palette } from './pretty.js';
+import type { Finding } from '../finding.js';
+
+export type LogFormat = 'pretty' | 'json';
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface LoggerOptions {
+  format: LogFormat;
+  level: LogLevel;
+  /** File descriptor or path; standard output by default. */
+  destination?: number | string;
+  /** Colours in pretty mode; by default when the destination is a terminal and NO_COLOR is unset. */
+  colors?: boolean;
+}
+
+export interface WstapLogger {
+  logger: Logger;
+  /** Writes out everything buffered; safe to call at exit. */
+  flush(): void;
+}
+
+type LogObject = Record<string, unknown> & { msg?: string };
+
+function prettyLine(log: LogObject, p: Palette): string {
+  switch (log['event']) {
+    case 'handshake':
+      return formatHandshake(log as unknown as HandshakeLogEntry, p);
+    case 'session-end':
+      return formatSessionEnd(log as unknown as SessionEndLogEntry);
+    default: {
+      let out = String(log.msg ?? '');
+      const f = log['finding'] as Finding | undefined;
+      if (f) out += formatFindings([f], p);
+      const hint = log['hint'];
+      if (typeof hint === 'string') out += `\n    ${p.green('fix:')} ${hint}`;
+      return out;
+    }
+  }
+}
+
+export function createLogger(opts: LoggerOptions): WstapLogger {
+  const dest = opts.destination ?? 1;
+  const base = { level: opts.level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime };
+  if (opts.format === 'json') {
+    const stream = pino.destination({ dest, sync: false, minLength: 0 });
+    const logger = pino(base, stream);
+    return {
+      logger,
+      flush() {
+        try {
+          stream.flushSync();
+        } catch {
+          // nothing buffered, or the destination is gone
+        }
+      },
+    };
+  }
+  const colors = opts.colors ?? (dest === 1 && process.stdout.isTTY === true && !process.env['NO_COLOR']);
+  const palette = colors ? COLORS : NO_COLORS;
+  const destination = typeof dest === 'number' ? pino.destination({ dest, sync: true }) : pino.destination({ dest, sync: true, mkdir: true });
+  const stream = pinoPretty({
+    colorize: colors,
+    translateTime: 'HH:MM:ss.l',
+    ignore: 'pid,hostname',
+    hideObject: true,
+    singleLine: false,
+    messageFormat: (log) => prettyLine(log as LogObject, palette),
+    destination,
+    sync: true,
+  });
+  const logger = pino(base, stream);
+  return {
+    logger,
+    flush() {
+      try {
+        destination.flushSync();
+      } catch {
+        // synchronous destination: nothing to flush
+      }
+    },
+  };
+}

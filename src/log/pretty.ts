@@ -1,0 +1,79 @@
+/**
+ * The terminal layout: one block per handshake, so a person sees at a glance what
+ * is wrong (the findings, by severity) and what to change (the hint under each).
+ */
+import type { Finding } from '../finding.js';
+import type { HandshakeLogEntry } from './entries.js';
+
+export interface Palette {
+  red(s: string): string;
+  yellow(s: string): string;
+  cyan(s: string): string;
+  green(s: string): string;
+  dim(s: string): string;
+  bold(s: string): string;
+}
+
+const wrap = (open: number, close: number) => (s: string) => `\u001b[${open}m${s}\u001b[${close}m`;
+export const COLORS: Palette = {
+  red: wrap(31, 39),
+  yellow: wrap(33, 39),
+  cyan: wrap(36, 39),
+  green: wrap(32, 39),
+  dim: wrap(2, 22),
+  bold: wrap(1, 22),
+};
+const id = (s: string): string => s;
+export const NO_COLORS: Palette = { red: id, yellow: id, cyan: id, green: id, dim: id, bold: id };
+
+const MARK = { error: '✖', warn: '▲', info: 'ℹ' } as const;
+
+function severityColor(p: Palette, f: Finding): (s: string) => string {
+  return f.severity === 'error' ? p.red : f.severity === 'warn' ? p.yellow : p.cyan;
+}
+
+function row(p: Palette, label: string, value: string): string {
+  return `\n    ${p.dim(label.padEnd(12))} ${value}`;
+}
+
+export function formatFindings(findings: readonly Finding[], p: Palette, indent = '    '): string {
+  let out = '';
+  for (const f of findings) {
+    const c = severityColor(p, f);
+    out += `\n${indent}${c(`${MARK[f.severity]} ${f.code}`)}  ${f.message}`;
+    out += `\n${indent}  ${p.green('fix:')} ${f.hint}`;
+  }
+  return out;
+}
+
+export function formatHandshake(e: HandshakeLogEntry, p: Palette): string {
+  const status =
+    e.outcome === 'tunnel'
+      ? p.green(`${e.statusLine}`)
+      : e.outcome === 'rejected'
+        ? p.red(`${e.statusLine}`) + ' from the backend, not upgraded'
+        : e.outcome === 'failed'
+          ? p.red(`502 (wstap): backend unreachable, ${e.error?.code ?? ''}`)
+          : e.outcome === 'invalid'
+            ? p.red('400 (wstap): not a valid WebSocket upgrade')
+            : e.outcome === 'aborted'
+              ? p.yellow('client left before the backend answered')
+              : e.outcome;
+  const time = e.handshakeMs !== undefined ? p.dim(` in ${e.handshakeMs} ms`) : '';
+  let out = `${p.bold(e.session)} ${e.method} ${e.path} ${p.dim('from')} ${e.client} → ${status}${time}`;
+  if (e.origins.length === 0) out += row(p, 'Origin', p.dim('(none)'));
+  for (const o of e.origins) out += row(p, 'Origin', o);
+  if (e.originNormalized) out += row(p, '', p.dim(`forwarded only the first Origin (--normalize-origin)`));
+  const creds = e.credentials.map((c) => `${c.kind} ${c.name}${c.scheme ? ` ${c.scheme}` : ''}: ${c.shape}`);
+  out += row(p, 'Credentials', creds.length ? creds.join(p.dim(' · ')) : p.dim('(none)'));
+  if (e.subprotocols.offered.length || e.subprotocols.chosen) {
+    out += row(p, 'Subprotocol', `offered ${e.subprotocols.offered.join(', ') || '-'} · chosen ${e.subprotocols.chosen ?? '-'}`);
+  }
+  if (e.extensions.offered.length || e.extensions.chosen) {
+    out += row(p, 'Extensions', `offered ${e.extensions.offered.join(', ') || '-'} · chosen ${e.extensions.chosen ?? '-'}`);
+  }
+  if (e.body) out += row(p, 'Body', JSON.stringify(e.body.trim().slice(0, 200)));
+  if (e.error && e.outcome !== 'failed') out += row(p, 'Error', `${e.error.code}: ${e.error.message}`);
+  out += formatFindings(e.findings, p);
+  return out;
+}
