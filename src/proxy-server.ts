@@ -45,6 +45,8 @@ export interface ProxyServer {
   port: number;
   /** http://127.0.0.1:PORT (the first address). */
   url: string;
+  /** Open client sockets (any state) and live WebSocket sessions (pending upgrades and tunnels). */
+  stats(): { clientSockets: number; liveSessions: number };
   /** Stops accepting, gives open sessions up to graceMs, then closes them; flushes the sinks. */
   close(graceMs?: number): Promise<void>;
 }
@@ -290,5 +292,6 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     return closing;
   }
 
-  return { target, addresses, port, url: `http://${urlHost}:${port}`, close };
+  const stats = (): { clientSockets: number; liveSessions: number } => ({ clientSockets: sockets.size, liveSessions: live.size });
+  return { target, addresses, port, url: `http://${urlHost}:${port}`, stats, close };
 }
