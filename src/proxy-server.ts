@@ -13,7 +13,7 @@ import { parseOriginPattern } from './origin-pattern.js';
 import { createLogSink } from './log/log-sink.js';
 import { SessionBus, type SessionSink } from './session-bus.js';
 import { parseTarget, type Target } from './target.js';
-import { endpointOf, rejectMalformedUpgrade, relayUpgrade, type LiveSession, type RelayContext } from './upgrade-relay.js';
+import { endAndLinger, endpointOf, rejectMalformedUpgrade, relayUpgrade, type LiveSession, type RelayContext } from './upgrade-relay.js';
 
 export interface ProxyOptions {
   /** The backend, e.g. "http://localhost:8000" (ws:// and wss:// are accepted too). */
@@ -136,8 +136,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       return;
     }
     if (!hasToken(request.headers, 'upgrade', 'websocket')) {
-      socket.on('error', () => {});
-      socket.end(plain(501, 'Not Implemented', `wstap relays WebSocket upgrades only, not "${req.headers.upgrade}".\n`));
+      endAndLinger(socket, plain(501, 'Not Implemented', `wstap relays WebSocket upgrades only, not "${req.headers.upgrade}".\n`));
       return;
     }
     relayUpgrade(ctx, socket, request, head, 'rebuilt');
@@ -154,6 +153,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       { event: 'client-error', client: peer, error: err.code, reason: (err as { reason?: string }).reason },
       `malformed HTTP request from ${peer}: ${(err as { reason?: string }).reason ?? err.message} → ${tooLarge ? 431 : 400}`,
     );
+    setTimeout(() => socket.destroy(), 2000).unref();
     socket.end(
       tooLarge
         ? plain(431, 'Request Header Fields Too Large', `wstap: the request head is larger than ${maxHeaderSize} bytes\n`)
@@ -204,8 +204,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
             { event: 'client-error', client: `${peer.address}:${peer.port}`, error: 'HEADER_TOO_LARGE' },
             `request head from ${peer.address}:${peer.port} is larger than ${maxHeaderSize} bytes → 431`,
           );
-          socket.on('error', () => {});
-          socket.end(plain(431, 'Request Header Fields Too Large', `wstap: the request head is larger than ${maxHeaderSize} bytes\n`));
+          endAndLinger(socket, plain(431, 'Request Header Fields Too Large', `wstap: the request head is larger than ${maxHeaderSize} bytes\n`));
         }
         return;
       }
@@ -277,7 +276,8 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   let closing: Promise<void> | undefined;
   async function close(graceMs = 5000): Promise<void> {
     closing ??= (async () => {
-      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      // net.Server#close stops accepting at once; its callback waits for every connection.
+      const stopped = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       httpServer.closeIdleConnections();
       const deadline = Date.now() + graceMs;
       while (live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
@@ -285,6 +285,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       httpServer.closeAllConnections();
       for (const s of sockets) s.destroy();
       forwarder.close();
+      await stopped;
       // Let the aborted sessions report before the sinks flush.
       await new Promise((r) => setImmediate(r));
       await bus.flush();

@@ -42,6 +42,26 @@ const EARLY_DATA_LIMIT = 1024 * 1024;
 /** How much of a rejection body is kept for the log. */
 const BODY_EXCERPT = 1024;
 
+/** How long a refused client may keep its side open after wstap ended its own. */
+const LINGER_MS = 2000;
+const ignore = (): void => {};
+
+/**
+ * Ends a connection that will not become a tunnel: writes the last bytes, keeps reading
+ * (and dropping) until the client closes too, and destroys it if it does not within LINGER_MS.
+ * Closing at once with unread bytes would send a reset that can destroy the answer.
+ */
+export function endAndLinger(socket: net.Socket, last?: string | Buffer): void {
+  socket.on('error', ignore);
+  socket.on('data', ignore);
+  socket.resume();
+  if (last !== undefined) socket.end(last);
+  else socket.end();
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}
+
 export function endpointOf(socket: net.Socket): Endpoint {
   return { address: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 };
 }
@@ -74,8 +94,7 @@ export function rejectMalformedUpgrade(ctx: RelayContext, client: net.Socket, re
   const session = newSession(ctx, client, head, 'wire');
   session.findings.push(finding);
   session.outcome = 'invalid';
-  client.on('error', () => {});
-  client.end(plainResponse(400, 'Bad Request', `wstap: not a valid WebSocket upgrade: ${reason}\n`));
+  endAndLinger(client, plainResponse(400, 'Bad Request', `wstap: not a valid WebSocket upgrade: ${reason}\n`));
   ctx.bus.handshake(session);
 }
 
@@ -92,8 +111,7 @@ export function relayUpgrade(ctx: RelayContext, client: net.Socket, request: Req
   const invalid = session.findings.find((f) => f.code === 'handshake-invalid');
   if (invalid) {
     session.outcome = 'invalid';
-    client.on('error', () => {});
-    client.end(plainResponse(400, 'Bad Request', `wstap: ${invalid.message}\n${invalid.hint}\n`));
+    endAndLinger(client, plainResponse(400, 'Bad Request', `wstap: ${invalid.message}\n${invalid.hint}\n`));
     ctx.bus.handshake(session);
     return;
   }
@@ -161,7 +179,7 @@ export function relayUpgrade(ctx: RelayContext, client: net.Socket, request: Req
       const body = f
         ? `wstap: could not complete the WebSocket upgrade with ${config.target.url}.\n${f.message}\n${f.hint}\n`
         : `wstap: ${err.message}\n`;
-      if (!client.destroyed) client.end(plainResponse(f ? 502 : 503, f ? 'Bad Gateway' : 'Service Unavailable', body));
+      if (!client.destroyed) endAndLinger(client, plainResponse(f ? 502 : 503, f ? 'Bad Gateway' : 'Service Unavailable', body));
     }
     ctx.bus.handshake(session);
   }
@@ -237,7 +255,7 @@ export function relayUpgrade(ctx: RelayContext, client: net.Socket, request: Req
     upstream.on('error', () => {});
     if (res.status === 101) {
       // An invalid 101 is relayed (the client sees what the backend said), nothing after it.
-      client.end(res.raw);
+      endAndLinger(client, res.raw);
       upstream.destroy();
       ctx.live.delete(live);
       ctx.bus.handshake(session);
@@ -266,7 +284,7 @@ export function relayUpgrade(ctx: RelayContext, client: net.Socket, request: Req
       // Re-inspect: the body often names the reason ("Origin not allowed").
       session.findings = session.findings.filter((f) => f.code !== 'upgrade-rejected');
       session.findings.push(...inspectAnswer(session.handshake, answer));
-      client.end();
+      endAndLinger(client);
       upstream.destroy();
       ctx.live.delete(live);
       ctx.bus.handshake(session);

@@ -24,7 +24,7 @@ export interface TestProxy {
   ends: { session: Session; end: SessionEnd }[];
   /** Every log line as parsed JSON. */
   logs: Record<string, unknown>[];
-  /** Resolves with the next handshake event (or the nth, counting from 1). */
+  /** Resolves with the next handshake event not yet taken by this function (or the nth, counting from 1). */
   nextHandshake(n?: number): Promise<Session>;
   nextEnd(n?: number): Promise<{ session: Session; end: SessionEnd }>;
   close(): Promise<void>;
@@ -58,6 +58,8 @@ export async function startTestProxy(opts: Partial<Omit<ProxyOptions, 'logger'>>
     handshake: (s) => void handshakes.push(s),
     end: (session, end) => void ends.push({ session, end }),
   };
+  let hsCursor = 0;
+  let endCursor = 0;
   const proxy = await startProxy({ port: 0, hosts: ['127.0.0.1'], ...opts, logger, sinks: [capture, ...(opts.sinks ?? [])] });
   return {
     proxy,
@@ -67,8 +69,8 @@ export async function startTestProxy(opts: Partial<Omit<ProxyOptions, 'logger'>>
     handshakes,
     ends,
     logs,
-    nextHandshake: (n = handshakes.length + 1) => waitFor(handshakes, n, 'handshake'),
-    nextEnd: (n = ends.length + 1) => waitFor(ends, n, 'session end'),
+    nextHandshake: (n = ++hsCursor) => waitFor(handshakes, n, 'handshake'),
+    nextEnd: (n = ++endCursor) => waitFor(ends, n, 'session end'),
     close: () => proxy.close(200),
   };
 }
