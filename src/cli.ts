@@ -108,6 +108,7 @@ export function buildProgram(): Command {
   const program = new Command('wstap')
     .description('An intercepting WebSocket debugging proxy: faithful forwarding and an annotated handshake log.')
     .version(pkg.version, '-v, --version')
+    .addHelpText('after', '\nWithout a command, wstap runs the proxy: see "wstap proxy --help" for its options.')
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str.split('\n').filter(Boolean)[0] + '\n') });
   program.addCommand(proxyCommand('proxy'), { isDefault: true });
