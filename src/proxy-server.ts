@@ -10,6 +10,7 @@ import { invalidHandshakeFinding } from './inspectors/index.js';
 import { headEnd, HeadParseError, hasToken, parseRequestHead, requestHeadFromRaw } from './http-head.js';
 import { createHttpForwarder, type HttpProblem } from './http-forward.js';
 import { parseOriginPattern } from './origin-pattern.js';
+import { isHealthRequest, serveHealth } from './health.js';
 import { createLogSink } from './log/log-sink.js';
 import { SessionBus, type SessionSink } from './session-bus.js';
 import { parseTarget, type Target } from './target.js';
@@ -123,7 +124,10 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   });
 
   const httpServer = http.createServer({ maxHeaderSize });
-  httpServer.on('request', (req, res) => forwarder.handle(req, res));
+  httpServer.on('request', (req, res) => {
+    if (isHealthRequest(req)) void serveHealth(target, res);
+    else forwarder.handle(req, res);
+  });
   httpServer.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     // Only reached for an upgrade on a keep-alive connection that already carried HTTP requests.
     socket.pause();
