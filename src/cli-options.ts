@@ -6,6 +6,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS, type LogFormat, type LogLevel } from './log/logger.js';
 import { parseOriginPattern } from './origin-pattern.js';
 import { parseTarget } from './target.js';
+import { parsePath } from './latency.js';
 
 export function parsePort(value: string): number {
   if (!/^\d+$/.test(value.trim()) || Number(value) > 65535) throw new InvalidArgumentError('a port is an integer from 0 to 65535.');
@@ -31,6 +32,23 @@ export function checkTarget(value: string): string {
     throw new InvalidArgumentError((err as Error).message);
   }
   return value;
+}
+
+export function checkPath(value: string): string {
+  try {
+    parsePath(value);
+  } catch (err) {
+    throw new InvalidArgumentError(`${(err as Error).message}: expected a JSON path such as id or $.meta.requestId.`);
+  }
+  return value;
+}
+
+export function parseRegex(value: string): RegExp {
+  try {
+    return new RegExp(value);
+  } catch (err) {
+    throw new InvalidArgumentError(`not a regular expression: ${(err as Error).message}`);
+  }
 }
 
 export function collectOrigin(value: string, previous: string[] | undefined): string[] {

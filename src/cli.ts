@@ -4,7 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import {
+  checkPath,
   checkTarget,
+  parseRegex,
   collectOrigin,
   defaultLogFormat,
   envFlag,
@@ -33,6 +35,10 @@ interface ProxyCliOptions extends LogCliOptions {
   upstreamTimeout: number;
   shutdownGrace: number;
   maxHeaderSize: number;
+  maxMessageSize: number;
+  correlate?: string;
+  hideControl?: boolean;
+  match?: RegExp;
 }
 
 function proxyCommand(name: string): Command {
@@ -54,7 +60,20 @@ function proxyCommand(name: string): Command {
       new Option('--upstream-timeout <ms>', 'time for the backend to accept and answer an upgrade').default(10000).env('WSTAP_UPSTREAM_TIMEOUT').argParser(parseMs),
     )
     .addOption(new Option('--shutdown-grace <ms>', 'time open sessions get on SIGINT/SIGTERM').default(5000).env('WSTAP_SHUTDOWN_GRACE').argParser(parseMs))
-    .addOption(new Option('--max-header-size <bytes>', 'largest request or response head').default(16384).env('WSTAP_MAX_HEADER_SIZE').argParser(parseBytes));
+    .addOption(new Option('--max-header-size <bytes>', 'largest request or response head').default(16384).env('WSTAP_MAX_HEADER_SIZE').argParser(parseBytes))
+    .addOption(
+      new Option('--max-message-size <bytes>', 'decoded bytes kept per message (larger ones are counted and marked truncated)')
+        .default(1024 * 1024, '1m')
+        .env('WSTAP_MAX_MESSAGE_SIZE')
+        .argParser(parseBytes),
+    )
+    .addOption(
+      new Option('--correlate <path>', 'JSON path pairing a client message with its answer for latency (id, $.meta.requestId); detected when unset')
+        .env('WSTAP_CORRELATE')
+        .argParser(checkPath),
+    )
+    .addOption(new Option('--hide-control', 'leave pings and pongs out of the message log (env: WSTAP_HIDE_CONTROL)'))
+    .addOption(new Option('--match <regex>', 'log only messages whose text matches').env('WSTAP_MATCH').argParser(parseRegex));
   for (const o of logOptions()) cmd.addOption(o);
   cmd.action(async (opts: ProxyCliOptions) => {
     const normalizeOrigin = opts.normalizeOrigin ?? envFlag('WSTAP_NORMALIZE_ORIGIN') ?? false;
@@ -69,6 +88,10 @@ function proxyCommand(name: string): Command {
       upstreamTimeoutMs: opts.upstreamTimeout,
       shutdownGraceMs: opts.shutdownGrace,
       maxHeaderSize: opts.maxHeaderSize,
+      maxMessageBytes: opts.maxMessageSize,
+      hideControl: opts.hideControl ?? envFlag('WSTAP_HIDE_CONTROL') ?? false,
+      ...(opts.correlate ? { correlate: opts.correlate } : {}),
+      ...(opts.match ? { match: opts.match } : {}),
       ...(opts.host ? { hosts: opts.host } : {}),
     };
     await runProxy(log, runOpts);

@@ -29,6 +29,13 @@ export const FINDING_CATALOG = {
   'upstream-timeout': { severity: 'error', when: 'no connection, or no answer to the request, in time' },
   'upstream-reset': { severity: 'error', when: 'the backend closed or reset the connection before answering' },
   'upstream-tls': { severity: 'error', when: 'the TLS handshake with an https/wss target failed (certificate, protocol)' },
+  'close-policy': { severity: 'warn', when: 'close code 1008 (authentication or Origin policy), with the reason' },
+  'close-abnormal': { severity: 'warn', when: 'the connection ended without a close frame (1006)' },
+  'close-error': { severity: 'warn', when: '1011 and the other server-side error close codes' },
+  'protocol-error': {
+    severity: 'error',
+    when: 'a frame that breaks RFC 6455 (bad UTF-8, unmasked client frame, bad RSV bits, oversize or fragmented control frame)',
+  },
 } as const satisfies Record<string, { severity: Severity; when: string }>;
 
 export type FindingCode = keyof typeof FINDING_CATALOG;

@@ -33,6 +33,13 @@ export interface ProxyOptions {
   headTimeoutMs?: number;
   /** Accept any certificate from an https/wss target. */
   insecure?: boolean;
+  /** Largest decoded message kept per message (the rest is counted). Default 1 MiB. */
+  maxMessageBytes?: number;
+  /** JSON path that pairs a client message with its answer ("id", "$.meta.requestId"); detected when unset. */
+  correlate?: string;
+  /** Log filters for message lines (debug level). */
+  hideControl?: boolean;
+  match?: RegExp;
   /** Session ids are PREFIX-1, PREFIX-2, ... Default "ws". */
   sessionIdPrefix?: string;
   logger: Logger;
@@ -64,6 +71,7 @@ export class ListenError extends Error {
 
 export const DEFAULT_HOSTS = ['127.0.0.1', '::1'];
 const DEFAULT_HEAD_TIMEOUT = 30_000;
+const DEFAULT_MAX_MESSAGE = 1024 * 1024;
 
 function listen(server: net.Server, port: number, host: string): Promise<net.AddressInfo> {
   return new Promise((resolve, reject) => {
@@ -91,7 +99,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   const maxHeaderSize = options.maxHeaderSize ?? 16384;
   const headTimeoutMs = options.headTimeoutMs ?? DEFAULT_HEAD_TIMEOUT;
   const insecure = options.insecure ?? false;
-  const bus = new SessionBus([createLogSink(log), ...(options.sinks ?? [])], (sink, err) =>
+  const bus = new SessionBus([createLogSink(log, { hideControl: options.hideControl ?? false, ...(options.match ? { match: options.match } : {}) }), ...(options.sinks ?? [])], (sink, err) =>
     log.error({ event: 'sink-failed', sink, err: String(err) }, `the ${sink} output failed and is switched off: ${String(err)}`),
   );
   let sessionCounter = 0;
@@ -104,10 +112,13 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
         normalizeOrigin: options.normalizeOrigin ?? false,
       },
       upstreamTimeoutMs: options.upstreamTimeoutMs ?? 10_000,
+      tap: { maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE, ...(options.correlate ? { correlate: options.correlate } : {}) },
       maxHeaderSize,
       insecure,
     },
     bus,
+    onTapFailure: (session, err) =>
+      log.error({ event: 'tap-failed', session: session.id, err: String(err) }, `${session.id}: frame decoding failed and is off for this session (${String(err)}); forwarding goes on`),
     nextSessionId: () => `${options.sessionIdPrefix ?? 'ws'}-${++sessionCounter}`,
     live,
   };

@@ -80,3 +80,11 @@ export function redactHeaderValue(name: string, value: string): string {
 export function redactHeaders(headers: readonly { name: string; value: string }[]): LoggedHeader[] {
   return headers.map((h) => ({ name: h.name, value: redactHeaderValue(h.name, h.value) }));
 }
+
+const SECRET_JSON_KEY =
+  /"((?:[A-Za-z_-]*(?:token|secret|password|passwd|authorization|api[_-]?key|apikey|cookie|session[_-]?id|jwt)[A-Za-z_-]*))"(\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
+
+/** A message payload as text, with secret-looking JSON fields and JWTs replaced. */
+export function redactPayloadText(text: string): string {
+  return text.replace(SECRET_JSON_KEY, `"$1"$2"${REDACTED}"`).replace(JWT_ANYWHERE, REDACTED);
+}

@@ -2,6 +2,8 @@
  * Fans session events out to sinks. A sink that throws is reported once and
  * switched off; the forwarding path never waits on a sink and never sees its errors.
  */
+import type { Finding } from './finding.js';
+import type { WsMessage } from './frame.js';
 import type { Session, SessionEnd } from './session.js';
 
 /** A consumer of session events: the log, a recording, metrics, a live view. */
@@ -9,6 +11,12 @@ export interface SessionSink {
   readonly name: string;
   /** Once per upgrade, when the backend answered (or could not be reached, or the request was refused). */
   handshake?(session: Session): void;
+  /** Set when the sink needs decoded frames; with no such sink, frames are not decoded at all. */
+  readonly wantsFrames?: boolean;
+  /** Every decoded message, both directions, in wire order per direction. */
+  message?(session: Session, message: WsMessage): void;
+  /** A finding raised during a tunnel (protocol-error); close findings come with end(). */
+  finding?(session: Session, finding: Finding): void;
   /** Once per tunnel, when both sockets are closed. */
   end?(session: Session, end: SessionEnd): void;
   /** Called at shutdown; resolve when everything is written. */
@@ -30,6 +38,19 @@ export class SessionBus {
 
   add(sink: SessionSink): void {
     this.sinks.push(sink);
+  }
+
+  /** True when some sink wants decoded frames. */
+  get wantsFrames(): boolean {
+    return this.sinks.some((s) => s.wantsFrames && !this.disabled.has(s));
+  }
+
+  message(session: Session, message: WsMessage): void {
+    for (const s of this.sinks) if (s.message && !this.disabled.has(s)) this.call(s, () => s.message!(session, message));
+  }
+
+  finding(session: Session, finding: Finding): void {
+    for (const s of this.sinks) if (s.finding && !this.disabled.has(s)) this.call(s, () => s.finding!(session, finding));
   }
 
   handshake(session: Session): void {

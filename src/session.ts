@@ -4,6 +4,7 @@
  * only the relay writes it.
  */
 import type { Credential } from './credentials.js';
+import type { TapSummary } from './frame-tap.js';
 import type { Finding } from './finding.js';
 import type { RequestHead, ResponseHead } from './http-head.js';
 
@@ -79,4 +80,6 @@ export interface SessionEnd {
   error?: string;
   durationMs: number;
   bytes: { clientToServer: number; serverToClient: number };
+  /** What the frame tap saw: the WebSocket close, messages each way, latency. Absent when frames were not decoded. */
+  ws?: TapSummary;
 }

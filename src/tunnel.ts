@@ -7,11 +7,14 @@
 import type net from 'node:net';
 import type { SessionEnd, TunnelSide } from './session.js';
 
-export type ChunkObserver = (chunk: Buffer) => void;
+/** Sees a forwarded chunk and the time it arrived (performance.now()). */
+export type ChunkObserver = (chunk: Buffer, at: number) => void;
 
 export interface TunnelOptions {
   onClientChunk?: ChunkObserver;
   onServerChunk?: ChunkObserver;
+  /** Time from a chunk's arrival to its hand-off to the kernel, ms (only measured with observers). */
+  onForwarded?: (ms: number) => void;
   onEnd: (end: SessionEnd) => void;
 }
 
@@ -25,14 +28,29 @@ interface Direction {
   to: net.Socket;
   bytes: number;
   observe: ChunkObserver | undefined;
+  forwarded: ((ms: number) => void) | undefined;
 }
 
 function pump(d: Direction): void {
-  d.from.on('data', (chunk: Buffer) => {
-    d.bytes += chunk.length;
-    if (!d.to.write(chunk)) d.from.pause();
-    if (d.observe) d.observe(chunk);
-  });
+  const { observe, forwarded } = d;
+  if (observe) {
+    d.from.on('data', (chunk: Buffer) => {
+      const at = performance.now();
+      d.bytes += chunk.length;
+      const ok = d.to.write(chunk);
+      // Nothing left in the stream's buffer: the kernel has the bytes now.
+      if (forwarded && d.to.writableLength === 0) forwarded(performance.now() - at);
+      else if (forwarded) d.to.once('drain', () => forwarded(performance.now() - at));
+      if (!ok) d.from.pause();
+      observe(chunk, at);
+    });
+  } else {
+    // The plain path: no timestamps, no closures per chunk.
+    d.from.on('data', (chunk: Buffer) => {
+      d.bytes += chunk.length;
+      if (!d.to.write(chunk)) d.from.pause();
+    });
+  }
   d.to.on('drain', () => d.from.resume());
   d.from.on('end', () => {
     if (!d.to.destroyed) d.to.end();
@@ -41,8 +59,8 @@ function pump(d: Direction): void {
 
 export function tunnel(client: net.Socket, server: net.Socket, opts: TunnelOptions): Tunnel {
   const started = performance.now();
-  const up: Direction = { from: client, to: server, bytes: 0, observe: opts.onClientChunk };
-  const down: Direction = { from: server, to: client, bytes: 0, observe: opts.onServerChunk };
+  const up: Direction = { from: client, to: server, bytes: 0, observe: opts.onClientChunk, forwarded: opts.onForwarded };
+  const down: Direction = { from: server, to: client, bytes: 0, observe: opts.onServerChunk, forwarded: opts.onForwarded };
   let first: { side: TunnelSide; how: SessionEnd['how']; error?: string } | undefined;
   let closed = 0;
   let reported = false;

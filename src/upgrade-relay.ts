@@ -11,12 +11,17 @@ import { inspectAnswer, inspectHandshake, invalidHandshakeFinding, type InspectC
 import type { Finding } from './finding.js';
 import type { SessionBus } from './session-bus.js';
 import type { Endpoint, Session, UpstreamAnswer } from './session.js';
+import type { ResponseHead } from './http-head.js';
 import type { Target } from './target.js';
-import { tunnel, type Tunnel } from './tunnel.js';
+import { tunnel, type ChunkObserver, type Tunnel } from './tunnel.js';
+import { FrameTap, negotiatedDeflate } from './frame-tap.js';
+import type { Side } from './frame.js';
 import { connectUpstream, failureOf, UpstreamTimeout, upstreamFinding } from './upstream.js';
 
 export interface RelayConfig {
   target: Target;
+  /** Frame decoding, when some sink wants frames. */
+  tap: { maxMessageBytes: number; correlate?: string };
   inspect: Omit<InspectContext, 'now'>;
   upstreamTimeoutMs: number;
   maxHeaderSize: number;
@@ -30,6 +35,8 @@ export interface RelayContext {
   nextSessionId(): string;
   /** Live tunnels and pending upgrades, for shutdown. */
   live: Set<LiveSession>;
+  /** The frame tap of a session failed (a bug in wstap): report it; forwarding goes on. */
+  onTapFailure(session: Session, error: unknown): void;
 }
 
 export interface LiveSession {
@@ -85,6 +92,57 @@ function newSession(ctx: RelayContext, client: net.Socket, request: RequestHead,
     findings: [],
     originNormalized: false,
     outcome: 'pending',
+  };
+}
+
+/**
+ * The frame tap of a tunnel, contained: an exception inside the decoder is reported once
+ * and switches decoding off for this session; forwarding never sees it.
+ */
+function startTap(ctx: RelayContext, session: Session, response: ResponseHead) {
+  let failed = false;
+  const tap = new FrameTap(negotiatedDeflate(response), {
+    ...ctx.config.tap,
+    onMessage: (m) => ctx.bus.message(session, m),
+    onFinding: (f) => {
+      session.findings.push(f);
+      ctx.bus.finding(session, f);
+    },
+  });
+  const fail = (err: unknown): void => {
+    failed = true;
+    ctx.onTapFailure(session, err);
+  };
+  const observers: Record<Side, ChunkObserver> = {
+    client: (chunk, at) => {
+      if (failed) return;
+      try {
+        tap.push('client', chunk, at);
+      } catch (err) {
+        fail(err);
+      }
+    },
+    server: (chunk, at) => {
+      if (failed) return;
+      try {
+        tap.push('server', chunk, at);
+      } catch (err) {
+        fail(err);
+      }
+    },
+  };
+  return {
+    observe: (side: Side): ChunkObserver => observers[side],
+    forwarded: (ms: number): void => tap.proxyAdded.add(ms),
+    finish() {
+      if (failed) return undefined;
+      try {
+        return tap.finish();
+      } catch (err) {
+        fail(err);
+        return undefined;
+      }
+    },
   };
 }
 
@@ -236,13 +294,26 @@ export function relayUpgrade(ctx: RelayContext, client: net.Socket, request: Req
 
     if (res.status === 101 && answerFindings.length === 0) {
       session.outcome = 'tunnel';
+      const tap = ctx.bus.wantsFrames ? startTap(ctx, session, res) : undefined;
+      const now = performance.now();
       client.write(res.raw);
       if (rest.length) client.write(rest);
       for (const c of earlyChunks) upstream.write(c);
+      // The handshake is reported before any frame that came with it.
       ctx.bus.handshake(session);
+      if (tap && rest.length) tap.observe('server')(rest, now);
+      if (tap) for (const c of earlyChunks) tap.observe('client')(c, now);
       tun = tunnel(client, upstream, {
+        ...(tap ? { onClientChunk: tap.observe('client'), onServerChunk: tap.observe('server'), onForwarded: tap.forwarded } : {}),
         onEnd(end) {
           ctx.live.delete(live);
+          if (tap) {
+            const result = tap.finish();
+            if (result) {
+              end.ws = result.summary;
+              session.findings.push(...result.findings);
+            }
+          }
           ctx.bus.end(session, end);
         },
       });

@@ -4,8 +4,10 @@
  */
 import type { Credential } from '../credentials.js';
 import { worstSeverity, type Finding, type Severity } from '../finding.js';
-import { REDACTED, redactHeaders, redactSubprotocols, redactTarget, type LoggedHeader } from '../redact.js';
+import { REDACTED, redactHeaders, redactPayloadText, redactSubprotocols, redactTarget, type LoggedHeader } from '../redact.js';
 import type { Session, SessionEnd } from '../session.js';
+import type { CloseSummary, TapSummary } from '../frame-tap.js';
+import type { Side, WsMessage } from '../frame.js';
 
 export interface LoggedCredential {
   kind: Credential['kind'];
@@ -42,11 +44,81 @@ export interface HandshakeLogEntry {
 export interface SessionEndLogEntry {
   event: 'session-end';
   session: string;
+  /** Which side ended the TCP connection first. */
   endedBy: SessionEnd['endedBy'];
   how: SessionEnd['how'];
   error?: string;
   durationMs: number;
   bytes: SessionEnd['bytes'];
+  /** The WebSocket close (who sent the first close frame, its code, whether the other side answered). */
+  close?: CloseSummary;
+  messages?: TapSummary['traffic'];
+  latency?: TapSummary['latency'];
+  findings: Finding[];
+}
+
+export interface MessageLogEntry {
+  event: 'message';
+  session: string;
+  from: Side;
+  kind: WsMessage['kind'];
+  size: number;
+  wireSize: number;
+  compressed: boolean;
+  frames: number;
+  truncated: boolean;
+  /** Text (redacted, cut at PREVIEW_CHARS) or hex of the first bytes of binary data. */
+  preview: string;
+  latencyMs?: number;
+  correlationKey?: string;
+  closeCode?: number;
+  closeReason?: string;
+}
+
+const PREVIEW_CHARS = 200;
+const PREVIEW_HEX_BYTES = 32;
+
+export function messagePreview(m: WsMessage): string {
+  if (m.kind === 'text') {
+    const text = m.data.subarray(0, PREVIEW_CHARS * 4).toString('utf8');
+    const cut = text.length > PREVIEW_CHARS || m.truncated || m.data.length > PREVIEW_CHARS * 4;
+    return redactPayloadText(text.slice(0, PREVIEW_CHARS)) + (cut ? '…' : '');
+  }
+  if (m.kind === 'close') return m.closeReason ?? '';
+  if (m.data.length === 0) return '';
+  const hex = m.data.subarray(0, PREVIEW_HEX_BYTES).toString('hex');
+  return hex + (m.data.length > PREVIEW_HEX_BYTES || m.truncated ? '…' : '');
+}
+
+export function messageEntry(s: Session, m: WsMessage): MessageLogEntry {
+  const e: MessageLogEntry = {
+    event: 'message',
+    session: s.id,
+    from: m.from,
+    kind: m.kind,
+    size: m.size,
+    wireSize: m.wireSize,
+    compressed: m.compressed,
+    frames: m.frames,
+    truncated: m.truncated,
+    preview: messagePreview(m),
+  };
+  if (m.latency) {
+    e.latencyMs = m.latency.ms;
+    if (m.latency.key !== undefined) e.correlationKey = m.latency.key;
+  }
+  if (m.closeCode !== undefined) e.closeCode = m.closeCode;
+  if (m.closeReason !== undefined) e.closeReason = m.closeReason;
+  return e;
+}
+
+export function messageMessage(e: MessageLogEntry): string {
+  const arrow = e.from === 'client' ? '→' : '←';
+  const size = e.compressed ? `${formatBytes(e.size)} (${formatBytes(e.wireSize)} on the wire)` : formatBytes(e.size);
+  const frames = e.frames > 1 ? `, ${e.frames} frames` : '';
+  const lat = e.latencyMs !== undefined ? ` [${e.latencyMs} ms]` : '';
+  const head = e.kind === 'close' ? `close ${e.closeCode}` : e.kind;
+  return `${e.session} ${arrow} ${head} ${size}${frames}${lat} ${e.preview}`.trimEnd();
 }
 
 /** The backend's chosen subprotocol, redacted when it is one of the offered token entries. */
@@ -105,9 +177,19 @@ export function sessionEndEntry(s: Session, end: SessionEnd): SessionEndLogEntry
     how: end.how,
     durationMs: round(end.durationMs),
     bytes: end.bytes,
+    findings: s.findings.filter((f) => f.code.startsWith('close-')),
   };
   if (end.error !== undefined) entry.error = end.error;
+  if (end.ws) {
+    entry.close = end.ws.close;
+    entry.messages = end.ws.traffic;
+    entry.latency = end.ws.latency;
+  }
   return entry;
+}
+
+export function sessionEndLevel(e: SessionEndLogEntry): Severity {
+  return worstSeverity(e.findings) ?? 'info';
 }
 
 export function handshakeLevel(s: Session): Severity {
@@ -135,7 +217,15 @@ export function handshakeMessage(e: HandshakeLogEntry): string {
 
 export function sessionEndMessage(e: SessionEndLogEntry): string {
   const how = e.how === 'fin' ? '' : ` (${e.how}${e.error ? `: ${e.error}` : ''})`;
-  return `${e.session} tunnel closed, ${e.endedBy} ended first${how}, after ${formatDuration(e.durationMs)} · ↑ ${formatBytes(e.bytes.clientToServer)} ↓ ${formatBytes(e.bytes.serverToClient)}`;
+  const bytes = `↑ ${formatBytes(e.bytes.clientToServer)} ↓ ${formatBytes(e.bytes.serverToClient)}`;
+  const c = e.close;
+  if (!c) return `${e.session} tunnel closed, ${e.endedBy} ended first${how}, after ${formatDuration(e.durationMs)} · ${bytes}`;
+  const reason = c.reason ? ` "${c.reason}"` : '';
+  const what =
+    c.initiator === 'none'
+      ? `ended without a close frame (1006, abnormal): ${e.endedBy} ${e.how === 'reset' ? 'reset' : 'closed'} the connection`
+      : `closed by ${c.initiator}: ${c.code}${reason} (${c.meaning}), ${c.clean ? 'clean' : `not answered by the ${c.initiator === 'client' ? 'server' : 'client'}`}`;
+  return `${e.session} ${what}, after ${formatDuration(e.durationMs)} · ${bytes}`;
 }
 
 export function formatBytes(n: number): string {
@@ -150,6 +240,4 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
-export function formatSessionEnd(e: SessionEndLogEntry): string {
-  return sessionEndMessage(e);
-}
+

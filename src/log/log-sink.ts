@@ -1,21 +1,55 @@
 import type { Logger } from 'pino';
 import type { SessionSink } from '../session-bus.js';
-import { handshakeEntry, handshakeLevel, handshakeMessage, sessionEndEntry, sessionEndMessage } from './entries.js';
+import {
+  handshakeEntry,
+  handshakeLevel,
+  handshakeMessage,
+  messageEntry,
+  messageMessage,
+  sessionEndEntry,
+  sessionEndLevel,
+  sessionEndMessage,
+} from './entries.js';
 
-/** The annotated handshake log: one entry per upgrade, one per closed tunnel. */
-export function createLogSink(logger: Logger): SessionSink {
+export interface LogSinkOptions {
+  /** Leave pings and pongs out of the message lines. */
+  hideControl?: boolean;
+  /** Only message lines whose text payload matches. */
+  match?: RegExp;
+}
+
+/**
+ * The annotated log: one entry per upgrade, one per closed tunnel (with the close and
+ * the latency), one per message at debug level, and protocol errors as they happen.
+ */
+export function createLogSink(logger: Logger, opts: LogSinkOptions = {}): SessionSink {
+  const debug = logger.isLevelEnabled('debug');
   return {
     name: 'log',
+    // The close summary is an info line: decoding is needed unless the log is quieter than that.
+    wantsFrames: logger.isLevelEnabled('info'),
     handshake(session) {
       const level = handshakeLevel(session);
       if (!logger.isLevelEnabled(level)) return;
-      const entry = handshakeEntry(session, logger.isLevelEnabled('debug'));
+      const entry = handshakeEntry(session, debug);
       logger[level](entry, handshakeMessage(entry));
     },
+    message(session, m) {
+      if (!debug) return;
+      if (opts.hideControl && (m.kind === 'ping' || m.kind === 'pong')) return;
+      if (opts.match && !(m.kind === 'text' && opts.match.test(m.data.toString('utf8')))) return;
+      const entry = messageEntry(session, m);
+      logger.debug(entry, messageMessage(entry));
+    },
+    finding(session, f) {
+      const level = f.severity === 'info' ? 'info' : f.severity;
+      logger[level]({ event: 'finding', session: session.id, finding: f }, `${session.id} ${f.code}: ${f.message}`);
+    },
     end(session, end) {
-      if (!logger.isLevelEnabled('info')) return;
       const entry = sessionEndEntry(session, end);
-      logger.info(entry, sessionEndMessage(entry));
+      const level = sessionEndLevel(entry);
+      if (!logger.isLevelEnabled(level)) return;
+      logger[level](entry, sessionEndMessage(entry));
     },
   };
 }

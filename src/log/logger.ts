@@ -4,8 +4,8 @@
  */
 import pino, { type Logger } from 'pino';
 import pinoPretty from 'pino-pretty';
-import { formatSessionEnd, type SessionEndLogEntry, type HandshakeLogEntry } from './entries.js';
-import { COLORS, formatFindings, formatHandshake, NO_COLORS, type Palette } from './pretty.js';
+import type { HandshakeLogEntry, MessageLogEntry, SessionEndLogEntry } from './entries.js';
+import { COLORS, formatFindings, formatHandshake, formatMessage, formatSessionEnd, NO_COLORS, type Palette } from './pretty.js';
 import type { Finding } from '../finding.js';
 
 export type LogFormat = 'pretty' | 'json';
@@ -34,7 +34,11 @@ function prettyLine(log: LogObject, p: Palette): string {
     case 'handshake':
       return formatHandshake(log as unknown as HandshakeLogEntry, p);
     case 'session-end':
-      return formatSessionEnd(log as unknown as SessionEndLogEntry);
+      return formatSessionEnd(log as unknown as SessionEndLogEntry, p);
+    case 'message':
+      return formatMessage(log as unknown as MessageLogEntry, p);
+    case 'finding':
+      return `${String(log['session'])}${formatFindings([log['finding'] as Finding], p, '  ').replace(/^\n\s*/, ' ')}`;
     default: {
       let out = String(log.msg ?? '');
       const f = log['finding'] as Finding | undefined;

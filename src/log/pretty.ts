@@ -3,7 +3,8 @@
  * is wrong (the findings, by severity) and what to change (the hint under each).
  */
 import type { Finding } from '../finding.js';
-import type { HandshakeLogEntry } from './entries.js';
+import { formatBytes, messageMessage, sessionEndMessage, type HandshakeLogEntry, type MessageLogEntry, type SessionEndLogEntry } from './entries.js';
+import type { Percentiles } from '../latency.js';
 
 export interface Palette {
   red(s: string): string;
@@ -76,4 +77,30 @@ export function formatHandshake(e: HandshakeLogEntry, p: Palette): string {
   if (e.error && e.outcome !== 'failed') out += row(p, 'Error', `${e.error.code}: ${e.error.message}`);
   out += formatFindings(e.findings, p);
   return out;
+}
+
+function pct(p: Percentiles): string {
+  return `p50 ${p.p50} ms · p95 ${p.p95} · p99 ${p.p99} · max ${p.max} (${p.count})`;
+}
+
+export function formatSessionEnd(e: SessionEndLogEntry, p: Palette): string {
+  let out = sessionEndMessage(e);
+  if (e.messages) {
+    const c = e.messages.client;
+    const s = e.messages.server;
+    const side = (label: string, d: typeof c): string =>
+      `${label} ${d.messages} (${formatBytes(d.payloadBytes)}${d.wireBytes !== d.payloadBytes ? `, ${formatBytes(d.wireBytes)} on the wire` : ''})${d.blind ? p.red(' decoding stopped') : ''}`;
+    out += row(p, 'Messages', `${side('client →', c)} · ${side('server ←', s)}`);
+  }
+  const l = e.latency;
+  if (l?.requests) out += row(p, 'Latency', `${pct(l.requests)}${l.correlation ? p.dim(` paired by ${l.correlation}`) : p.dim(' each client message → next server message')}`);
+  if (l?.pings) out += row(p, 'Ping', pct(l.pings));
+  if (l?.proxyAddedMs) out += row(p, 'wstap added', `p50 ${l.proxyAddedMs.p50} ms · p99 ${l.proxyAddedMs.p99} · max ${l.proxyAddedMs.max}`);
+  out += formatFindings(e.findings, p);
+  return out;
+}
+
+export function formatMessage(e: MessageLogEntry, p: Palette): string {
+  const text = messageMessage(e);
+  return e.from === 'client' ? p.cyan(text) : text;
 }
