@@ -83,7 +83,7 @@ export class FrameDecoder {
   private headerFill = 0;
   private frame: Frame | undefined;
   private message: Pending | undefined;
-  /** Messages in wire order; emitted from the head once done (inflation is asynchronous). */
+  /** Complete messages in wire order; emitted from the head once ready (inflation is asynchronous). */
   private readonly outbox: (Pending | WsMessage)[] = [];
   private inflater: zlib.InflateRaw | undefined;
   /** Compressed messages waiting for (or in) the inflater, one at a time. */
@@ -263,7 +263,6 @@ export class FrameDecoder {
         done: false,
       };
       this.message = p;
-      this.outbox.push(p);
       if (p.compressed) this.inflateQueue.push({ pending: p, parts: [], ended: false });
     }
     this.message!.frames++;
@@ -311,6 +310,8 @@ export class FrameDecoder {
     p.lastByteAt = at;
     if (!f.fin) return;
     this.message = undefined;
+    // Messages are reported in the order they completed on the wire.
+    this.outbox.push(p);
     if (p.compressed) {
       const job = this.inflateQueue.find((j) => j.pending === p)!;
       job.ended = true;
