@@ -135,13 +135,31 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   });
 
   const httpServer = http.createServer({ maxHeaderSize });
-  httpServer.on('request', (req, res) => {
+  // Responses still being written per connection: a pipelined upgrade waits for them.
+  const inFlight = new WeakMap<net.Socket, { count: number; waiting?: () => void }>();
+  httpServer.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket as net.Socket;
+    const f = inFlight.get(socket) ?? { count: 0 };
+    f.count++;
+    inFlight.set(socket, f);
+    res.once('close', () => {
+      if (--f.count === 0 && f.waiting) {
+        const go = f.waiting;
+        delete f.waiting;
+        go();
+      }
+    });
     if (isHealthRequest(req)) void serveHealth(target, res);
     else forwarder.handle(req, res);
   });
   httpServer.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     // Only reached for an upgrade on a keep-alive connection that already carried HTTP requests.
     socket.pause();
+    const f = inFlight.get(socket);
+    if (f && f.count > 0) f.waiting = () => onKeepAliveUpgrade(req, socket, head);
+    else onKeepAliveUpgrade(req, socket, head);
+  });
+  function onKeepAliveUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
     const headers = req.rawHeaders;
     let request;
     try {
@@ -155,7 +173,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       return;
     }
     relayUpgrade(ctx, socket, request, head, 'rebuilt');
-  });
+  }
   httpServer.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
     const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
     if (err.code === 'ECONNRESET' || !socket.writable) {

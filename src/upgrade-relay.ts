@@ -49,6 +49,22 @@ const EARLY_DATA_LIMIT = 1024 * 1024;
 /** How much of a rejection body is kept for the log. */
 const BODY_EXCERPT = 1024;
 
+/** The data of a chunked body (as much of it as the excerpt holds); chunk extensions and trailers are dropped. */
+export function dechunk(raw: Buffer): Buffer {
+  const out: Buffer[] = [];
+  let pos = 0;
+  while (pos < raw.length) {
+    const eol = raw.indexOf('\r\n', pos);
+    if (eol < 0) break;
+    const size = parseInt(raw.subarray(pos, eol).toString('latin1').split(';')[0]!.trim(), 16);
+    if (!Number.isFinite(size) || size === 0) break;
+    const start = eol + 2;
+    out.push(raw.subarray(start, Math.min(raw.length, start + size)));
+    pos = start + size + 2;
+  }
+  return Buffer.concat(out);
+}
+
 /** How long a refused client may keep its side open after wstap ended its own. */
 const LINGER_MS = 2000;
 const ignore = (): void => {};
@@ -350,8 +366,8 @@ export function relayUpgrade(ctx: RelayContext, client: net.Socket, request: Req
       if (closed) return;
       closed = true;
       clearTimeout(bodyTimer);
-      answer.bodyExcerpt = Buffer.concat(excerpt).toString('utf8');
-      if (chunked) answer.bodyExcerpt = answer.bodyExcerpt.replace(/^[0-9a-fA-F]+\r\n|\r\n[0-9a-fA-F]+\r\n|\r\n0\r\n\r\n$/g, '');
+      const body = Buffer.concat(excerpt);
+      answer.bodyExcerpt = (chunked ? dechunk(body) : body).toString('utf8');
       // Re-inspect: the body often names the reason ("Origin not allowed").
       session.findings = session.findings.filter((f) => f.code !== 'upgrade-rejected');
       session.findings.push(...inspectAnswer(session.handshake, answer));
