@@ -87,7 +87,8 @@ export function createHttpForwarder(
     handle(req, res) {
       proxy.web(req, res, {}, (err: Error) => {
         const failure = failureOf(err);
-        const clientGone = req.destroyed || res.destroyed || (req.socket?.destroyed ?? false);
+        // req.destroyed is true as soon as a bodyless request has been read: it says nothing about the client.
+        const clientGone = res.destroyed || res.writableEnded || !(req.socket?.writable ?? false);
         const problem: HttpProblem = {
           method: req.method ?? '?',
           path: redactTarget(req.url ?? '/'),

@@ -210,12 +210,26 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       log.debug({ event: 'client-error', client: `${peer.address}:${peer.port}`, error: err.code }, `client went away before its request (${err.code})`);
     };
     const onClose = (): void => clearTimeout(timer);
+    // The listener allows half-open sockets: a client that ends before its head is done is closed here.
+    const onEnd = (): void => {
+      clearTimeout(timer);
+      log.debug({ event: 'client-error', client: `${peer.address}:${peer.port}` }, 'the client closed before sending a whole request head');
+      socket.destroy();
+    };
     const stop = (): void => {
       clearTimeout(timer);
       socket.pause();
       socket.removeListener('data', onData);
       socket.removeListener('error', onError);
       socket.removeListener('close', onClose);
+      socket.removeListener('end', onEnd);
+    };
+    const tooLarge = (): void => {
+      log.warn(
+        { event: 'client-error', client: `${peer.address}:${peer.port}`, error: 'HEADER_TOO_LARGE' },
+        `request head from ${peer.address}:${peer.port} is larger than ${maxHeaderSize} bytes → 431`,
+      );
+      endAndLinger(socket, plain(431, 'Request Header Fields Too Large', `wstap: the request head is larger than ${maxHeaderSize} bytes\n`));
     };
     const onData = (chunk: Buffer): void => {
       buf = buf ? Buffer.concat([buf, chunk]) : chunk;
@@ -233,16 +247,16 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       if (end < 0 && bareLf < 0) {
         if (buf.length > maxHeaderSize) {
           stop();
-          log.warn(
-            { event: 'client-error', client: `${peer.address}:${peer.port}`, error: 'HEADER_TOO_LARGE' },
-            `request head from ${peer.address}:${peer.port} is larger than ${maxHeaderSize} bytes → 431`,
-          );
-          endAndLinger(socket, plain(431, 'Request Header Fields Too Large', `wstap: the request head is larger than ${maxHeaderSize} bytes\n`));
+          tooLarge();
         }
         return;
       }
       stop();
       if (end < 0) end = bareLf + 2;
+      if (end > maxHeaderSize) {
+        tooLarge();
+        return;
+      }
       const headText = buf.subarray(0, end).toString('latin1');
       if (!/(^|\n)upgrade[ \t]*:/i.test(headText)) {
         // Ordinary HTTP: Node's parser and http-proxy take it from the first byte.
@@ -271,6 +285,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     socket.on('data', onData);
     socket.on('error', onError);
     socket.on('close', onClose);
+    socket.on('end', onEnd);
   }
 
   const hosts = options.hosts?.length ? options.hosts : DEFAULT_HOSTS;

@@ -7,7 +7,7 @@
 import type net from 'node:net';
 import { headEnd, headerValue, headerValues, parseResponseHead, withoutLines, type RequestHead } from './http-head.js';
 import { readHandshake } from './handshake.js';
-import { inspectAnswer, inspectHandshake, invalidHandshakeFinding, type InspectContext } from './inspectors/index.js';
+import { inspectAnswer, inspectHandshake, type InspectContext } from './inspectors/index.js';
 import type { Finding } from './finding.js';
 import type { SessionBus } from './session-bus.js';
 import type { Endpoint, Session, UpstreamAnswer } from './session.js';
@@ -279,6 +279,10 @@ export function relayUpgrade(ctx: RelayContext, client: net.Socket, request: Req
       if (resHead.length > config.maxHeaderSize) {
         fail({ code: 'EHEADTOOLARGE', message: `the backend's response head exceeds ${config.maxHeaderSize} bytes` }, 'upstream');
       }
+      return;
+    }
+    if (end > config.maxHeaderSize) {
+      fail({ code: 'EHEADTOOLARGE', message: `the backend's response head exceeds ${config.maxHeaderSize} bytes` }, 'upstream');
       return;
     }
     let answer: UpstreamAnswer;
