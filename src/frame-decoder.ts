@@ -116,11 +116,24 @@ export class FrameDecoder {
     }
   }
 
+  /** Resolves once every complete message has been reported (compressed ones are inflated asynchronously). */
+  settled(): Promise<void> {
+    if (this.blind || this.outbox.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
   /** Ends the decoder: pending inflation is dropped. */
   destroy(): void {
     this.blind = true;
     this.inflater?.close();
     this.inflater = undefined;
+    this.wake();
+  }
+
+  private readonly waiters: (() => void)[] = [];
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
   }
 
   private violation(rule: string, at: number): void {
@@ -129,6 +142,7 @@ export class FrameDecoder {
     this.opts.onViolation({ from: this.opts.from, rule, at });
     this.inflater?.close();
     this.inflater = undefined;
+    this.wake();
   }
 
   private readHeader(chunk: Buffer, pos: number, at: number): number {
@@ -401,6 +415,7 @@ export class FrameDecoder {
         this.opts.onMessage(head);
       }
     }
+    if (this.outbox.length === 0) this.wake();
   }
 
   // --- permessage-deflate -------------------------------------------------------------

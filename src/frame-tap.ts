@@ -109,8 +109,17 @@ export class FrameTap {
     );
   }
 
-  /** Called once both sockets have closed. */
-  finish(): { summary: TapSummary; findings: Finding[] } {
+  /**
+   * Called once both sockets have closed. Waits (up to settleMs) for messages still being
+   * inflated, so the summary counts every message and the close frames behind them.
+   */
+  async finish(settleMs = 2000): Promise<{ summary: TapSummary; findings: Finding[] }> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([this.decoders.client.settled(), this.decoders.server.settled()]),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, settleMs))),
+    ]);
+    clearTimeout(timer);
     this.decoders.client.destroy();
     this.decoders.server.destroy();
     const first = [this.closes.client, this.closes.server]

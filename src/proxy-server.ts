@@ -121,6 +121,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       log.error({ event: 'tap-failed', session: session.id, err: String(err) }, `${session.id}: frame decoding failed and is off for this session (${String(err)}); forwarding goes on`),
     nextSessionId: () => `${options.sessionIdPrefix ?? 'ws'}-${++sessionCounter}`,
     live,
+    pendingEnds: new Set(),
   };
 
   const forwarder = createHttpForwarder(target, { insecure }, (p: HttpProblem) => {
@@ -336,6 +337,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       await stopped;
       // Let the aborted sessions report before the sinks flush.
       await new Promise((r) => setImmediate(r));
+      await Promise.all([...ctx.pendingEnds]);
       await bus.flush();
     })();
     return closing;

@@ -35,6 +35,8 @@ export interface RelayContext {
   nextSessionId(): string;
   /** Live tunnels and pending upgrades, for shutdown. */
   live: Set<LiveSession>;
+  /** Session ends waiting for their frame tap to settle; shutdown waits for them. */
+  pendingEnds: Set<Promise<void>>;
   /** The frame tap of a session failed (a bug in wstap): report it; forwarding goes on. */
   onTapFailure(session: Session, error: unknown): void;
 }
@@ -150,10 +152,10 @@ function startTap(ctx: RelayContext, session: Session, response: ResponseHead) {
   return {
     observe: (side: Side): ChunkObserver => observers[side],
     forwarded: (ms: number): void => tap.proxyAdded.add(ms),
-    finish() {
+    async finish() {
       if (failed) return undefined;
       try {
-        return tap.finish();
+        return await tap.finish();
       } catch (err) {
         fail(err);
         return undefined;
@@ -327,14 +329,19 @@ export function relayUpgrade(ctx: RelayContext, client: net.Socket, request: Req
         ...(tap ? { onClientChunk: tap.observe('client'), onServerChunk: tap.observe('server'), onForwarded: tap.forwarded } : {}),
         onEnd(end) {
           ctx.live.delete(live);
-          if (tap) {
-            const result = tap.finish();
+          if (!tap) {
+            ctx.bus.end(session, end);
+            return;
+          }
+          const reported = tap.finish().then((result) => {
             if (result) {
               end.ws = result.summary;
               session.findings.push(...result.findings);
             }
-          }
-          ctx.bus.end(session, end);
+            ctx.bus.end(session, end);
+          });
+          ctx.pendingEnds.add(reported);
+          void reported.finally(() => ctx.pendingEnds.delete(reported));
         },
       });
       return;
