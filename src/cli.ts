@@ -2,7 +2,7 @@
  * The command line. Declares options and calls library functions; nothing else.
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
   checkPath,
   checkTarget,
@@ -131,10 +131,11 @@ export function buildProgram(): Command {
   const program = new Command('wstap')
     .description('An intercepting WebSocket debugging proxy: faithful forwarding and an annotated handshake log.')
     .version(pkg.version, '-v, --version')
-    .addHelpText('after', '\nWithout a command, wstap runs the proxy: see "wstap proxy --help" for its options.')
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str.split('\n').filter(Boolean)[0] + '\n') });
-  program.addCommand(proxyCommand('proxy'), { isDefault: true });
+  const proxy = proxyCommand('proxy');
+  program.addCommand(proxy, { isDefault: true });
+  program.addHelpText('after', () => `\nWithout a command, wstap runs the proxy:\n\n${proxy.helpInformation()}`);
   program.addCommand(demoCommand());
   program.addCommand(findingsCommand());
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: (str, write) => write(str.split('\n').filter(Boolean)[0] + '\n') });
@@ -145,6 +146,11 @@ async function main(): Promise<void> {
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (err) {
+    // Thrown by wstap's own checks (environment flags): commander has not printed it.
+    if (err instanceof InvalidArgumentError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exit(2);
+    }
     if (err instanceof CommanderError) {
       process.exit(err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : 2);
     }

@@ -335,8 +335,9 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       for (const s of sockets) s.destroy();
       forwarder.close();
       await stopped;
-      // Let the aborted sessions report before the sinks flush.
-      await new Promise((r) => setImmediate(r));
+      // Let the aborted sessions report (their sockets' close events) before the sinks flush.
+      const by = Date.now() + 1000;
+      while (live.size > 0 && Date.now() < by) await new Promise((r) => setTimeout(r, 5));
       await Promise.all([...ctx.pendingEnds]);
       await bus.flush();
     })();

@@ -44,7 +44,6 @@ export function logStartup(logger: Logger, proxy: ProxyServer, opts: Pick<ProxyO
 export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise<void> {
   const { logger } = log;
   const proxy = await startProxy({ ...opts, logger });
-  logStartup(logger, proxy, opts);
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -56,17 +55,19 @@ export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise
     logger.info({ event: 'shutdown', signal }, `${signal}: no new connections; open sessions get up to ${opts.shutdownGraceMs} ms`);
     proxy
       .close(opts.shutdownGraceMs)
-      .then(() => {
+      .then(async () => {
         logger.info({ event: 'stopped' }, 'wstap stopped');
-        log.flush();
+        await log.close();
         process.exit(0);
       })
-      .catch((err: unknown) => {
+      .catch(async (err: unknown) => {
         logger.error({ event: 'shutdown-failed', err: String(err) }, `shutdown failed: ${String(err)}`);
-        log.flush();
+        await log.close();
         process.exit(1);
       });
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Announced only once a signal can stop it cleanly.
+  logStartup(logger, proxy, opts);
 }

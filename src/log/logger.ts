@@ -25,6 +25,8 @@ export interface WstapLogger {
   logger: Logger;
   /** Writes out everything buffered; safe to call at exit. */
   flush(): void;
+  /** Writes out everything, in order, and closes the destination: call before process.exit. */
+  close(): Promise<void>;
 }
 
 type LogObject = Record<string, unknown> & { msg?: string };
@@ -65,6 +67,16 @@ export function createLogger(opts: LoggerOptions): WstapLogger {
           // nothing buffered, or the destination is gone
         }
       },
+      close: () =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 2000);
+          stream.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          stream.once('error', () => resolve());
+          stream.end();
+        }),
     };
   }
   const colors = opts.colors ?? (dest === 1 && process.stdout.isTTY === true && !process.env['NO_COLOR']);
@@ -89,6 +101,9 @@ export function createLogger(opts: LoggerOptions): WstapLogger {
       } catch {
         // synchronous destination: nothing to flush
       }
+    },
+    async close() {
+      // Synchronous writes: everything is out already.
     },
   };
 }
