@@ -22,6 +22,8 @@ import { createLogger } from './log/logger.js';
 import { ListenError } from './proxy-server.js';
 import { runProxy } from './run-proxy.js';
 import { runDemo } from './demo/run-demo.js';
+import { exportCommand, replayCommand, reportCommand, serveCommand } from './recording-commands.js';
+import { parsePayloadMode, type PayloadMode } from './recording/recorder.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -37,6 +39,9 @@ interface ProxyCliOptions extends LogCliOptions {
   maxHeaderSize: number;
   maxMessageSize: number;
   correlate?: string;
+  record?: string;
+  recordPayloads: PayloadMode;
+  recordMaxBytes?: number;
   hideControl?: boolean;
   match?: RegExp;
 }
@@ -73,7 +78,21 @@ function proxyCommand(name: string): Command {
         .argParser(checkPath),
     )
     .addOption(new Option('--hide-control', 'leave pings and pongs out of the message log (env: WSTAP_HIDE_CONTROL)'))
-    .addOption(new Option('--match <regex>', 'log only messages whose text matches').env('WSTAP_MATCH').argParser(parseRegex));
+    .addOption(new Option('--match <regex>', 'log only messages whose text matches').env('WSTAP_MATCH').argParser(parseRegex))
+    .addOption(new Option('--record <file>', 'record sessions to a JSON Lines file (secrets redacted)').env('WSTAP_RECORD'))
+    .addOption(
+      new Option('--record-payloads <mode>', 'full, none, or the number of bytes kept per message')
+        .default('full')
+        .env('WSTAP_RECORD_PAYLOADS')
+        .argParser((v) => {
+          try {
+            return parsePayloadMode(v);
+          } catch (err) {
+            throw new InvalidArgumentError((err as Error).message);
+          }
+        }),
+    )
+    .addOption(new Option('--record-max-bytes <bytes>', 'stop recording (with one log line) at this file size').env('WSTAP_RECORD_MAX_BYTES').argParser(parseBytes));
   for (const o of logOptions()) cmd.addOption(o);
   cmd.action(async (opts: ProxyCliOptions) => {
     const normalizeOrigin = opts.normalizeOrigin ?? envFlag('WSTAP_NORMALIZE_ORIGIN') ?? false;
@@ -89,6 +108,9 @@ function proxyCommand(name: string): Command {
       shutdownGraceMs: opts.shutdownGrace,
       maxHeaderSize: opts.maxHeaderSize,
       maxMessageBytes: opts.maxMessageSize,
+      ...(opts.record
+        ? { record: { file: opts.record, payloads: opts.recordPayloads, ...(opts.recordMaxBytes !== undefined ? { maxBytes: opts.recordMaxBytes } : {}) } }
+        : {}),
       hideControl: opts.hideControl ?? envFlag('WSTAP_HIDE_CONTROL') ?? false,
       ...(opts.correlate ? { correlate: opts.correlate } : {}),
       ...(opts.match ? { match: opts.match } : {}),
@@ -138,6 +160,10 @@ export function buildProgram(): Command {
   program.addHelpText('after', () => `\nWithout a command, wstap runs the proxy:\n\n${proxy.helpInformation()}`);
   program.addCommand(demoCommand());
   program.addCommand(findingsCommand());
+  program.addCommand(replayCommand());
+  program.addCommand(serveCommand());
+  program.addCommand(exportCommand());
+  program.addCommand(reportCommand());
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: (str, write) => write(str.split('\n').filter(Boolean)[0] + '\n') });
   return program;
 }

@@ -12,6 +12,8 @@ import { createHttpForwarder, type HttpProblem } from './http-forward.js';
 import { parseOriginPattern } from './origin-pattern.js';
 import { isHealthRequest, serveHealth } from './health.js';
 import { createLogSink } from './log/log-sink.js';
+import { Recorder, type PayloadMode } from './recording/recorder.js';
+import { WSTAP_VERSION } from './version.js';
 import { SessionBus, type SessionSink } from './session-bus.js';
 import { parseTarget, type Target } from './target.js';
 import { endAndLinger, endpointOf, rejectMalformedUpgrade, relayUpgrade, type LiveSession, type RelayContext } from './upgrade-relay.js';
@@ -40,6 +42,8 @@ export interface ProxyOptions {
   /** Log filters for message lines (debug level). */
   hideControl?: boolean;
   match?: RegExp;
+  /** Record sessions to a JSON Lines file (see docs/recording-format.md). */
+  record?: { file: string; payloads?: PayloadMode; maxBytes?: number };
   /** Session ids are PREFIX-1, PREFIX-2, ... Default "ws". */
   sessionIdPrefix?: string;
   logger: Logger;
@@ -99,7 +103,10 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   const maxHeaderSize = options.maxHeaderSize ?? 16384;
   const headTimeoutMs = options.headTimeoutMs ?? DEFAULT_HEAD_TIMEOUT;
   const insecure = options.insecure ?? false;
-  const bus = new SessionBus([createLogSink(log, { hideControl: options.hideControl ?? false, ...(options.match ? { match: options.match } : {}) }), ...(options.sinks ?? [])], (sink, err) =>
+  const recorder = options.record
+    ? new Recorder({ ...options.record, target: target.url, version: WSTAP_VERSION, logger: log })
+    : undefined;
+  const bus = new SessionBus([...(recorder ? [recorder] : []), createLogSink(log, { hideControl: options.hideControl ?? false, ...(options.match ? { match: options.match } : {}) }), ...(options.sinks ?? [])], (sink, err) =>
     log.error({ event: 'sink-failed', sink, err: String(err) }, `the ${sink} output failed and is switched off: ${String(err)}`),
   );
   let sessionCounter = 0;

@@ -1,0 +1,128 @@
+/**
+ * The recording format: JSON Lines, one event per line, the first line a header
+ * with the format name and version. Appendable and crash-safe: every complete line
+ * is a valid event on its own. docs/recording-format.md documents it.
+ */
+import type { Side, MessageKind } from '../frame.js';
+import type { CloseSummary, DirectionStats } from '../frame-tap.js';
+import type { Percentiles } from '../latency.js';
+import type { FindingCode, Severity } from '../finding.js';
+import type { SessionOutcome } from '../session.js';
+
+export const RECORDING_FORMAT = 'wstap-recording';
+/** The version this wstap writes. Older versions are migrated on load (loader.ts). */
+export const RECORDING_VERSION = 1;
+
+export interface RecordedHeader {
+  name: string;
+  value: string;
+}
+
+export interface RecordedFinding {
+  code: FindingCode;
+  severity: Severity;
+  message: string;
+}
+
+/** First line of every recording. */
+export interface RecordingHeader {
+  type: 'header';
+  format: typeof RECORDING_FORMAT;
+  version: number;
+  /** ISO time the recording started. */
+  createdAt: string;
+  /** wstap's version. */
+  wstap: string;
+  /** The proxy's target, when recorded by the proxy. */
+  target?: string;
+  /** 'full', 'none', or the number of bytes kept per message. */
+  payloads: 'full' | 'none' | number;
+}
+
+/** A session: the upgrade request and the backend's answer. */
+export interface SessionOpenEvent {
+  type: 'open';
+  session: string;
+  /** Epoch milliseconds. */
+  ts: number;
+  client: string;
+  request: { method: string; path: string; httpVersion: string; headers: RecordedHeader[] };
+  response?: { status: number; reason: string; headers: RecordedHeader[] };
+  outcome: SessionOutcome;
+  /** The negotiated subprotocol and extensions. */
+  protocol?: string;
+  extensions?: string;
+  handshakeMs?: number;
+  findings: RecordedFinding[];
+}
+
+/** One message (a data message reassembled from its frames, or a control frame). */
+export interface MessageEvent {
+  type: 'message';
+  session: string;
+  from: Side;
+  /** Milliseconds since the session opened (monotonic clock: arrival of the message's last byte). */
+  t: number;
+  /** Epoch milliseconds. */
+  ts: number;
+  kind: MessageKind;
+  opcode: number;
+  frames: number;
+  compressed: boolean;
+  /** Decoded size, whole message. */
+  size: number;
+  /** Bytes on the wire, frame headers included. */
+  wireSize: number;
+  /** The payload of a text, close or (UTF-8) ping/pong message. */
+  text?: string;
+  /** The payload of a binary message (or a non-UTF-8 ping/pong), base64. */
+  base64?: string;
+  /** The payload holds only part of the message (--record-payloads, --max-message-size). */
+  truncated?: true;
+  /** The payload was left out (--record-payloads none). */
+  omitted?: true;
+  closeCode?: number;
+  latencyMs?: number;
+}
+
+/** How a tunnelled session ended. */
+export interface SessionCloseEvent {
+  type: 'close';
+  session: string;
+  t: number;
+  ts: number;
+  /** Which side ended the TCP connection first, and how. */
+  endedBy: 'client' | 'server' | 'proxy';
+  how: 'fin' | 'reset' | 'error' | 'shutdown';
+  /** "proxy shutdown" when wstap stopped with the session open. */
+  note?: string;
+  durationMs: number;
+  close?: CloseSummary;
+  messages?: { client: DirectionStats; server: DirectionStats };
+  latency?: { requests?: Percentiles; pings?: Percentiles; correlation?: string };
+  findings: RecordedFinding[];
+}
+
+export type RecordingEvent = RecordingHeader | SessionOpenEvent | MessageEvent | SessionCloseEvent;
+
+/** A loaded recording, grouped by session. */
+export interface Recording {
+  header: RecordingHeader;
+  sessions: RecordedSession[];
+  /** Problems that did not stop the load (a torn last line). */
+  warnings: string[];
+}
+
+export interface RecordedSession {
+  id: string;
+  open: SessionOpenEvent;
+  messages: MessageEvent[];
+  close?: SessionCloseEvent;
+}
+
+/** The payload of a recorded message as bytes (empty when it was omitted). */
+export function payloadOf(m: Pick<MessageEvent, 'text' | 'base64'>): Buffer {
+  if (m.text !== undefined) return Buffer.from(m.text, 'utf8');
+  if (m.base64 !== undefined) return Buffer.from(m.base64, 'base64');
+  return Buffer.alloc(0);
+}

@@ -1,0 +1,221 @@
+/**
+ * The recording sink: writes sessions to a JSON Lines file as they happen. Secrets
+ * are redacted before writing. A write error (a full disk, a file that cannot be
+ * written) is reported once and stops the recording; the proxy goes on.
+ */
+import fs from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import type { Logger } from 'pino';
+import type { Finding } from '../finding.js';
+import type { WsMessage } from '../frame.js';
+import { redactHeaders, redactPayloadText, redactTarget } from '../redact.js';
+import type { SessionSink } from '../session-bus.js';
+import type { Session, SessionEnd } from '../session.js';
+import {
+  RECORDING_FORMAT,
+  RECORDING_VERSION,
+  type MessageEvent,
+  type RecordedFinding,
+  type RecordingEvent,
+  type RecordingHeader,
+  type SessionCloseEvent,
+  type SessionOpenEvent,
+} from './format.js';
+
+export type PayloadMode = 'full' | 'none' | number;
+
+export interface RecorderOptions {
+  file: string;
+  payloads?: PayloadMode;
+  /** Stop recording (with one log line) once the file would exceed this many bytes. */
+  maxBytes?: number;
+  target?: string;
+  version: string;
+  logger: Logger;
+}
+
+/** In-memory backlog beyond which a recording that cannot keep up is stopped. */
+const MAX_BACKLOG = 64 * 1024 * 1024;
+
+export function parsePayloadMode(value: string): PayloadMode {
+  if (value === 'full' || value === 'none') return value;
+  const n = Number(value);
+  if (Number.isInteger(n) && n >= 0) return n;
+  throw new Error(`--record-payloads must be full, none or a number of bytes, not "${value}"`);
+}
+
+const recordedFindings = (fs: readonly Finding[]): RecordedFinding[] => fs.map((f) => ({ code: f.code, severity: f.severity, message: f.message }));
+
+/** A message's payload as recorded: text for text (redacted), base64 for binary. */
+function payloadFields(m: WsMessage, mode: PayloadMode): Pick<MessageEvent, 'text' | 'base64' | 'truncated' | 'omitted'> {
+  if (mode === 'none') return m.size > 0 ? { omitted: true } : {};
+  let data = m.kind === 'close' ? m.data.subarray(2) : m.data;
+  let truncated = m.truncated;
+  if (typeof mode === 'number' && data.length > mode) {
+    data = data.subarray(0, mode);
+    truncated = true;
+  }
+  const out: Pick<MessageEvent, 'text' | 'base64' | 'truncated'> = {};
+  const asText = m.kind === 'text' || m.kind === 'close' || ((m.kind === 'ping' || m.kind === 'pong') && isUtf8(data));
+  if (asText) out.text = redactPayloadText(data.toString('utf8'));
+  else if (data.length) out.base64 = data.toString('base64');
+  if (truncated) out.truncated = true;
+  return out;
+}
+
+export class Recorder implements SessionSink {
+  readonly name = 'recording';
+  readonly wantsFrames = true;
+  private readonly stream: fs.WriteStream;
+  private readonly opens = new Map<string, { t0: number; ts0: number }>();
+  private bytes = 0;
+  private stopped = false;
+  private readonly payloads: PayloadMode;
+
+  constructor(private readonly opts: RecorderOptions) {
+    this.payloads = opts.payloads ?? 'full';
+    this.stream = fs.createWriteStream(opts.file, { flags: 'w' });
+    this.stream.on('error', (err: NodeJS.ErrnoException) => this.stop(this.describe(err)));
+    const header: RecordingHeader = {
+      type: 'header',
+      format: RECORDING_FORMAT,
+      version: RECORDING_VERSION,
+      createdAt: new Date().toISOString(),
+      wstap: opts.version,
+      payloads: this.payloads,
+    };
+    if (opts.target) header.target = opts.target;
+    this.write(header);
+  }
+
+  get active(): boolean {
+    return !this.stopped;
+  }
+
+  private describe(err: NodeJS.ErrnoException): string {
+    const what =
+      err.code === 'ENOSPC'
+        ? 'the disk is full'
+        : err.code === 'EACCES' || err.code === 'EPERM'
+          ? 'no permission to write it'
+          : err.code === 'ENOENT'
+            ? 'its folder does not exist'
+            : err.code === 'EISDIR'
+              ? 'it is a folder'
+              : `${err.code ?? ''} ${err.message}`.trim();
+    return `recording to ${this.opts.file} stopped: ${what}; proxying goes on`;
+  }
+
+  private stop(message: string, level: 'error' | 'warn' = 'error'): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.opts.logger[level]({ event: 'recording-stopped', file: this.opts.file, bytes: this.bytes }, message);
+  }
+
+  private write(event: RecordingEvent): void {
+    if (this.stopped) return;
+    const line = `${JSON.stringify(event)}\n`;
+    const size = Buffer.byteLength(line);
+    if (this.opts.maxBytes !== undefined && this.bytes + size > this.opts.maxBytes) {
+      this.stop(`recording to ${this.opts.file} stopped at ${this.bytes} bytes (--record-max-bytes ${this.opts.maxBytes}); proxying goes on`, 'warn');
+      return;
+    }
+    if (this.stream.writableLength > MAX_BACKLOG) {
+      this.stop(`recording to ${this.opts.file} stopped: the disk does not keep up (${MAX_BACKLOG} bytes waiting); proxying goes on`);
+      return;
+    }
+    this.bytes += size;
+    this.stream.write(line);
+  }
+
+  handshake(s: Session): void {
+    const t0 = performance.now();
+    this.opens.set(s.id, { t0, ts0: Date.now() });
+    const hs = s.handshake;
+    const open: SessionOpenEvent = {
+      type: 'open',
+      session: s.id,
+      ts: s.startedAt,
+      client: `${s.client.address}:${s.client.port}`,
+      request: {
+        method: hs.request.method,
+        path: redactTarget(hs.request.target),
+        httpVersion: hs.request.version,
+        headers: redactHeaders(hs.request.headers),
+      },
+      outcome: s.outcome,
+      findings: recordedFindings(s.findings),
+    };
+    const up = s.upstream;
+    if (up) {
+      open.response = { status: up.response.status, reason: up.response.reason, headers: redactHeaders(up.response.headers) };
+      open.handshakeMs = Math.round(up.handshakeMs * 1000) / 1000;
+      if (up.chosenProtocol !== undefined) {
+        const p = redactHeaders([{ name: 'sec-websocket-protocol', value: up.chosenProtocol }])[0]!.value;
+        open.protocol = p;
+      }
+      if (up.chosenExtensions !== undefined) open.extensions = up.chosenExtensions;
+    }
+    this.write(open);
+    if (s.outcome !== 'tunnel') this.opens.delete(s.id);
+  }
+
+  message(s: Session, m: WsMessage): void {
+    const o = this.opens.get(s.id);
+    if (!o) return;
+    const t = Math.round((m.lastByteAt - o.t0) * 1000) / 1000;
+    const e: MessageEvent = {
+      type: 'message',
+      session: s.id,
+      from: m.from,
+      t,
+      ts: Math.round(o.ts0 + t),
+      kind: m.kind,
+      opcode: m.opcode,
+      frames: m.frames,
+      compressed: m.compressed,
+      size: m.size,
+      wireSize: m.wireSize,
+      ...payloadFields(m, this.payloads),
+    };
+    if (m.closeCode !== undefined) e.closeCode = m.closeCode;
+    if (m.latency) e.latencyMs = m.latency.ms;
+    this.write(e);
+  }
+
+  end(s: Session, end: SessionEnd): void {
+    const o = this.opens.get(s.id);
+    this.opens.delete(s.id);
+    const t = o ? Math.round((performance.now() - o.t0) * 1000) / 1000 : end.durationMs;
+    const e: SessionCloseEvent = {
+      type: 'close',
+      session: s.id,
+      t,
+      ts: Math.round((o?.ts0 ?? Date.now()) + t),
+      endedBy: end.endedBy,
+      how: end.how,
+      durationMs: Math.round(end.durationMs * 1000) / 1000,
+      findings: recordedFindings(s.findings.filter((f) => f.code.startsWith('close-') || f.code === 'protocol-error')),
+    };
+    if (end.how === 'shutdown') e.note = 'proxy shutdown';
+    if (end.ws) {
+      e.close = end.ws.close;
+      e.messages = end.ws.traffic;
+      const { requests, pings, correlation } = end.ws.latency;
+      e.latency = {};
+      if (requests) e.latency.requests = requests;
+      if (pings) e.latency.pings = pings;
+      if (correlation) e.latency.correlation = correlation;
+    }
+    this.write(e);
+  }
+
+  /** Writes out everything and closes the file. */
+  flush(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.stream.destroyed || this.stream.closed) return resolve();
+      this.stream.end(() => resolve());
+      this.stream.once('error', () => resolve());
+    });
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Comparing a message with its recording: exactly, or as JSON with ignored paths
+ * ($.server_ts, $.items[*].id, $..timestamp for any depth).
+ */
+import type { MessageKind } from '../frame.js';
+
+export interface Compared {
+  kind: MessageKind;
+  payload: Buffer;
+  /** The recorded payload holds only the start of the message. */
+  truncated?: boolean;
+}
+
+export interface MessageDiff {
+  /** JSON path of the difference ("$" for the whole message). */
+  path: string;
+  expected: unknown;
+  actual: unknown;
+}
+
+type Segment = string | number | '*' | '**';
+
+export interface IgnoreRule {
+  source: string;
+  segments: Segment[];
+}
+
+export function parseIgnore(path: string): IgnoreRule {
+  const p = path.trim();
+  if (!p.startsWith('$')) throw new Error(`invalid --ignore path "${path}": it starts with $, e.g. $.server_ts or $.items[*].id`);
+  const segments: Segment[] = [];
+  const re = /\.\.([A-Za-z_$][\w$-]*|\*)|\.([A-Za-z_$][\w$-]*|\*)|\[(\d+|\*)\]|\[['"]([^'"]+)['"]\]/y;
+  let pos = 1;
+  while (pos < p.length) {
+    re.lastIndex = pos;
+    const m = re.exec(p);
+    if (!m) throw new Error(`invalid --ignore path "${path}" at "${p.slice(pos)}"`);
+    if (m[1] !== undefined) segments.push('**', m[1] === '*' ? '*' : m[1]);
+    else if (m[2] !== undefined) segments.push(m[2] === '*' ? '*' : m[2]);
+    else if (m[3] !== undefined) segments.push(m[3] === '*' ? '*' : Number(m[3]));
+    else segments.push(m[4]!);
+    pos = re.lastIndex;
+  }
+  return { source: p, segments };
+}
+
+function matches(rule: readonly Segment[], path: readonly (string | number)[]): boolean {
+  const go = (ri: number, pi: number): boolean => {
+    if (ri === rule.length) return pi === path.length;
+    const seg = rule[ri]!;
+    if (seg === '**') {
+      for (let k = pi; k <= path.length; k++) if (go(ri + 1, k)) return true;
+      return false;
+    }
+    if (pi >= path.length) return false;
+    if (seg === '*' || seg === path[pi]) return go(ri + 1, pi + 1);
+    return false;
+  };
+  return go(0, 0);
+}
+
+function formatPath(path: readonly (string | number)[]): string {
+  return '$' + path.map((p) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`)).join('');
+}
+
+function diffJson(expected: unknown, actual: unknown, path: (string | number)[], ignore: readonly IgnoreRule[], out: MessageDiff[]): void {
+  if (ignore.some((r) => matches(r.segments, path))) return;
+  if (out.length >= 20) return;
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (Array.isArray(expected) && Array.isArray(actual)) {
+    const n = Math.max(expected.length, actual.length);
+    for (let i = 0; i < n; i++) diffJson(expected[i], actual[i], [...path, i], ignore, out);
+    return;
+  }
+  if (isObj(expected) && isObj(actual)) {
+    const keys = new Set([...Object.keys(expected), ...Object.keys(actual)]);
+    for (const k of keys) diffJson(expected[k], actual[k], [...path, k], ignore, out);
+    return;
+  }
+  if (JSON.stringify(expected) !== JSON.stringify(actual)) out.push({ path: formatPath(path), expected, actual });
+}
+
+function asJson(b: Buffer): { ok: true; value: unknown } | { ok: false } {
+  const s = b.toString('utf8').trim();
+  if (!s.startsWith('{') && !s.startsWith('[')) return { ok: false };
+  try {
+    return { ok: true, value: JSON.parse(s) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/** The differences between a recorded message and one seen now; empty when they match. */
+export function compareMessage(expected: Compared, actual: Compared, ignore: readonly IgnoreRule[] = []): MessageDiff[] {
+  if (expected.kind !== actual.kind) return [{ path: '$', expected: `a ${expected.kind} message`, actual: `a ${actual.kind} message` }];
+  if (expected.truncated) {
+    // Only the recorded start can be compared.
+    const head = actual.payload.subarray(0, expected.payload.length);
+    return head.equals(expected.payload) ? [] : [{ path: '$', expected: show(expected), actual: show({ ...actual, payload: head }) }];
+  }
+  if (expected.kind === 'text') {
+    const e = asJson(expected.payload);
+    const a = asJson(actual.payload);
+    if (e.ok && a.ok) {
+      const out: MessageDiff[] = [];
+      diffJson(e.value, a.value, [], ignore, out);
+      return out;
+    }
+  }
+  return expected.payload.equals(actual.payload) ? [] : [{ path: '$', expected: show(expected), actual: show(actual) }];
+}
+
+function show(c: Compared): string {
+  if (c.kind === 'text') return c.payload.toString('utf8').slice(0, 200);
+  return `${c.payload.length} bytes: ${c.payload.subarray(0, 32).toString('hex')}${c.payload.length > 32 ? '…' : ''}`;
+}

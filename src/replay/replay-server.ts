@@ -1,0 +1,178 @@
+/**
+ * Replay as a mock backend: a connection plays one recorded session. It answers the
+ * handshake as recorded (subprotocol, deflate), sends the server messages recorded
+ * before the first client message, and for each client message that matches the
+ * next expected one (ordered, consume-once, JSON ignore rules) sends the server
+ * messages that followed it; then the recorded close. An unexpected message is
+ * reported with a diff.
+ */
+import http from 'node:http';
+import type net from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { payloadOf, type MessageEvent, type Recording, type RecordedSession } from '../recording/format.js';
+import { loadRecording } from '../recording/loader.js';
+import { compareMessage, parseIgnore, type MessageDiff } from './compare.js';
+
+export interface ReplayServerOptions {
+  port?: number;
+  host?: string;
+  /** JSON paths ignored when matching client messages. */
+  ignore?: string[];
+  /** What to do with a client message that does not match: close (1008, default) or ignore it. */
+  onUnexpected?: 'close' | 'ignore';
+  /** 'causal' (default): answer at once; 'original': keep the recorded gaps between server messages. */
+  timing?: 'causal' | 'original';
+  /** Called for each unexpected message (the CLI prints it). */
+  onReport?: (event: ReplayServerEvent) => void;
+}
+
+export interface UnexpectedMessage {
+  session: string;
+  /** Index of the expected client message in the session. */
+  index: number;
+  received: string;
+  expected?: string;
+  diffs: MessageDiff[];
+}
+
+export type ReplayServerEvent =
+  | { type: 'connection'; session: string; path: string }
+  | { type: 'unexpected'; unexpected: UnexpectedMessage }
+  | { type: 'done'; session: string; matched: number; expected: number };
+
+export interface ReplayServer {
+  url: string;
+  port: number;
+  /** Every unexpected client message so far. */
+  unexpected: UnexpectedMessage[];
+  /** Client messages matched so far, over all connections. */
+  matched(): number;
+  close(): Promise<void>;
+}
+
+const isData = (m: MessageEvent): boolean => m.kind === 'text' || m.kind === 'binary';
+
+function preview(m: { kind: string; payload: Buffer }): string {
+  return m.kind === 'text' ? m.payload.toString('utf8').slice(0, 200) : `${m.payload.length} bytes`;
+}
+
+export async function createReplayServer(recording: Recording | string, opts: ReplayServerOptions = {}): Promise<ReplayServer> {
+  const rec = typeof recording === 'string' ? loadRecording(recording) : recording;
+  const sessions = rec.sessions.filter((s) => s.open.outcome === 'tunnel');
+  if (sessions.length === 0) throw new Error('the recording has no tunnelled session to serve');
+  const ignore = (opts.ignore ?? []).map(parseIgnore);
+  const unexpected: UnexpectedMessage[] = [];
+  let matchedTotal = 0;
+  const used = new Set<RecordedSession>();
+  const report = (e: ReplayServerEvent): void => opts.onReport?.(e);
+
+  /** The first unused session for this path (any path if none), consume-once; when all are used, start over. */
+  function pick(path: string): RecordedSession {
+    if (used.size >= sessions.length) used.clear();
+    const pathname = path.split('?')[0];
+    const free = sessions.filter((s) => !used.has(s));
+    const s = free.find((x) => x.open.request.path.split('?')[0] === pathname) ?? free[0]!;
+    used.add(s);
+    return s;
+  }
+
+  const deflate = sessions.some((s) => /permessage-deflate/i.test(s.open.extensions ?? ''));
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: deflate,
+    handleProtocols: (offered: Set<string>, req: http.IncomingMessage) => {
+      const s = (req as http.IncomingMessage & { wstapSession?: RecordedSession }).wstapSession;
+      const p = s?.open.protocol;
+      if (p && offered.has(p)) return p;
+      return false;
+    },
+  });
+  const server = http.createServer((_req, res) => {
+    res.writeHead(426, { 'Content-Type': 'text/plain' });
+    res.end('wstap serve: a WebSocket mock backend; connect with a WebSocket client\n');
+  });
+  server.on('upgrade', (req: http.IncomingMessage & { wstapSession?: RecordedSession }, socket: net.Socket, head: Buffer) => {
+    socket.on('error', () => {});
+    const s = pick(req.url ?? '/');
+    req.wstapSession = s;
+    wss.handleUpgrade(req, socket, head, (ws) => play(ws, s, req.url ?? '/'));
+  });
+
+  function play(ws: WebSocket, s: RecordedSession, path: string): void {
+    report({ type: 'connection', session: s.id, path });
+    const timeline = s.messages.filter(isData);
+    const expectedClient = timeline.filter((m) => m.from === 'client').length;
+    let pos = 0;
+    let matched = 0;
+    let chain = Promise.resolve();
+    const sendServerRun = (): void => {
+      // The server messages up to the next client message, in order.
+      const run: MessageEvent[] = [];
+      while (pos < timeline.length && timeline[pos]!.from === 'server') run.push(timeline[pos++]!);
+      const atEnd = pos >= timeline.length;
+      chain = chain.then(async () => {
+        let last = run[0]?.t ?? 0;
+        for (const m of run) {
+          if (opts.timing === 'original' && m.t > last) await new Promise((r) => setTimeout(r, m.t - last));
+          last = m.t;
+          if (ws.readyState !== ws.OPEN) return;
+          ws.send(payloadOf(m), { binary: m.kind === 'binary' });
+        }
+        if (atEnd) finish();
+      });
+    };
+    const finish = (): void => {
+      report({ type: 'done', session: s.id, matched, expected: expectedClient });
+      const c = s.close?.close;
+      if (c?.initiator === 'server') {
+        if (c.code === 1006) ws.terminate();
+        else ws.close(c.code === 1005 ? undefined : c.code, c.reason);
+      }
+    };
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const got = { kind: isBinary ? ('binary' as const) : ('text' as const), payload: data };
+      const next = timeline[pos];
+      if (!next || next.from !== 'client') {
+        const u: UnexpectedMessage = { session: s.id, index: matched, received: preview(got), diffs: [{ path: '$', expected: 'no more client messages', actual: preview(got) }] };
+        unexpected.push(u);
+        report({ type: 'unexpected', unexpected: u });
+        if (opts.onUnexpected !== 'ignore') ws.close(1008, 'wstap serve: unexpected message');
+        return;
+      }
+      const diffs = compareMessage({ kind: next.kind, payload: payloadOf(next), truncated: next.truncated === true }, got, ignore);
+      if (diffs.length) {
+        const u: UnexpectedMessage = { session: s.id, index: matched, received: preview(got), expected: preview({ kind: next.kind, payload: payloadOf(next) }), diffs };
+        unexpected.push(u);
+        report({ type: 'unexpected', unexpected: u });
+        if (opts.onUnexpected !== 'ignore') ws.close(1008, 'wstap serve: unexpected message');
+        return;
+      }
+      pos++;
+      matched++;
+      matchedTotal++;
+      sendServerRun();
+    });
+    ws.on('error', () => {});
+    sendServerRun();
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const addr = server.address() as net.AddressInfo;
+  const host = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+  return {
+    url: `ws://${host}:${addr.port}`,
+    port: addr.port,
+    unexpected,
+    matched: () => matchedTotal,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
