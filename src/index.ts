@@ -11,3 +11,17 @@ export type { HeaderLine, RequestHead, ResponseHead } from './http-head.js';
 export { redactTarget, redactHeaders, REDACTED } from './redact.js';
 export { parseOriginPattern, type OriginPattern } from './origin-pattern.js';
 export { startDemoBackend, demoJwt, DEMO_ALLOWED_ORIGINS, type DemoBackend, type DemoBackendOptions } from './demo/backend.js';
+export type { WsMessage, Side, MessageKind, ProtocolViolation } from './frame.js';
+export type { CloseSummary, DirectionStats, TapSummary } from './frame-tap.js';
+export type { Percentiles } from './latency.js';
+// Recording and replay
+export { loadRecording, parseRecording, RecordingError, MIGRATIONS } from './recording/loader.js';
+export { RECORDING_FORMAT, RECORDING_VERSION, payloadOf } from './recording/format.js';
+export type { Recording, RecordedSession, RecordingEvent, RecordingHeader, SessionOpenEvent, MessageEvent, SessionCloseEvent } from './recording/format.js';
+export { Recorder, type RecorderOptions, type PayloadMode } from './recording/recorder.js';
+export { recordingToHar, harToRecording, type Har, type HarEntry } from './recording/har.js';
+export { reportRecording, formatReport, type SessionReport } from './recording/report.js';
+export { replayRecording, formatReplay, type ReplayOptions, type ReplayResult, type SessionReplayResult, type ReplayDiff } from './replay/replay-client.js';
+export { createReplayServer, type ReplayServer, type ReplayServerOptions, type UnexpectedMessage } from './replay/replay-server.js';
+export { compareMessage, type MessageDiff } from './replay/compare.js';
+export { wsFixture, type WsFixture, type FixtureOptions, type FixtureMode } from './fixture.js';
