@@ -55,13 +55,13 @@ export interface ProtocolViolation {
 /** The standard close codes and what they mean. */
 export const CLOSE_CODES: Record<number, string> = {
   1000: 'normal closure',
-  1001: 'going away (page closed, server shutting down)',
+  1001: 'going away: a page closed or a server shutting down',
   1002: 'protocol error',
   1003: 'unsupported data',
   1005: 'no status code in the close frame',
   1006: 'abnormal closure: the connection ended without a close frame',
-  1007: 'invalid payload data (e.g. bad UTF-8)',
-  1008: 'policy violation (typically authentication or Origin)',
+  1007: 'invalid payload data, such as bad UTF-8',
+  1008: 'policy violation, typically authentication or Origin',
   1009: 'message too big',
   1010: 'mandatory extension missing',
   1011: 'internal server error',
