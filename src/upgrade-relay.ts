@@ -131,24 +131,17 @@ function startTap(ctx: RelayContext, session: Session, response: ResponseHead) {
     failed = true;
     ctx.onTapFailure(session, err);
   };
-  const observers: Record<Side, ChunkObserver> = {
-    client: (chunk, at) => {
+  const observer =
+    (side: Side): ChunkObserver =>
+    (chunk, at) => {
       if (failed) return;
       try {
-        tap.push('client', chunk, at);
+        tap.push(side, chunk, at);
       } catch (err) {
         fail(err);
       }
-    },
-    server: (chunk, at) => {
-      if (failed) return;
-      try {
-        tap.push('server', chunk, at);
-      } catch (err) {
-        fail(err);
-      }
-    },
-  };
+    };
+  const observers: Record<Side, ChunkObserver> = { client: observer('client'), server: observer('server') };
   return {
     observe: (side: Side): ChunkObserver => observers[side],
     forwarded: (ms: number): void => tap.proxyAdded.add(ms),
