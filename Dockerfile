@@ -22,6 +22,9 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
+# A directory the non-root user can write, for recordings on a volume (WSTAP_RECORD=/recordings/ws.jsonl):
+# a named volume mounted here starts with this owner.
+RUN mkdir -p /recordings && chown node:node /recordings
 USER node
 EXPOSE 8001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \

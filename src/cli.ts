@@ -22,6 +22,7 @@ import { createLogger } from './log/logger.js';
 import { ListenError } from './proxy-server.js';
 import { runProxy } from './run-proxy.js';
 import { runDemo } from './demo/run-demo.js';
+import { checkCommand } from './check/check-command.js';
 import { exportCommand, replayCommand, reportCommand, serveCommand } from './recording-commands.js';
 import { parsePayloadMode, type PayloadMode } from './recording/recorder.js';
 
@@ -160,6 +161,7 @@ export function buildProgram(): Command {
   program.addHelpText('after', () => `\nWithout a command, wstap runs the proxy:\n\n${proxy.helpInformation()}`);
   program.addCommand(demoCommand());
   program.addCommand(findingsCommand());
+  program.addCommand(checkCommand());
   program.addCommand(replayCommand());
   program.addCommand(serveCommand());
   program.addCommand(exportCommand());

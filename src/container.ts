@@ -89,7 +89,7 @@ export function localhostInContainerFinding(
       ? `wstap check ${target.secure ? 'wss' : 'ws'}://${service}${ctx.path ?? '/ws'}`
       : `--target ${target.secure ? 'https' : 'http'}://${service} (WSTAP_TARGET in the compose file)`;
   return finding(
-    'target-localhost-in-container',
+    'localhost-in-container',
     `wstap runs inside a container (${info.evidence ?? 'detected'}) and its target is ${where}: there, localhost is the container itself, not your machine and not the backend's container.`,
     `Use the backend's compose service name on a shared network, e.g. ${example}. For a backend that runs on the host, ` +
       'use host.docker.internal (on Linux add extra_hosts: ["host.docker.internal:host-gateway"]). ' +

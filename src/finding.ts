@@ -32,7 +32,7 @@ export const FINDING_CATALOG = {
   'close-policy': { severity: 'warn', when: 'close code 1008 (authentication or Origin policy), with the reason' },
   'close-abnormal': { severity: 'warn', when: 'the connection ended without a close frame (1006)' },
   'close-error': { severity: 'warn', when: '1011 and the other server-side error close codes' },
-  'target-localhost-in-container': { severity: 'warn', when: 'wstap runs in a container and its target is localhost: the container itself' },
+  'localhost-in-container': { severity: 'warn', when: 'wstap runs in a container and its target is localhost: the container itself' },
   'health-failed': { severity: 'error', when: 'wstap check: the --health path did not answer with a 2xx status' },
   'env-unreachable-url': { severity: 'error', when: 'an env file\'s browser URL (NEXT_PUBLIC_*) names a host a browser on the host cannot reach' },
   'env-inconsistent': { severity: 'warn', when: 'an env file\'s URLs disagree: different hosts, or schemes that do not pair (https with ws://)' },

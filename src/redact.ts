@@ -84,7 +84,38 @@ export function redactHeaders(headers: readonly { name: string; value: string }[
 const SECRET_JSON_KEY =
   /"((?:[A-Za-z_-]*(?:token|secret|password|passwd|authorization|api[_-]?key|apikey|cookie|session[_-]?id|jwt)[A-Za-z_-]*))"(\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
 
-/** A message payload as text, with secret-looking JSON fields and JWTs replaced. */
+/** A secret-looking JSON field whose value runs to the end of a cut text. */
+const SECRET_JSON_TAIL =
+  /"((?:[A-Za-z_-]*(?:token|secret|password|passwd|authorization|api[_-]?key|apikey|cookie|session[_-]?id|jwt)[A-Za-z_-]*))"(\s*:\s*)"(?:[^"\\]|\\.)*$/i;
+
+/** A message payload as text, with secret-looking JSON fields and JWTs replaced (also when the text was cut). */
 export function redactPayloadText(text: string): string {
-  return text.replace(SECRET_JSON_KEY, `"$1"$2"${REDACTED}"`).replace(JWT_ANYWHERE, REDACTED);
+  return text
+    .replace(SECRET_JSON_KEY, `"$1"$2"${REDACTED}"`)
+    .replace(SECRET_JSON_TAIL, `"$1"$2"${REDACTED}`)
+    .replace(JWT_ANYWHERE, REDACTED);
+}
+
+/** The subprotocol a backend chose, redacted when it is (or would be, among the offered ones) a token. */
+export function redactChosenProtocol(offered: readonly string[], chosen: string): string {
+  const i = offered.indexOf(chosen);
+  if (i < 0) return redactSubprotocols(chosen);
+  return redactSubprotocols(offered.join(', ')).split(', ')[i] === REDACTED ? REDACTED : chosen;
+}
+
+/** A response's header lines, redacted; the chosen subprotocol is judged among the offered ones. */
+export function redactResponseHeaders(headers: readonly { name: string; value: string }[], offeredProtocols: readonly string[]): LoggedHeader[] {
+  return headers.map((h) =>
+    h.name.toLowerCase() === 'sec-websocket-protocol'
+      ? { name: h.name, value: redactChosenProtocol(offeredProtocols, h.value) }
+      : { name: h.name, value: redactHeaderValue(h.name, h.value) },
+  );
+}
+
+/** At most n bytes of UTF-8 text, never cutting a character in two. */
+export function utf8Prefix(buf: Buffer, n: number): Buffer {
+  if (buf.length <= n) return buf;
+  let cut = n;
+  while (cut > 0 && (buf[cut]! & 0xc0) === 0x80) cut--;
+  return buf.subarray(0, cut);
 }

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { startProxy, type ProxyOptions, type ProxyServer } from './proxy-server.js';
 import type { WstapLogger } from './log/logger.js';
+import { warnIfLocalhostInContainer } from './container.js';
 
 export interface RunProxyOptions extends Omit<ProxyOptions, 'logger'> {
   shutdownGraceMs: number;
@@ -70,4 +71,5 @@ export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise
   process.on('SIGTERM', stop);
   // Announced only once a signal can stop it cleanly.
   logStartup(logger, proxy, opts);
+  warnIfLocalhostInContainer(logger, proxy.target);
 }

@@ -44,7 +44,8 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     if (k.startsWith('WSTAP_') || k === 'NO_COLOR' || k === 'FORCE_COLOR') continue;
     env[k] = v;
   }
-  return { ...env, ...extra };
+  // This machine (and CI's) may be a container: the localhost-in-container warning is tested in check.test.ts.
+  return { ...env, WSTAP_IN_CONTAINER: 'false', ...extra };
 }
 
 interface Wstap {

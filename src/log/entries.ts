@@ -4,7 +4,7 @@
  */
 import type { Credential } from '../credentials.js';
 import { worstSeverity, type Finding, type Severity } from '../finding.js';
-import { REDACTED, redactHeaders, redactPayloadText, redactSubprotocols, redactTarget, type LoggedHeader } from '../redact.js';
+import { redactChosenProtocol, redactHeaders, redactPayloadText, redactResponseHeaders, redactSubprotocols, redactTarget, type LoggedHeader } from '../redact.js';
 import type { Session, SessionEnd } from '../session.js';
 import type { CloseSummary, TapSummary } from '../frame-tap.js';
 import type { Side, WsMessage } from '../frame.js';
@@ -121,12 +121,6 @@ export function messageMessage(e: MessageLogEntry): string {
   return `${e.session} ${arrow} ${head} ${size}${frames}${lat} ${e.preview}`.trimEnd();
 }
 
-/** The backend's chosen subprotocol, redacted when it is one of the offered token entries. */
-function chosenProtocol(offered: readonly string[], chosen: string): string {
-  const i = offered.indexOf(chosen);
-  if (i < 0) return redactSubprotocols(chosen);
-  return redactSubprotocols(offered.join(', ')).split(', ')[i] === REDACTED ? REDACTED : chosen;
-}
 
 const round = (ms: number): number => Math.round(ms * 100) / 100;
 
@@ -159,10 +153,10 @@ export function handshakeEntry(s: Session, withHeaders: boolean): HandshakeLogEn
     entry.status = up.response.status;
     entry.statusLine = `${up.response.status} ${up.response.reason}`.trim();
     entry.handshakeMs = round(up.handshakeMs);
-    if (up.chosenProtocol !== undefined) entry.subprotocols.chosen = chosenProtocol(hs.offeredProtocols, up.chosenProtocol);
+    if (up.chosenProtocol !== undefined) entry.subprotocols.chosen = redactChosenProtocol(hs.offeredProtocols, up.chosenProtocol);
     if (up.chosenExtensions !== undefined) entry.extensions.chosen = up.chosenExtensions;
     if (up.bodyExcerpt) entry.body = up.bodyExcerpt.slice(0, 300);
-    if (withHeaders) entry.responseHeaders = redactHeaders(up.response.headers);
+    if (withHeaders) entry.responseHeaders = redactResponseHeaders(up.response.headers, hs.offeredProtocols);
   }
   if (s.failure) entry.error = s.failure;
   if (withHeaders) entry.requestHeaders = redactHeaders(hs.request.headers);

@@ -50,7 +50,8 @@ export interface HarEntry {
   timings: { blocked: number; dns: number; connect: number; send: number; wait: number; receive: number; ssl: number };
   _resourceType: 'websocket';
   _webSocketMessages: HarWebSocketMessage[];
-  _webSocketClose?: { code: number; reason: string; timestamp: number };
+  /** Chrome writes code, reason and timestamp; wstap adds who sent the first close frame. */
+  _webSocketClose?: { code: number; reason: string; timestamp: number; initiator?: 'client' | 'server' };
 }
 
 export interface Har {
@@ -115,7 +116,10 @@ export function recordingToHar(rec: Recording, version: string): Har {
       _webSocketMessages: messages,
     };
     const close = s.close?.close;
-    if (close && close.code !== 1006) entry._webSocketClose = { code: close.code, reason: close.reason, timestamp: (start + (s.close?.t ?? 0)) / 1000 };
+    if (close && close.code !== 1006) {
+      entry._webSocketClose = { code: close.code, reason: close.reason, timestamp: (start + (s.close?.t ?? 0)) / 1000 };
+      if (close.initiator !== 'none') entry._webSocketClose.initiator = close.initiator;
+    }
     return entry;
   });
   return { log: { version: '1.2', creator: { name: 'wstap', version }, pages: [], entries } };
@@ -188,10 +192,10 @@ export function harToRecording(text: string, source: string): Recording {
         session: id,
         t,
         ts: Math.round((c.timestamp ?? 0) * 1000),
-        endedBy: 'server',
+        endedBy: c.initiator === 'client' ? 'client' : 'server',
         how: 'fin',
         durationMs: t,
-        close: { initiator: 'server', code: c.code, reason: c.reason ?? '', meaning: '', clean: true },
+        close: { initiator: c.initiator === 'client' ? 'client' : 'server', code: c.code, reason: c.reason ?? '', meaning: '', clean: true },
         findings: [],
       };
     }

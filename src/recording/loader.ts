@@ -136,17 +136,44 @@ function readHeader(e: Json, source: string): RecordingHeader {
   return e as unknown as RecordingHeader;
 }
 
-/** Parses the text of a JSON Lines recording. */
+/** Parses the text of a JSON Lines recording. Errors name the source, the line and the field. */
 export function parseRecording(text: string, source = 'the recording'): Recording {
+  try {
+    return parseLines(text, source);
+  } catch (err) {
+    if (err instanceof RecordingError && err.line !== undefined && !err.message.startsWith(source)) {
+      throw new RecordingError(`${source}: ${err.message}`, err.line, err.field);
+    }
+    throw err;
+  }
+}
+
+function parseLines(text: string, source: string): Recording {
   const warnings: string[] = [];
   const lines = text.split('\n');
   const endsClean = text.endsWith('\n');
   if (endsClean) lines.pop();
   if (lines.length === 0 || (lines.length === 1 && lines[0]!.trim() === '')) throw new RecordingError(`${source} is empty`);
   const events: { e: Json; line: number }[] = [];
+  const firstLine = lines.findIndex((l) => l.trim() !== '');
   lines.forEach((raw, i) => {
     const line = i + 1;
     if (raw.trim() === '') return;
+    if (i === firstLine) {
+      // The header decides whether this is a recording at all.
+      let head: unknown;
+      try {
+        head = JSON.parse(raw);
+      } catch {
+        if (i === lines.length - 1 && !endsClean && raw.startsWith('{"type":"header"')) {
+          throw new RecordingError(`${source} has no header line: its first line is incomplete (the writer stopped mid-line)`, 1, 'format');
+        }
+        head = undefined;
+      }
+      if (typeof head !== 'object' || head === null || (head as Json)['type'] !== 'header') {
+        throw new RecordingError(`${source} is not a wstap recording: line 1 must be {"type":"header","format":"${RECORDING_FORMAT}",...}`, 1, 'format');
+      }
+    }
     try {
       const e = JSON.parse(raw) as unknown;
       if (typeof e !== 'object' || e === null || Array.isArray(e)) fail(line, 'event', 'must be a JSON object');

@@ -8,7 +8,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Logger } from 'pino';
 import type { Finding } from '../finding.js';
 import type { WsMessage } from '../frame.js';
-import { redactHeaders, redactPayloadText, redactTarget } from '../redact.js';
+import { redactChosenProtocol, redactHeaders, redactPayloadText, redactResponseHeaders, redactTarget, utf8Prefix } from '../redact.js';
 import type { SessionSink } from '../session-bus.js';
 import type { Session, SessionEnd } from '../session.js';
 import {
@@ -46,21 +46,44 @@ export function parsePayloadMode(value: string): PayloadMode {
 
 const recordedFindings = (fs: readonly Finding[]): RecordedFinding[] => fs.map((f) => ({ code: f.code, severity: f.severity, message: f.message }));
 
-/** A message's payload as recorded: text for text (redacted), base64 for binary. */
+/** A message's payload as recorded: text for text (redacted, then cut), base64 for binary. */
 function payloadFields(m: WsMessage, mode: PayloadMode): Pick<MessageEvent, 'text' | 'base64' | 'truncated' | 'omitted'> {
   if (mode === 'none') return m.size > 0 ? { omitted: true } : {};
-  let data = m.kind === 'close' ? m.data.subarray(2) : m.data;
-  let truncated = m.truncated;
-  if (typeof mode === 'number' && data.length > mode) {
-    data = data.subarray(0, mode);
-    truncated = true;
-  }
+  const data = m.kind === 'close' ? m.data.subarray(2) : m.data;
+  const limit = typeof mode === 'number' ? mode : Infinity;
   const out: Pick<MessageEvent, 'text' | 'base64' | 'truncated'> = {};
+  let truncated = m.truncated;
   const asText = m.kind === 'text' || m.kind === 'close' || ((m.kind === 'ping' || m.kind === 'pong') && isUtf8(data));
-  if (asText) out.text = redactPayloadText(data.toString('utf8'));
-  else if (data.length) out.base64 = data.toString('base64');
+  if (asText) {
+    // A cut by the tap may end inside a character: keep whole characters only.
+    const whole = m.truncated ? trimPartialUtf8(data) : data;
+    let text: Buffer = Buffer.from(redactPayloadText(whole.toString('utf8')), 'utf8');
+    if (text.length > limit) {
+      text = utf8Prefix(text, limit);
+      truncated = true;
+    }
+    out.text = text.toString('utf8');
+  } else {
+    const bytes = data.length > limit ? data.subarray(0, limit) : data;
+    if (bytes.length < data.length) truncated = true;
+    if (bytes.length) out.base64 = bytes.toString('base64');
+  }
   if (truncated) out.truncated = true;
   return out;
+}
+
+/** Drops an incomplete UTF-8 sequence at the end of a buffer. */
+function trimPartialUtf8(buf: Buffer): Buffer {
+  let i = buf.length - 1;
+  let back = 0;
+  while (i >= 0 && back < 4 && (buf[i]! & 0xc0) === 0x80) {
+    i--;
+    back++;
+  }
+  if (i < 0) return buf;
+  const lead = buf[i]!;
+  const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return back + 1 < need ? buf.subarray(0, i) : buf;
 }
 
 export class Recorder implements SessionSink {
@@ -148,11 +171,10 @@ export class Recorder implements SessionSink {
     };
     const up = s.upstream;
     if (up) {
-      open.response = { status: up.response.status, reason: up.response.reason, headers: redactHeaders(up.response.headers) };
+      open.response = { status: up.response.status, reason: up.response.reason, headers: redactResponseHeaders(up.response.headers, hs.offeredProtocols) };
       open.handshakeMs = Math.round(up.handshakeMs * 1000) / 1000;
       if (up.chosenProtocol !== undefined) {
-        const p = redactHeaders([{ name: 'sec-websocket-protocol', value: up.chosenProtocol }])[0]!.value;
-        open.protocol = p;
+        open.protocol = redactChosenProtocol(hs.offeredProtocols, up.chosenProtocol);
       }
       if (up.chosenExtensions !== undefined) open.extensions = up.chosenExtensions;
     }

@@ -120,6 +120,8 @@ export async function replaySession(s: RecordedSession, opts: ReplayOptions, ign
       ws.once('open', () => resolve());
       ws.once('unexpected-response', (_req, res) => {
         res.resume();
+        // ws leaves the refused request open to whoever listens: end it now.
+        ws.terminate();
         reject(new Error(`the backend answered the upgrade with ${res.statusCode} (recorded: ${s.open.response?.status ?? '?'})`));
       });
       ws.once('error', reject);
@@ -145,8 +147,15 @@ export async function replaySession(s: RecordedSession, opts: ReplayOptions, ign
       const wait = m.t - (performance.now() - started);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
-    if (m.omitted) {
-      result.diffs.push({ session: s.id, index: -1, path: '$', expected: 'a recorded payload', actual: 'the recording has none (--record-payloads none)' });
+    if (m.omitted || m.truncated) {
+      result.diffs.push({
+        session: s.id,
+        index: -1,
+        path: '$',
+        expected: 'a whole recorded client message',
+        actual: m.omitted ? 'the recording has no payloads (--record-payloads none)' : `client message at t=${m.t} ms was recorded cut (--record-payloads, --max-message-size)`,
+        note: 'cannot replay',
+      });
       break;
     }
     ws.send(payloadOf(m), { binary: m.kind === 'binary' });

@@ -60,6 +60,9 @@ export async function createReplayServer(recording: Recording | string, opts: Re
   const rec = typeof recording === 'string' ? loadRecording(recording) : recording;
   const sessions = rec.sessions.filter((s) => s.open.outcome === 'tunnel');
   if (sessions.length === 0) throw new Error('the recording has no tunnelled session to serve');
+  if (sessions.some((s) => s.messages.some((m) => m.omitted))) {
+    throw new Error('the recording has no payloads (recorded with --record-payloads none): there is nothing to serve');
+  }
   const ignore = (opts.ignore ?? []).map(parseIgnore);
   const unexpected: UnexpectedMessage[] = [];
   let matchedTotal = 0;
