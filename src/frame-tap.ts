@@ -3,7 +3,7 @@
  * traffic counts. It is fed the chunks the tunnel forwarded and turns them into
  * messages for the sinks; it never touches a socket.
  */
-import { FrameDecoder } from './frame-decoder.js';
+import { FrameDecoder, type FrameDecoderOptions } from './frame-decoder.js';
 import { closeCodeMeaning, type ProtocolViolation, type Side, type WsMessage } from './frame.js';
 import { finding, type Finding } from './finding.js';
 import { headerList } from './http-head.js';
@@ -55,49 +55,64 @@ export function negotiatedDeflate(response: ResponseHead): boolean {
   return headerList(response.headers, 'sec-websocket-extensions').some((e) => e.split(';')[0]!.trim().toLowerCase() === 'permessage-deflate');
 }
 
+// A tap exists for every open tunnel, idle ones included: its decoders and latency tracker
+// are made when the first bytes (the first message) arrive.
 export class FrameTap {
-  private readonly decoders: Record<Side, FrameDecoder>;
-  private readonly stats: Record<Side, DirectionStats> = {
-    client: { messages: 0, wireBytes: 0, payloadBytes: 0 },
-    server: { messages: 0, wireBytes: 0, payloadBytes: 0 },
-  };
-  private readonly closes: Partial<Record<Side, WsMessage>> = {};
-  private readonly latency: LatencyTracker;
-  readonly proxyAdded = new Samples();
+  private clientDecoder: FrameDecoder | undefined;
+  private serverDecoder: FrameDecoder | undefined;
+  private clientStats: DirectionStats | undefined;
+  private serverStats: DirectionStats | undefined;
+  /** The first close frame from each side. */
+  private clientClose: WsMessage | undefined;
+  private serverClose: WsMessage | undefined;
+  private latency: LatencyTracker | undefined;
+  private added: Samples | undefined;
+  /** One pair of callbacks for both directions (messages and violations name their side). */
+  private callbacks: Pick<FrameDecoderOptions, 'onMessage' | 'onViolation'> | undefined;
 
   constructor(
-    deflate: boolean,
+    private readonly deflate: boolean,
     private readonly opts: TapOptions,
-  ) {
-    this.latency = new LatencyTracker(opts.correlate);
-    const make = (from: Side): FrameDecoder =>
-      new FrameDecoder({
-        from,
-        deflate,
-        maxMessageBytes: opts.maxMessageBytes,
-        onMessage: (m) => this.message(m),
-        onViolation: (v) => this.violation(v),
-      });
-    this.decoders = { client: make('client'), server: make('server') };
+  ) {}
+
+  /** Time from a chunk's arrival to its hand-off to the kernel, ms, per chunk. */
+  get proxyAdded(): Samples {
+    return (this.added ??= new Samples());
   }
 
   /** A chunk forwarded from `from`, arrived at `at` (performance.now()). */
   push(from: Side, chunk: Buffer, at: number): void {
-    this.decoders[from].push(chunk, at);
+    ((from === 'client' ? this.clientDecoder : this.serverDecoder) ?? this.decoder(from)).push(chunk, at);
+  }
+
+  private statsOf(side: Side): DirectionStats {
+    if (side === 'client') return (this.clientStats ??= { messages: 0, wireBytes: 0, payloadBytes: 0 });
+    return (this.serverStats ??= { messages: 0, wireBytes: 0, payloadBytes: 0 });
+  }
+
+  private decoder(from: Side): FrameDecoder {
+    this.callbacks ??= { onMessage: (m) => this.message(m), onViolation: (v) => this.violation(v) };
+    const d = new FrameDecoder({ from, deflate: this.deflate, maxMessageBytes: this.opts.maxMessageBytes, ...this.callbacks });
+    if (from === 'client') this.clientDecoder = d;
+    else this.serverDecoder = d;
+    return d;
   }
 
   private message(m: WsMessage): void {
-    const s = this.stats[m.from];
+    const s = this.statsOf(m.from);
     s.messages++;
     s.wireBytes += m.wireSize;
     s.payloadBytes += m.size;
-    if (m.kind === 'close' && !this.closes[m.from]) this.closes[m.from] = m;
-    this.latency.observe(m);
+    if (m.kind === 'close') {
+      if (m.from === 'client') this.clientClose ??= m;
+      else this.serverClose ??= m;
+    }
+    (this.latency ??= new LatencyTracker(this.opts.correlate)).observe(m);
     this.opts.onMessage(m);
   }
 
   private violation(v: ProtocolViolation): void {
-    this.stats[v.from].blind = true;
+    this.statsOf(v.from).blind = true;
     this.opts.onFinding(
       finding(
         'protocol-error',
@@ -115,34 +130,37 @@ export class FrameTap {
    */
   async finish(settleMs = 2000): Promise<{ summary: TapSummary; findings: Finding[] }> {
     let timer: NodeJS.Timeout | undefined;
+    const client = this.clientDecoder;
+    const server = this.serverDecoder;
     await Promise.race([
-      Promise.all([this.decoders.client.settled(), this.decoders.server.settled()]),
+      Promise.all([client?.settled(), server?.settled()]),
       new Promise<void>((resolve) => (timer = setTimeout(resolve, settleMs))),
     ]);
     clearTimeout(timer);
-    this.decoders.client.destroy();
-    this.decoders.server.destroy();
-    const first = [this.closes.client, this.closes.server]
+    client?.destroy();
+    server?.destroy();
+    const first = [this.clientClose, this.serverClose]
       .filter((m): m is WsMessage => m !== undefined)
       .sort((a, b) => a.lastByteAt - b.lastByteAt)[0];
     let close: CloseSummary;
     if (!first) {
       close = { initiator: 'none', code: 1006, reason: '', meaning: closeCodeMeaning(1006), clean: false };
     } else {
-      const other = this.closes[first.from === 'client' ? 'server' : 'client'];
+      const other = first.from === 'client' ? this.serverClose : this.clientClose;
       const code = first.closeCode ?? 1005;
       close = { initiator: first.from, code, reason: first.closeReason ?? '', meaning: closeCodeMeaning(code), clean: other !== undefined };
       if (other) close.handshakeMs = Math.round((other.lastByteAt - first.lastByteAt) * 1000) / 1000;
     }
     const latency: TapSummary['latency'] = {};
-    const req = this.latency.requests.summary();
-    const ping = this.latency.pings.summary();
-    const added = this.proxyAdded.summary();
+    const tracker = this.latency ?? new LatencyTracker(this.opts.correlate);
+    const req = tracker.requests.summary();
+    const ping = tracker.pings.summary();
+    const added = this.added?.summary();
     if (req) latency.requests = req;
     if (ping) latency.pings = ping;
-    if (this.latency.correlation) latency.correlation = this.latency.correlation;
+    if (tracker.correlation) latency.correlation = tracker.correlation;
     if (added) latency.proxyAddedMs = added;
-    return { summary: { close, traffic: { client: this.stats.client, server: this.stats.server }, latency }, findings: closeFindings(close) };
+    return { summary: { close, traffic: { client: this.statsOf('client'), server: this.statsOf('server') }, latency }, findings: closeFindings(close) };
   }
 }
 

@@ -24,7 +24,7 @@ export interface LogSinkOptions {
  */
 export function createLogSink(logger: Logger, opts: LogSinkOptions = {}): SessionSink {
   const debug = logger.isLevelEnabled('debug');
-  return {
+  const sink: SessionSink = {
     name: 'log',
     // The close summary is an info line: decoding is needed unless the log is quieter than that.
     wantsFrames: logger.isLevelEnabled('info'),
@@ -33,13 +33,6 @@ export function createLogSink(logger: Logger, opts: LogSinkOptions = {}): Sessio
       if (!logger.isLevelEnabled(level)) return;
       const entry = handshakeEntry(session, debug);
       logger[level](entry, handshakeMessage(entry));
-    },
-    message(session, m) {
-      if (!debug) return;
-      if (opts.hideControl && (m.kind === 'ping' || m.kind === 'pong')) return;
-      if (opts.match && !(m.kind === 'text' && opts.match.test(m.data.toString('utf8')))) return;
-      const entry = messageEntry(session, m);
-      logger.debug(entry, messageMessage(entry));
     },
     finding(session, f) {
       const level = f.severity === 'info' ? 'info' : f.severity;
@@ -52,4 +45,15 @@ export function createLogSink(logger: Logger, opts: LogSinkOptions = {}): Sessio
       logger[level](entry, sessionEndMessage(entry));
     },
   };
+  // Message lines exist at debug only. Below that the sink has no message handler at all,
+  // so the bus does not call it for every frame (the level is fixed when the sink is made).
+  if (debug) {
+    sink.message = (session, m) => {
+      if (opts.hideControl && (m.kind === 'ping' || m.kind === 'pong')) return;
+      if (opts.match && !(m.kind === 'text' && opts.match.test(m.data.toString('utf8')))) return;
+      const entry = messageEntry(session, m);
+      logger.debug(entry, messageMessage(entry));
+    };
+  }
+  return sink;
 }

@@ -1,0 +1,767 @@
+#!/usr/bin/env node
+// wstap's benchmark: the proxy against a bare Node TCP pipe (and nginx when installed), all
+// measured in the same run, interleaved and repeated; medians reported.
+//
+//   npm run bench                 full run (under 10 minutes)
+//   npm run bench -- --quick      about a minute
+//   node bench/run.mjs --help     options
+//
+// Every process is separate: the ws echo backend, each proxy, and a load generator per
+// measurement. Proxies run on core 0, the backend and the load generator on core 1
+// (taskset, where it exists). The load generator caps messages per second on a 2-core
+// machine, so the figure that matters is the proxy's own CPU time (utime + stime from
+// /proc/<pid>/stat) per message and per MB, as a ratio to the TCP pipe of the same run.
+// Results: a markdown table on stdout, JSON in bench/results/ (ignored by git).
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BENCH = path.join(ROOT, 'bench');
+
+// --- options ---------------------------------------------------------------------------------
+
+const HELP = `usage: node bench/run.mjs [--quick] [--only a,b] [--targets a,b] [--reps N] [--out DIR] [--no-pin] [--no-nginx]
+  --quick        about a minute: shorter loads, 200 idle connections, one repetition
+  --only         scenarios: ping-pong, small, bulk, compressed, idle (default: all)
+  --targets      direct, pipe, wstap, wstap-record, wstap-debug, nginx (default: all)
+  --reps N       repetitions of each load scenario (default 3; quick 1)
+  --idle N,N     idle connection counts (default 2000,9500; quick 200)
+  --out DIR      where the JSON goes (default bench/results)
+  --no-pin       do not pin processes to cores
+  --no-nginx     leave nginx out even when installed`;
+
+function parseArgs(argv) {
+  const o = { quick: false, only: undefined, targets: undefined, reps: undefined, out: path.join(BENCH, 'results'), pin: true, nginx: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') o.quick = true;
+    else if (a === '--only') o.only = value().split(',');
+    else if (a === '--targets') o.targets = value().split(',');
+    else if (a === '--reps') o.reps = Number(value());
+    else if (a === '--idle') o.idle = value().split(',').map(Number);
+    else if (a === '--out') o.out = path.resolve(value());
+    else if (a === '--no-pin') o.pin = false;
+    else if (a === '--no-nginx') o.nginx = false;
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write(`${HELP}\n`);
+      process.exit(0);
+    } else throw new Error(`unknown option ${a}\n${HELP}`);
+  }
+  return o;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const SCENARIOS = ['ping-pong', 'small', 'bulk', 'compressed', 'idle'];
+const TARGETS = ['direct', 'pipe', 'wstap', 'wstap-record', 'wstap-debug', 'nginx'];
+for (const s of opts.only ?? []) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s} (${SCENARIOS.join(', ')})`);
+for (const t of opts.targets ?? []) if (!TARGETS.includes(t)) throw new Error(`unknown target ${t} (${TARGETS.join(', ')})`);
+const wantScenario = (s) => !opts.only || opts.only.includes(s);
+const wantTarget = (t) => !opts.targets || opts.targets.includes(t);
+
+const FULL = {
+  reps: 3,
+  pingPong: { roundTrips: 20_000, warmup: 2_000, size: 32 },
+  small: { connections: 50, inFlight: 32, size: 1024, binary: false, durationMs: 5_000, warmupMs: 1_000 },
+  bulk: { connections: 4, inFlight: 8, size: 64 * 1024, binary: true, durationMs: 5_000, warmupMs: 1_000 },
+  compressed: { connections: 50, inFlight: 32, size: 1024, binary: false, durationMs: 5_000, warmupMs: 1_000, deflate: true },
+  idle: [2_000, 9_500],
+};
+const QUICK = {
+  reps: 1,
+  pingPong: { roundTrips: 2_000, warmup: 500, size: 32 },
+  small: { connections: 50, inFlight: 32, size: 1024, binary: false, durationMs: 1_000, warmupMs: 300 },
+  bulk: { connections: 4, inFlight: 8, size: 64 * 1024, binary: true, durationMs: 1_000, warmupMs: 300 },
+  compressed: { connections: 50, inFlight: 32, size: 1024, binary: false, durationMs: 1_000, warmupMs: 300, deflate: true },
+  idle: [200],
+};
+const cfg = { ...(opts.quick ? QUICK : FULL) };
+if (opts.idle) {
+  if (opts.idle.some((n) => !Number.isInteger(n) || n < 1 || n > 9_500)) throw new Error('--idle: counts from 1 to 9500 (the open-file limit is 20,000 and a proxy holds two per connection)');
+  cfg.idle = opts.idle;
+}
+const REPS = opts.reps ?? cfg.reps;
+
+// --- processes ---------------------------------------------------------------------------------
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+const HAVE_TASKSET = opts.pin && os.cpus().length >= 2 && hasCommand('taskset');
+const PROXY_CORE = '0';
+const LOAD_CORE = '1';
+
+function hasCommand(cmd) {
+  try {
+    execFileSync('bash', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** utime + stime of a process (all its threads), in ms. */
+function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+}
+
+/** CPU time the whole machine spent busy (steal included: time another guest took), in ms. */
+function machineBusyMs() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  return ((f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0)) * 1000) / CLK_TCK;
+}
+
+/** Resident memory of a process, in KiB. */
+function rssKb(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+const children = new Set();
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+
+/**
+ * A child process with its open-file limit raised and pinned to `core`. The shell execs the
+ * command, so the child's pid is the program's own. stdout is read as JSON lines unless
+ * `quiet` sends it to /dev/null.
+ */
+function start(name, argv, { core, quiet = false, cwd = ROOT, inspect = false } = {}) {
+  const pin = HAVE_TASKSET && core !== undefined ? ['taskset', '-c', core] : [];
+  const proc = spawn('bash', ['-c', 'ulimit -n 20000 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$@"', name, ...pin, ...argv], {
+    cwd,
+    stdio: ['pipe', quiet ? 'ignore' : 'pipe', inspect ? 'pipe' : 'inherit'],
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  children.add(proc);
+  const child = { name, proc, pid: proc.pid, events: [], errorLines: 0, warnLines: 0, lines: 0 };
+  const waiters = [];
+  child.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  if (inspect) {
+    // The inspector's address, for a forced garbage collection before memory is read.
+    child.inspector = new Promise((resolve) => {
+      createInterface({ input: proc.stderr }).on('line', (line) => {
+        const m = /Debugger listening on (ws:\/\/\S+)/.exec(line);
+        if (m) resolve(m[1]);
+        else if (!/^For help, see|^Debugger attached|^Waiting for the debugger/.test(line)) process.stderr.write(`${line}\n`);
+      });
+    });
+  }
+  proc.on('exit', () => {
+    children.delete(proc);
+    for (const w of waiters.splice(0)) w.reject(new Error(`${name} exited while waiting for ${w.what}`));
+  });
+  if (!quiet) {
+    createInterface({ input: proc.stdout }).on('line', (line) => {
+      child.lines++;
+      let obj;
+      try {
+        obj = JSON.parse(line);
+      } catch {
+        return;
+      }
+      if (typeof obj.level === 'number') {
+        if (obj.level >= 50) child.errorLines++;
+        else if (obj.level >= 40) child.warnLines++;
+        // wstap's own lines are counted, only its startup line is kept
+        if (obj.event !== 'listening') return;
+      }
+      child.events.push(obj);
+      for (let i = 0; i < waiters.length; i++) {
+        if (waiters[i].pred(obj)) {
+          const [w] = waiters.splice(i, 1);
+          w.resolve(obj);
+          break;
+        }
+      }
+    });
+  }
+  child.waitFor = (pred, what, timeoutMs = 60_000) =>
+    new Promise((resolve, reject) => {
+      const seen = child.events.find(pred);
+      if (seen) {
+        child.events.splice(child.events.indexOf(seen), 1);
+        return resolve(seen);
+      }
+      const timer = setTimeout(() => reject(new Error(`${name}: no ${what} within ${timeoutMs} ms`)), timeoutMs);
+      waiters.push({
+        pred,
+        what,
+        resolve: (v) => {
+          clearTimeout(timer);
+          child.events.splice(child.events.indexOf(v), 1);
+          resolve(v);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+    }).then((v) => {
+      if (v.event === 'error') throw new Error(`${name}: ${v.error}`);
+      return v;
+    });
+  child.send = (line) => proc.stdin.write(`${line}\n`);
+  child.stop = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill('SIGTERM');
+    const t = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+    await child.exited;
+    clearTimeout(t);
+  };
+  return child;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen({ host: '127.0.0.1', port: 0 }, () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port, child, timeoutMs = 15_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const c = net.connect({ host: '127.0.0.1', port });
+      c.once('connect', () => {
+        c.destroy();
+        resolve(true);
+      });
+      c.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (child && child.proc.exitCode !== null) throw new Error(`${child.name} exited (code ${child.proc.exitCode})`);
+    if (Date.now() > until) throw new Error(`nothing listens on ${port} after ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function tail(file, lines) {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-lines);
+  } catch {
+    return [];
+  }
+}
+
+// --- targets -----------------------------------------------------------------------------------
+
+const NGINX = opts.nginx && hasCommand('nginx') ? execFileSync('bash', ['-c', 'nginx -v 2>&1'], { encoding: 'utf8' }).trim() : undefined;
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'wstap-bench-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+
+function nginxConf(dir, listenPort, backendPort) {
+  return `worker_processes 1;
+daemon off;
+master_process off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+worker_rlimit_nofile 20000;
+events { worker_connections 40000; multi_accept on; }
+http {
+  access_log ${dir}/access.log;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+  server {
+    listen 127.0.0.1:${listenPort} backlog=4096;
+    location / {
+      proxy_pass http://127.0.0.1:${backendPort};
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header Host $host;
+      proxy_read_timeout 3600s;
+      proxy_send_timeout 3600s;
+      proxy_buffering off;
+    }
+  }
+}
+`;
+}
+
+/** What each target row is, and how to start it in front of a backend port. */
+const TARGET_DEFS = {
+  direct: { label: 'direct (no proxy)', start: async (bp) => ({ port: bp }) },
+  pipe: {
+    label: 'bare Node TCP pipe',
+    async start(bp, { inspect = false } = {}) {
+      const child = start('pipe', ['node', ...inspectArgs(inspect), path.join(BENCH, 'tcp-pipe.mjs'), String(bp)], { core: PROXY_CORE, inspect });
+      const ev = await child.waitFor((e) => e.event === 'listening', 'listening line');
+      return { port: ev.port, child };
+    },
+  },
+  wstap: {
+    label: 'wstap (default logging)',
+    async start(bp, { inspect = false } = {}) {
+      const child = start(
+        'wstap',
+        ['node', ...inspectArgs(inspect), ...WSTAP_NODE_ARGS, 'bin/wstap.js', '--target', `http://127.0.0.1:${bp}`, '--port', '0', '--host', '127.0.0.1', '--log-format', 'json'],
+        { core: PROXY_CORE, inspect },
+      );
+      const ev = await child.waitFor((e) => e.event === 'listening', 'listening line');
+      return { port: ev.addresses[0].port, child };
+    },
+  },
+  'wstap-record': { label: 'wstap --record FILE', missing: 'not yet implemented' },
+  'wstap-debug': {
+    label: 'wstap debug → /dev/null',
+    async start(bp, { inspect = false } = {}) {
+      const port = await freePort();
+      const child = start(
+        'wstap-debug',
+        ['node', ...inspectArgs(inspect), ...WSTAP_NODE_ARGS, 'bin/wstap.js', '--target', `http://127.0.0.1:${bp}`, '--port', String(port), '--host', '127.0.0.1', '--log-format', 'json', '--log-level', 'debug'],
+        { core: PROXY_CORE, quiet: true, inspect },
+      );
+      await waitForPort(port, child);
+      return { port, child };
+    },
+  },
+  nginx: {
+    label: NGINX ? `nginx (${NGINX.replace(/^nginx version: /, '')})` : 'nginx',
+    missing: NGINX ? undefined : opts.nginx ? 'not installed (apt-get install nginx)' : 'left out (--no-nginx)',
+    async start(bp) {
+      const port = await freePort();
+      const dir = mkdtempSync(path.join(tmp, 'nginx-'));
+      writeFileSync(path.join(dir, 'nginx.conf'), nginxConf(dir, port, bp));
+      const child = start('nginx', ['nginx', '-p', dir, '-c', path.join(dir, 'nginx.conf')], { core: PROXY_CORE, quiet: true });
+      child.errorLog = path.join(dir, 'error.log');
+      await waitForPort(port, child);
+      return { port, child };
+    },
+  },
+};
+const targetNames = TARGETS.filter(wantTarget);
+const inspectArgs = (inspect) => (inspect ? ['--inspect=127.0.0.1:0'] : []);
+
+/**
+ * A full garbage collection in a Node target, through its inspector (HeapProfiler.collectGarbage),
+ * so resident memory is compared after collection in every process, not at a moment chosen by each
+ * one's garbage collector.
+ */
+async function collectGarbage(child) {
+  if (!child?.inspector) return;
+  const url = await Promise.race([child.inspector, sleep(5_000).then(() => undefined)]);
+  if (!url) throw new Error(`${child.name}: no inspector address`);
+  const { default: WebSocket } = await import('ws');
+  const ws = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  for (let id = 1; id <= 2; id++) {
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${child.name}: garbage collection timed out`)), 30_000);
+      ws.on('message', function onMessage(data) {
+        if (JSON.parse(String(data)).id !== id) return;
+        ws.off('message', onMessage);
+        clearTimeout(timer);
+        resolve();
+      });
+      ws.send(JSON.stringify({ id, method: 'HeapProfiler.collectGarbage' }));
+    });
+  }
+  ws.close();
+  await sleep(200);
+}
+/** Extra node flags for the wstap processes, e.g. BENCH_WSTAP_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const WSTAP_NODE_ARGS = (process.env.BENCH_WSTAP_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const runnable = targetNames.filter((t) => !TARGET_DEFS[t].missing);
+
+// --- measurements ------------------------------------------------------------------------------
+
+function loadgen(spec) {
+  return start('loadgen', ['node', path.join(BENCH, 'loadgen.mjs'), JSON.stringify(spec)], { core: LOAD_CORE });
+}
+
+/** One load on one target: warm up, then the measured phase with the proxy's CPU read around it. */
+async function measureLoad(target, spec) {
+  const lg = loadgen({ ...spec, url: `ws://127.0.0.1:${target.port}/bench` });
+  try {
+    await lg.waitFor((e) => e.event === 'ready' || e.event === 'error', 'ready', 60_000);
+    const pid = target.child?.pid;
+    const c0 = pid ? cpuMs(pid) : undefined;
+    const b0 = cpuMs(backend.child.pid);
+    const l0 = cpuMs(lg.pid);
+    const m0 = machineBusyMs();
+    const o0 = process.cpuUsage();
+    const w0 = performance.now();
+    lg.send('go');
+    const done = await lg.waitFor((e) => e.event === 'done' || e.event === 'error', 'results', 120_000);
+    const proxyCpuMs = pid ? cpuMs(pid) - c0 : undefined;
+    const backendCpuMs = cpuMs(backend.child.pid) - b0;
+    const loadgenCpuMs = cpuMs(lg.pid) - l0;
+    const o1 = process.cpuUsage(o0);
+    // Everything else the machine did meanwhile (other processes, other guests): the noise of this measurement.
+    const otherMs = machineBusyMs() - m0 - (proxyCpuMs ?? 0) - backendCpuMs - loadgenCpuMs - (o1.user + o1.system) / 1000;
+    const backgroundPct = Math.max(0, (100 * otherMs) / ((performance.now() - w0) * os.cpus().length));
+    const messages = done.roundTrips * 2;
+    const mb = (done.bytes * 2) / 1e6;
+    return {
+      ...done,
+      event: undefined,
+      proxyCpuMs,
+      backendCpuMs,
+      backgroundPct,
+      roundTripsPerSec: done.roundTrips / (done.elapsedMs / 1000),
+      mbPerSec: mb / (done.elapsedMs / 1000),
+      cpuUsPerMsg: proxyCpuMs === undefined ? undefined : (proxyCpuMs * 1000) / messages,
+      cpuMsPerMB: proxyCpuMs === undefined ? undefined : proxyCpuMs / mb,
+    };
+  } finally {
+    await lg.stop();
+  }
+}
+
+/** Idle connections on a freshly started target: time to open them, resident memory each, held without an error. */
+async function measureIdle(name, count) {
+  const target = await TARGET_DEFS[name].start(backend.port, { inspect: true });
+  try {
+    await sleep(500);
+    const pid = target.child?.pid;
+    await collectGarbage(target.child);
+    const rss0 = pid ? rssKb(pid) : undefined;
+    const errors0 = target.child?.errorLines ?? 0;
+    const lg = loadgen({ mode: 'idle', url: `ws://127.0.0.1:${target.port}/bench`, connections: count, concurrency: 100 });
+    try {
+      const opened = await lg.waitFor((e) => e.event === 'opened' || e.event === 'error', 'opened', 120_000);
+      await sleep(opts.quick ? 500 : 1_500);
+      await collectGarbage(target.child);
+      const rss1 = pid ? rssKb(pid) : undefined;
+      lg.send('close');
+      const closed = await lg.waitFor((e) => e.event === 'closed' || e.event === 'error', 'closed', 60_000);
+      const alive = !target.child || target.child.proc.exitCode === null;
+      const errorLines = target.child ? target.child.errorLines - errors0 : 0;
+      return {
+        count,
+        opened: opened.opened,
+        failed: opened.failed,
+        connectErrors: opened.errors,
+        openMs: opened.openMs,
+        stillOpen: closed.stillOpen,
+        closedEarly: closed.closedEarly,
+        proxyAlive: alive,
+        proxyErrorLines: errorLines,
+        rssBeforeKb: rss0,
+        rssAfterKb: rss1,
+        rssPerConnKb: pid ? (rss1 - rss0) / Math.max(1, opened.opened) : undefined,
+        held: opened.opened === count && opened.failed === 0 && closed.stillOpen === count && closed.closedEarly === 0 && alive && errorLines === 0,
+        ...(target.child?.errorLog && opened.failed ? { errorLogTail: tail(target.child.errorLog, 5) } : {}),
+      };
+    } finally {
+      await lg.stop();
+    }
+  } finally {
+    await target.child?.stop();
+  }
+}
+
+// --- statistics --------------------------------------------------------------------------------
+
+function median(xs) {
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+/** Median over repetitions of a field, and the median of the per-repetition ratios to the pipe (paired: same moment). */
+function summarise(runs, field) {
+  const out = {};
+  for (const [name, reps] of Object.entries(runs)) {
+    const pipe = runs.pipe;
+    const ratios = pipe ? reps.map((r, i) => (pipe[i] && r[field] !== undefined && pipe[i][field] ? r[field] / pipe[i][field] : undefined)) : [];
+    out[name] = { median: median(reps.map((r) => r[field])), ratio: median(ratios) };
+  }
+  return out;
+}
+
+// --- the run -----------------------------------------------------------------------------------
+
+let backend;
+async function startBackend(deflate) {
+  const child = start('backend', ['node', path.join(BENCH, 'echo-server.mjs'), ...(deflate ? ['--deflate'] : [])], { core: LOAD_CORE });
+  const ev = await child.waitFor((e) => e.event === 'listening', 'listening line');
+  return { child, port: ev.port, deflate };
+}
+
+async function startTargets() {
+  const live = {};
+  for (const name of runnable) live[name] = await TARGET_DEFS[name].start(backend.port);
+  return live;
+}
+
+async function stopTargets(live) {
+  for (const t of Object.values(live)) await t.child?.stop();
+}
+
+/** Runs a load scenario: for each repetition, every target once, in a rotated order. */
+async function loadScenario(live, spec, title) {
+  const runs = Object.fromEntries(runnable.map((n) => [n, []]));
+  for (let rep = 0; rep < REPS; rep++) {
+    const order = runnable.map((_, i) => runnable[(i + rep) % runnable.length]);
+    for (const name of order) {
+      const r = await measureLoad(live[name], spec);
+      runs[name][rep] = r;
+      log(`  ${title} rep ${rep + 1}/${REPS} ${name}: ${brief(r)}`);
+    }
+  }
+  return runs;
+}
+
+function brief(r) {
+  const parts = [];
+  if (r.p50us !== undefined) parts.push(`p50 ${r.p50us.toFixed(1)} µs p99 ${r.p99us.toFixed(1)} µs`);
+  parts.push(`${Math.round(r.roundTripsPerSec)} rt/s`);
+  if (r.cpuUsPerMsg !== undefined) parts.push(`${r.cpuUsPerMsg.toFixed(2)} µs/msg ${r.cpuMsPerMB.toFixed(2)} ms/MB`);
+  return parts.join(', ');
+}
+
+function log(line) {
+  process.stderr.write(`${line}\n`);
+}
+
+function gitInfo() {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+    return `${commit}${dirty ? '+changes' : ''}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function hasBufferutil() {
+  try {
+    execFileSync('node', ['-e', "require('bufferutil')"], { cwd: ROOT, stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const startedAt = new Date();
+const result = {
+  startedAt: startedAt.toISOString(),
+  mode: opts.quick ? 'quick' : 'full',
+  reps: REPS,
+  machine: {
+    node: process.version,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    loadavgAtStart: os.loadavg(),
+    pinned: HAVE_TASKSET ? { proxy: PROXY_CORE, loadgenAndBackend: LOAD_CORE } : false,
+    bufferutil: hasBufferutil(),
+    nginx: NGINX ?? null,
+    clockTicks: CLK_TCK,
+  },
+  commit: gitInfo(),
+  config: cfg,
+  targets: Object.fromEntries(targetNames.map((n) => [n, { label: TARGET_DEFS[n].label, ...(TARGET_DEFS[n].missing ? { missing: TARGET_DEFS[n].missing } : {}) }])),
+  scenarios: {},
+};
+
+if (!existsSync(path.join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run npm run build first (npm run bench does)');
+log(`wstap bench (${result.mode}, ${REPS} rep${REPS > 1 ? 's' : ''}; ${HAVE_TASKSET ? 'proxies on core 0, load generator and backend on core 1' : 'not pinned'}; bufferutil ${result.machine.bufferutil ? 'on' : 'off'}; ${NGINX ?? 'no nginx'})`);
+
+const t0 = Date.now();
+if (['ping-pong', 'small', 'bulk', 'idle'].some(wantScenario)) {
+  backend = await startBackend(false);
+  if (['ping-pong', 'small', 'bulk'].some(wantScenario)) {
+    const live = await startTargets();
+    try {
+      if (wantScenario('ping-pong')) result.scenarios['ping-pong'] = await loadScenario(live, { mode: 'pingpong', ...cfg.pingPong }, 'ping-pong');
+      if (wantScenario('small')) result.scenarios.small = await loadScenario(live, { mode: 'throughput', ...cfg.small }, 'small');
+      if (wantScenario('bulk')) result.scenarios.bulk = await loadScenario(live, { mode: 'throughput', ...cfg.bulk }, 'bulk');
+    } finally {
+      await stopTargets(live);
+    }
+  }
+  if (wantScenario('idle')) {
+    for (const count of cfg.idle) {
+      const runs = {};
+      for (const name of runnable) {
+        const r = await measureIdle(name, count);
+        runs[name] = [r];
+        log(`  idle ${count} ${name}: opened ${r.opened}/${count} in ${Math.round(r.openMs)} ms${r.rssPerConnKb !== undefined ? `, ${r.rssPerConnKb.toFixed(1)} KiB/conn` : ''}${r.held ? '' : ' NOT HELD'}`);
+      }
+      result.scenarios[`idle-${count}`] = runs;
+    }
+  }
+  await backend.child.stop();
+}
+if (wantScenario('compressed')) {
+  backend = await startBackend(true);
+  const live = await startTargets();
+  try {
+    result.scenarios.compressed = await loadScenario(live, { mode: 'throughput', ...cfg.compressed }, 'compressed');
+  } finally {
+    await stopTargets(live);
+    await backend.child.stop();
+  }
+}
+result.durationS = (Date.now() - t0) / 1000;
+
+// --- report ------------------------------------------------------------------------------------
+
+const fmt = (v, d = 1) => (v === undefined || v === null || !Number.isFinite(v) ? '–' : v.toFixed(d));
+const fmtInt = (v) => (v === undefined || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US'));
+const pct = (v) => (v === undefined || !Number.isFinite(v) ? '–' : `${v.toFixed(0)}%`);
+const ratio = (v) => (v === undefined || !Number.isFinite(v) ? '–' : `${v.toFixed(2)}×`);
+
+const out = [];
+const N = (n) => n.toLocaleString('en-US');
+out.push(`## wstap benchmark, ${result.startedAt.slice(0, 16).replace('T', ' ')} UTC (${result.mode}, median of ${REPS})`);
+out.push('');
+out.push(
+  `Node ${process.version}, ${result.machine.cpus} × ${result.machine.cpuModel ?? 'cpu'}, ` +
+    `${HAVE_TASKSET ? 'proxy pinned to core 0, load generator and backend to core 1' : 'no pinning'}, bufferutil ${result.machine.bufferutil ? 'installed' : 'missing'}, commit ${result.commit}. ` +
+    'CPU is the proxy process\'s utime + stime per forwarded message (each round trip forwards two) or per MB forwarded (both directions); × pipe is the median of the per-repetition ratios to the bare TCP pipe. ' +
+    'Background CPU is what the rest of the machine (other processes, other guests) used during the measurement, as a share of both cores: above a few percent, the run was disturbed.',
+);
+
+const missingRow = (name, cols) => `| ${TARGET_DEFS[name].label} | ${TARGET_DEFS[name].missing} |${' |'.repeat(cols - 2)}`;
+
+function loadTable(key, title, kind) {
+  const runs = result.scenarios[key];
+  if (!runs) return;
+  const cpuField = kind === 'bulk' ? 'cpuMsPerMB' : 'cpuUsPerMsg';
+  const cpu = summarise(runs, cpuField);
+  const rate = summarise(runs, kind === 'bulk' ? 'mbPerSec' : 'roundTripsPerSec');
+  const bg = summarise(runs, 'backgroundPct');
+  out.push('', `### ${title}`, '');
+  if (kind === 'latency') {
+    const p50 = summarise(runs, 'p50us');
+    const p99 = summarise(runs, 'p99us');
+    out.push('| target | p50 µs | p99 µs | p50 − pipe µs | proxy CPU µs/msg | CPU × pipe | background CPU |', '|---|---:|---:|---:|---:|---:|---:|');
+    for (const name of targetNames) {
+      if (!runs[name]) {
+        out.push(missingRow(name, 7));
+        continue;
+      }
+      const d = p50.pipe && p50[name].median !== undefined ? p50[name].median - p50.pipe.median : undefined;
+      out.push(
+        `| ${TARGET_DEFS[name].label} | ${fmt(p50[name].median)} | ${fmt(p99[name].median)} | ${name === 'pipe' ? '0' : fmt(d)} | ${fmt(cpu[name].median, 2)} | ${ratio(cpu[name].ratio)} | ${pct(bg[name].median)} |`,
+      );
+    }
+    return;
+  }
+  const unitRate = kind === 'bulk' ? 'MB/s (both ways)' : 'round trips/s';
+  const unitCpu = kind === 'bulk' ? 'proxy CPU ms/MB' : 'proxy CPU µs/msg';
+  out.push(`| target | ${unitRate} | ${unitCpu} | CPU × pipe | background CPU |`, '|---|---:|---:|---:|---:|');
+  for (const name of targetNames) {
+    if (!runs[name]) {
+      out.push(missingRow(name, 5));
+      continue;
+    }
+    out.push(
+      `| ${TARGET_DEFS[name].label} | ${kind === 'bulk' ? fmt(rate[name].median) : fmtInt(rate[name].median)} | ${fmt(cpu[name].median, 2)} | ${ratio(cpu[name].ratio)} | ${pct(bg[name].median)} |`,
+    );
+  }
+}
+
+const pp = cfg.pingPong;
+loadTable('ping-pong', `Ping-pong latency (1 connection, ${pp.size}-byte messages, ${N(pp.roundTrips)} round trips)`, 'latency');
+const sm = cfg.small;
+loadTable('small', `Small messages (${sm.connections} connections × ${sm.inFlight} in flight, ${sm.size} B JSON text, ${sm.durationMs / 1000} s)`, 'msg');
+const bk = cfg.bulk;
+loadTable('bulk', `Bulk (${bk.connections} connections × ${bk.inFlight} in flight, ${bk.size / 1024} KB binary, ${bk.durationMs / 1000} s)`, 'bulk');
+const cm = cfg.compressed;
+loadTable('compressed', `Compressed small messages (permessage-deflate, ${cm.connections} × ${cm.inFlight} in flight, ${cm.size} B JSON text, ${cm.durationMs / 1000} s)`, 'msg');
+
+for (const count of cfg.idle) {
+  const runs = result.scenarios[`idle-${count}`];
+  if (!runs) continue;
+  out.push('', `### Idle connections: ${N(count)}`, '');
+  out.push('| target | opened | time to open ms | proxy RSS KiB/conn | RSS × pipe | held without an error |', '|---|---:|---:|---:|---:|---|');
+  const pipeRss = runs.pipe?.[0]?.rssPerConnKb;
+  for (const name of targetNames) {
+    const r = runs[name]?.[0];
+    if (!r) {
+      out.push(missingRow(name, 6));
+      continue;
+    }
+    const why = r.held ? 'yes' : `no (${[r.failed && `${r.failed} failed ${JSON.stringify(r.connectErrors)}`, r.closedEarly && `${r.closedEarly} closed early`, !r.proxyAlive && 'proxy died', r.proxyErrorLines && `${r.proxyErrorLines} error lines`].filter(Boolean).join(', ')})`;
+    out.push(`| ${TARGET_DEFS[name].label} | ${N(r.opened)} | ${fmtInt(r.openMs)} | ${fmt(r.rssPerConnKb)} | ${name === 'direct' ? '–' : ratio(pipeRss ? r.rssPerConnKb / pipeRss : undefined)} | ${why} |`);
+  }
+}
+
+// The issue's targets, as ratios to the pipe of this run.
+const checks = [];
+function check(what, limit, measured, ok, shown) {
+  checks.push({ what, limit, measured, met: ok });
+  return shown;
+}
+const s = result.scenarios;
+if (s.small?.wstap) {
+  const r = summarise(s.small, 'cpuUsPerMsg').wstap.ratio;
+  check('small messages: CPU per message, default logging', '≤ 1.3× pipe', ratio(r), r <= 1.3);
+}
+if (s.bulk?.wstap) {
+  const r = summarise(s.bulk, 'cpuMsPerMB').wstap.ratio;
+  check('bulk: CPU per MB, default logging', '≤ 1.6× pipe', ratio(r), r <= 1.6);
+}
+if (s.compressed?.wstap) {
+  const r = summarise(s.compressed, 'cpuUsPerMsg').wstap.ratio;
+  check('compressed small messages: CPU per message', '≤ 2.5× pipe', ratio(r), r <= 2.5);
+}
+if (targetNames.includes('wstap-record')) checks.push({ what: '--record: CPU per message', limit: '≤ 2× pipe', measured: 'not yet implemented', met: null });
+if (s['ping-pong']?.wstap && s['ping-pong'].pipe) {
+  const p = summarise(s['ping-pong'], 'p50us');
+  const d = p.wstap.median - p.pipe.median;
+  check('ping-pong p50, default logging', '≤ pipe + 20 µs', `${d >= 0 ? '+' : ''}${fmt(d)} µs`, d <= 20);
+}
+for (const count of cfg.idle) {
+  const runs = s[`idle-${count}`];
+  if (!runs?.wstap?.[0]) continue;
+  if (runs.pipe?.[0]) {
+    const r = runs.wstap[0].rssPerConnKb / runs.pipe[0].rssPerConnKb;
+    check(`${N(count)} idle: resident memory per connection`, '≤ 1.5× pipe', ratio(r), r <= 1.5);
+  }
+  if (count >= 9_500) check(`${N(count)} idle connections held without an error`, 'all held', runs.wstap[0].held ? 'yes' : 'no', runs.wstap[0].held);
+}
+if (checks.length) {
+  out.push('', '### Targets (issue 6)', '', '| target | limit | measured | met |', '|---|---|---|---|');
+  for (const c of checks) out.push(`| ${c.what} | ${c.limit} | ${c.measured} | ${c.met === null ? 'skipped' : c.met ? 'yes' : '**no**'} |`);
+}
+result.targetsMet = checks;
+out.push('', `Run time ${Math.round(result.durationS)} s. Rerun: \`npm run bench\` (or \`npm run bench -- --quick\`).`);
+
+const markdown = out.join('\n');
+process.stdout.write(`${markdown}\n`);
+result.markdown = markdown;
+mkdirSync(opts.out, { recursive: true });
+const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+const file = path.join(opts.out, `bench-${result.mode}-${stamp}.json`);
+writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+writeFileSync(path.join(opts.out, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+log(`results: ${path.relative(process.cwd(), file)}`);
+process.exit(0);
