@@ -24,14 +24,14 @@ describe('bench (smoke)', () => {
     );
     expect(stdout).toMatch(/### Ping-pong latency/);
     expect(stdout).toMatch(/\| bare Node TCP pipe \|/);
-    expect(stdout).toMatch(/\| wstap --record FILE \| not yet implemented \|/);
+    expect(stdout).toMatch(/\| wstap --record FILE \| [\d.]+ \|/);
     const result = JSON.parse(readFileSync(path.join(out, 'latest.json'), 'utf8')) as {
       mode: string;
       scenarios: Record<string, Record<string, { roundTrips: number; p50us: number; cpuUsPerMsg?: number }[]>>;
     };
     expect(result.mode).toBe('quick');
     const pp = result.scenarios['ping-pong']!;
-    expect(Object.keys(pp).sort()).toEqual(['direct', 'pipe', 'wstap', 'wstap-debug']);
+    expect(Object.keys(pp).sort()).toEqual(['direct', 'pipe', 'wstap', 'wstap-debug', 'wstap-record']);
     for (const [name, [r]] of Object.entries(pp)) {
       expect(r!.roundTrips).toBe(2000);
       expect(r!.p50us).toBeGreaterThan(0);
