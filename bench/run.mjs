@@ -161,7 +161,7 @@ function start(name, argv, { core, quiet = false, cwd = ROOT, inspect = false } 
       createInterface({ input: proc.stderr }).on('line', (line) => {
         const m = /Debugger listening on (ws:\/\/\S+)/.exec(line);
         if (m) resolve(m[1]);
-        else if (!/^For help, see|^Debugger attached|^Waiting for the debugger/.test(line)) process.stderr.write(`${line}\n`);
+        else if (!/^For help, see|^Debugger (attached|ending)|^Waiting for the debugger/.test(line)) process.stderr.write(`${line}\n`);
       });
     });
   }

@@ -6,10 +6,11 @@
  * A frame that breaks RFC 6455 is reported once and this direction stops decoding.
  *
  * Hot path (see docs/performance.md): each kept payload byte is copied once, unmasked in
- * the same pass; a frame header that lies whole in a chunk is read in place; compressed
- * messages are inflated synchronously on a persistent inflater (no thread-pool round trip
- * per message), up to SYNC_INFLATE_LIMIT bytes of output per message, and on zlib's
- * thread pool beyond that, so a decompression bomb never blocks the forwarding.
+ * the same pass (no per-piece copy and concatenation); a frame header that lies whole in a
+ * chunk is read in place; compressed messages are inflated synchronously on a persistent
+ * inflater (no thread-pool round trip per message) up to SYNC_INFLATE_LIMIT bytes of output
+ * per message, and on zlib's thread pool beyond that, so a decompression bomb never blocks
+ * the forwarding for long. An idle decoder holds no buffer.
  */
 import { isUtf8 } from 'node:buffer';
 import { createRequire } from 'node:module';
@@ -101,12 +102,6 @@ interface Pending {
   lastByteAt: number;
   kept: Buffer[];
   keptBytes: number;
-  /**
-   * Uncompressed binary data: views of the forwarded chunks (and the masking key of each,
-   * client side), copied out only when a sink reads message.data (see lazyData).
-   */
-  views: Buffer[] | undefined;
-  viewKeys: number[] | undefined;
   size: number;
   /** Output is ready (uncompressed: at the final frame; compressed: when inflated). */
   done: boolean;
@@ -134,46 +129,6 @@ interface InflateJob {
   pending: Pending;
   parts: Buffer[];
   ended: boolean;
-}
-
-const EMPTY = Buffer.alloc(0);
-/** Binary messages from this size on get their data copied out only when a sink reads it. */
-const LAZY_DATA_MIN = 4096;
-
-/** The bytes of views of forwarded chunks, unmasked with their keys (client side), in a new buffer. */
-function joinViews(views: Buffer[], keys: number[] | undefined, total: number): Buffer {
-  const out = Buffer.allocUnsafe(total);
-  let at = 0;
-  for (let i = 0; i < views.length; i++) {
-    const v = views[i]!;
-    if (keys) unmaskInto(v, 0, v.length, keys[i]!, out, at);
-    else v.copy(out, at);
-    at += v.length;
-  }
-  return out;
-}
-
-/**
- * message.data of a large binary message, made on first read: at the default log level no
- * sink reads binary payloads, and forwarding a MB then costs no copy and no unmasking. The
- * views keep the forwarded chunks (which Node never reuses or changes) until then; what a
- * sink gets is a copy of its own, as with every other message. An own, enumerable property
- * (JSON, spreads and test matchers see it as data); assigning to it replaces it.
- */
-function lazyData(m: WsMessage, views: Buffer[], keys: number[] | undefined, total: number): void {
-  const settle = (value: Buffer): void => {
-    Object.defineProperty(m, 'data', { value, writable: true, enumerable: true, configurable: true });
-  };
-  Object.defineProperty(m, 'data', {
-    enumerable: true,
-    configurable: true,
-    get(): Buffer {
-      const value = joinViews(views, keys, total);
-      settle(value);
-      return value;
-    },
-    set: settle,
-  });
 }
 
 // Shared empty lists, replaced by a decoder's own on its first push (never pushed to).
@@ -407,8 +362,6 @@ export class FrameDecoder {
         lastByteAt: f.firstByteAt,
         kept: [],
         keptBytes: 0,
-        views: f.opcode === 2 && !f.rsv1 ? [] : undefined,
-        viewKeys: f.opcode === 2 && !f.rsv1 && f.masked ? [] : undefined,
         size: 0,
         done: false,
       };
@@ -436,12 +389,6 @@ export class FrameDecoder {
     p.size += n;
     const k = Math.min(n, f.keep - offset);
     if (k <= 0) return;
-    if (p.views) {
-      p.views.push(chunk.subarray(start, start + k));
-      if (f.masked) p.viewKeys!.push(this.maskAt(offset));
-      p.keptBytes += k;
-      return;
-    }
     if (offset === 0 && k === f.keep) {
       // The whole kept part in one piece (the usual case): one exact copy.
       const out = Buffer.allocUnsafe(k);
@@ -493,9 +440,7 @@ export class FrameDecoder {
 
   /** The message is complete and its data ready: check it, then emit it (or queue it behind one still inflating). */
   private finishData(p: Pending, at: number): void {
-    const views = p.views;
-    const lazy = views !== undefined && p.keptBytes >= LAZY_DATA_MIN;
-    const data = lazy ? EMPTY : views ? joinViews(views, p.viewKeys, p.keptBytes) : p.kept.length === 1 ? p.kept[0]! : Buffer.concat(p.kept, p.keptBytes);
+    const data = p.kept.length === 1 ? p.kept[0]! : Buffer.concat(p.kept, p.keptBytes);
     const truncated = p.size > p.keptBytes;
     if (p.kind === 'text' && !truncated && !isUtf8(data)) {
       this.violation('invalid UTF-8 in a text message (RFC 6455 8.1)', at);
@@ -514,7 +459,6 @@ export class FrameDecoder {
       lastByteAt: p.lastByteAt,
       truncated,
     };
-    if (lazy) lazyData(m, views, p.viewKeys, p.keptBytes);
     if (p.async) {
       // Queued in the outbox when it completed on the wire.
       p.message = m;

@@ -140,7 +140,7 @@ describe('FrameDecoder fast paths', () => {
     expect(wire.equals(copy)).toBe(true);
   });
 
-  it('large binary messages: data made on first read, right at any split, truncation and side; then an ordinary property', () => {
+  it('large binary messages: right at any split, truncation and side; data is a copy of its own, an ordinary property', () => {
     const payload = Buffer.from(Array.from({ length: 20_000 }, (_, i) => (i * 13 + 7) & 0xff));
     for (const from of ['client', 'server'] as const) {
       const wire = Buffer.concat([
