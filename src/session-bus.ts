@@ -46,7 +46,15 @@ export class SessionBus {
   }
 
   message(session: Session, message: WsMessage): void {
-    for (const s of this.sinks) if (s.message && !this.disabled.has(s)) this.call(s, () => s.message!(session, message));
+    // Called per message: a plain loop, no closure per sink.
+    for (const s of this.sinks) {
+      if (!s.message || this.disabled.has(s)) continue;
+      try {
+        s.message(session, message);
+      } catch (err) {
+        this.fail(s, err);
+      }
+    }
   }
 
   finding(session: Session, finding: Finding): void {
