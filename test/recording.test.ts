@@ -162,6 +162,62 @@ describe('recording a real session (demo backend, permessage-deflate on)', () =>
   });
 });
 
+describe('payloads as recorded', () => {
+  /** A plain ws echo backend, no compression: what the client sends comes back as it was. */
+  async function echoBackend(): Promise<string> {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+    wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+    await new Promise((r) => wss.once('listening', r));
+    defer(() => new Promise<void>((r) => wss.close(() => r())));
+    return `http://127.0.0.1:${(wss.address() as { port: number }).port}`;
+  }
+
+  const awkward = [
+    '{"id":1,"say":"\\"quoted\\" and \\\\ back"}',
+    Array.from({ length: 32 }, (_, c) => String.fromCharCode(c)).join('') + '\u007f end',
+    'é 中文 😀 \u2028 \u2029 mixed',
+    '"'.repeat(300),
+    'x'.repeat(70_000) + '"tail"',
+    `{"token":"fake-${randomBytes(6).toString('hex')}","n":2}`,
+    '',
+  ];
+
+  for (const payloads of ['full', 30] as PayloadMode[]) {
+    it(`texts JSON must escape, binary and empty messages are read back as sent (--record-payloads ${payloads})`, async () => {
+      const file = tmpFile();
+      const tp = await recordingProxy(await echoBackend(), { file, payloads });
+      const c = await openClient(tp.wsUrl('/ws'));
+      for (const text of awkward) expect((await c.ask(text)).text).toBe(text);
+      const bin = randomBytes(100);
+      expect((await c.ask(bin)).data.equals(bin)).toBe(true);
+      expect((await c.ask(Buffer.alloc(0))).data.length).toBe(0);
+      await closeClient(c);
+      await tp.nextEnd();
+      await tp.close();
+
+      const rec = loadRecording(file);
+      expect(rec.warnings).toEqual([]);
+      const limit = typeof payloads === 'number' ? payloads : Infinity;
+      const cut = (text: string): string => {
+        const b = Buffer.from(text.replace(/"token":"[^"]*"/, '"token":"[redacted]"'), 'utf8');
+        return b.length > limit ? new TextDecoder().decode(b.subarray(0, limit)).replace(/\uFFFD+$/, '') : b.toString('utf8');
+      };
+      const expected = [...awkward.map((t) => ({ kind: 'text', text: cut(t) })), { kind: 'binary', base64: bin.subarray(0, Math.min(100, limit)).toString('base64') }, { kind: 'binary' }];
+      for (const from of ['client', 'server']) {
+        const got = dataOf(rec).filter((m) => m.from === from).map(({ from: _, ...m }) => m);
+        expect(got.map((m) => ({ ...m, text: m.text === '' ? undefined : m.text }))).toEqual(expected.map((m) => ({ ...m, text: m.text === '' ? undefined : m.text })));
+      }
+      const messages = rec.sessions[0]!.messages.filter((m) => m.kind === 'text' || m.kind === 'binary');
+      const longer = [...awkward.map((t) => Buffer.byteLength(t.replace(/"token":"[^"]*"/, '"token":"[redacted]"'))), 100, 0].filter((n) => n > limit).length;
+      expect(messages.filter((m) => m.truncated).length).toBe(2 * longer);
+      if (typeof payloads === 'number') expect(longer).toBeGreaterThanOrEqual(4);
+      // Every line is what JSON.stringify writes for its own content: no odd escapes.
+      const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+      for (const line of lines) expect(JSON.stringify(JSON.parse(line))).toBe(line);
+    });
+  }
+});
+
 describe('no secret reaches the recording', () => {
   it('Authorization, ?token=, Cookie, a token subprotocol and a JSON "token" field are all redacted', async () => {
     const backend = await demoBackend();

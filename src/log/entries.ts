@@ -82,7 +82,7 @@ export function messagePreview(m: WsMessage): string {
   if (m.kind === 'text') {
     const text = m.data.subarray(0, PREVIEW_CHARS * 4).toString('utf8');
     const cut = text.length > PREVIEW_CHARS || m.truncated || m.data.length > PREVIEW_CHARS * 4;
-    return redactPayloadText(text.slice(0, PREVIEW_CHARS)) + (cut ? '…' : '');
+    return redactPayloadText(text.slice(0, PREVIEW_CHARS), cut) + (cut ? '…' : '');
   }
   if (m.kind === 'close') return m.closeReason ?? '';
   if (m.data.length === 0) return '';
