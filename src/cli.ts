@@ -21,7 +21,6 @@ import { FINDING_CATALOG } from './finding.js';
 import { createLogger } from './log/logger.js';
 import { ListenError } from './proxy-server.js';
 import { runProxy } from './run-proxy.js';
-import { runDemo } from './demo/run-demo.js';
 import { checkCommand } from './check/check-command.js';
 import { exportCommand, replayCommand, reportCommand, serveCommand } from './recording-commands.js';
 import { parsePayloadMode, type PayloadMode } from './recording/recorder.js';
@@ -145,6 +144,7 @@ function demoCommand(): Command {
   for (const o of logOptions()) cmd.addOption(o);
   cmd.action(async (opts: LogCliOptions & { keep?: boolean; port: number; backendPort: number }) => {
     const log = createLogger({ format: opts.logFormat ?? defaultLogFormat(), level: opts.logLevel });
+    const { runDemo } = await import('./demo/run-demo.js');
     await runDemo(log, { keep: opts.keep ?? false, port: opts.port, backendPort: opts.backendPort });
   });
   return cmd;

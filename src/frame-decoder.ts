@@ -63,6 +63,8 @@ export interface FrameDecoderOptions {
   deflate: boolean;
   /** Largest decoded payload kept per message; the rest is counted. */
   maxMessageBytes: number;
+  /** Largest decoded payload kept per binary message (default maxMessageBytes): 0 when nobody reads them. */
+  maxBinaryBytes?: number;
   onMessage(message: WsMessage): void;
   onViolation(violation: ProtocolViolation): void;
 }
@@ -370,7 +372,7 @@ export class FrameDecoder {
     }
     p!.frames++;
     p!.wireSize += f.headerSize + f.length;
-    if (!p!.compressed) f.keep = Math.max(0, Math.min(f.length, this.opts.maxMessageBytes - p!.keptBytes));
+    if (!p!.compressed) f.keep = Math.max(0, Math.min(f.length, this.keepLimit(p!) - p!.keptBytes));
   }
 
   /** The piece chunk[start, start + n) of frame f's payload. */
@@ -670,10 +672,15 @@ export class FrameDecoder {
     this.collectInflated(job.pending, d, d.length, false);
   }
 
-  /** Counts inflated bytes and keeps up to maxMessageBytes of them (copied when `scratch`: the buffer is reused). */
+  /** How much of a message's payload is kept. */
+  private keepLimit(p: Pending): number {
+    return p.kind === 'binary' && this.opts.maxBinaryBytes !== undefined ? Math.min(this.opts.maxBinaryBytes, this.opts.maxMessageBytes) : this.opts.maxMessageBytes;
+  }
+
+  /** Counts inflated bytes and keeps up to keepLimit() of them (copied when `scratch`: the buffer is reused). */
   private collectInflated(p: Pending, d: Buffer, n: number, scratch: boolean): void {
     p.size += n;
-    const room = this.opts.maxMessageBytes - p.keptBytes;
+    const room = this.keepLimit(p) - p.keptBytes;
     if (room <= 0) return;
     const k = Math.min(n, room);
     let keep: Buffer;

@@ -12,6 +12,8 @@ import type { ResponseHead } from './http-head.js';
 
 export interface TapOptions {
   maxMessageBytes: number;
+  /** Binary payload bytes kept per message (the sinks' need); default maxMessageBytes. */
+  maxBinaryBytes?: number;
   /** --correlate path; automatic when undefined. */
   correlate?: string;
   onMessage(message: WsMessage): void;
@@ -92,7 +94,7 @@ export class FrameTap {
 
   private decoder(from: Side): FrameDecoder {
     this.callbacks ??= { onMessage: (m) => this.message(m), onViolation: (v) => this.violation(v) };
-    const d = new FrameDecoder({ from, deflate: this.deflate, maxMessageBytes: this.opts.maxMessageBytes, ...this.callbacks });
+    const d = new FrameDecoder({ from, deflate: this.deflate, maxMessageBytes: this.opts.maxMessageBytes, maxBinaryBytes: this.opts.maxBinaryBytes, ...this.callbacks });
     if (from === 'client') this.clientDecoder = d;
     else this.serverDecoder = d;
     return d;

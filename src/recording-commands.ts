@@ -5,13 +5,9 @@
 import fs from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parsePort } from './cli-options.js';
-import { recordingToHar } from './recording/har.js';
 import { loadRecording } from './recording/loader.js';
 import type { Recording } from './recording/format.js';
-import { formatReport, reportRecording } from './recording/report.js';
 import { parseIgnore } from './replay/compare.js';
-import { formatReplay, replayRecording } from './replay/replay-client.js';
-import { createReplayServer } from './replay/replay-server.js';
 import { WSTAP_VERSION } from './version.js';
 
 /** Exit codes: 0 match / ok, 1 mismatch or failure, 2 usage error. */
@@ -81,6 +77,8 @@ export function replayCommand(): Command {
     .action((file: string, o: { target: string; session?: string[]; header?: Record<string, string>; ignore?: string[]; timing: 'causal' | 'original'; timeout: number; json?: boolean }) =>
       guarded(async () => {
         const rec = load(file);
+        // Each command loads what it runs (ws, the HAR writer) when it runs: `wstap` as a proxy loads none of it.
+        const { formatReplay, replayRecording } = await import('./replay/replay-client.js');
         const result = await replayRecording(rec, {
           target: o.target,
           timing: o.timing,
@@ -107,6 +105,7 @@ export function serveCommand(): Command {
     .action((file: string, o: { port: number; host: string; ignore?: string[]; onUnexpected: 'close' | 'ignore'; timing: 'causal' | 'original' }) =>
       guarded(async () => {
         const rec = load(file);
+        const { createReplayServer } = await import('./replay/replay-server.js');
         const server = await createReplayServer(rec, {
           port: o.port,
           host: o.host,
@@ -145,6 +144,7 @@ export function exportCommand(): Command {
     .action((file: string, o: { har: string }) =>
       guarded(async () => {
         const rec = load(file);
+        const { recordingToHar } = await import('./recording/har.js');
         const har = recordingToHar(rec, WSTAP_VERSION);
         fs.writeFileSync(o.har, `${JSON.stringify(har, null, 2)}\n`);
         process.stdout.write(`wrote ${o.har}: ${har.log.entries.length} WebSocket session(s)\n`);
@@ -160,6 +160,7 @@ export function reportCommand(): Command {
     .option('--json', 'as JSON')
     .action((file: string, o: { json?: boolean }) =>
       guarded(async () => {
+        const { formatReport, reportRecording } = await import('./recording/report.js');
         const rows = reportRecording(load(file));
         process.stdout.write(o.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatReport(rows)}\n`);
         return 0;

@@ -13,6 +13,13 @@ export interface SessionSink {
   handshake?(session: Session): void;
   /** Set when the sink needs decoded frames; with no such sink, frames are not decoded at all. */
   readonly wantsFrames?: boolean;
+  /**
+   * How many leading bytes of each binary message's payload the sink's message() reads
+   * (all of them, up to --max-message-size, when absent). Text payloads are always kept
+   * up to that limit (they are checked for UTF-8 and scanned for request ids); binary
+   * ones only as far as some sink reads them, so a proxy that only logs copies none.
+   */
+  readonly binaryBytes?: number;
   /** Every decoded message, both directions, in wire order per direction. */
   message?(session: Session, message: WsMessage): void;
   /** A finding raised during a tunnel (protocol-error); close findings come with end(). */
@@ -43,6 +50,16 @@ export class SessionBus {
   /** True when some sink wants decoded frames. */
   get wantsFrames(): boolean {
     return this.sinks.some((s) => s.wantsFrames && !this.disabled.has(s));
+  }
+
+  /** The most leading bytes of a binary payload that any sink reads. */
+  get binaryBytes(): number {
+    let n = 0;
+    for (const s of this.sinks) {
+      if (!s.message || this.disabled.has(s)) continue;
+      n = Math.max(n, s.binaryBytes ?? Infinity);
+    }
+    return n;
   }
 
   message(session: Session, message: WsMessage): void {

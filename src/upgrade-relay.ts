@@ -121,6 +121,7 @@ function startTap(ctx: RelayContext, session: Session, response: ResponseHead) {
   let failed = false;
   const tap = new FrameTap(negotiatedDeflate(response), {
     ...ctx.config.tap,
+    maxBinaryBytes: ctx.bus.binaryBytes,
     onMessage: (m) => ctx.bus.message(session, m),
     onFinding: (f) => {
       session.findings.push(f);

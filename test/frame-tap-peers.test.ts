@@ -612,4 +612,33 @@ describe('frame tap: bounded memory', () => {
     expect(end.ws!.traffic.client.payloadBytes).toBeGreaterThanOrEqual(200 * 1024);
     expect(end.ws!.traffic.server.payloadBytes).toBeGreaterThanOrEqual(200 * 1024);
   });
+
+  it('binary payloads are kept only as far as a sink reads them (binaryBytes); text whole; sizes and endpoints untouched', async () => {
+    const { wss, url } = await wsBackend({ perMessageDeflate: true });
+    const tap = tapSink();
+    const tp = await proxyTo(url, { ...tap, sink: { ...tap.sink, binaryBytes: 48 } });
+    wss.on('connection', (ws) => ws.on('message', (d, isBinary) => ws.send(d, { binary: isBinary, compress: isBinary })));
+    const plain = randomBytes(5000);
+    const compressible = Buffer.from(words(8000, 5));
+    const text = 'x'.repeat(3000);
+    const ws = wsClient(tp.wsUrl('/ws'), { perMessageDeflate: true });
+    const clientGot: Buffer[] = [];
+    ws.on('message', (d) => clientGot.push(d as Buffer));
+    await once(ws, 'open');
+    ws.send(plain, { binary: true, compress: false });
+    ws.send(compressible, { binary: true, compress: true });
+    ws.send(text, { compress: false });
+    await until(() => clientGot.length === 3, 'echoes');
+    await tapCaughtUp(tap, 3, 3);
+    expect(clientGot.map(fp)).toEqual([fp(plain), fp(compressible), fp(Buffer.from(text))]);
+    const data = tap.msgs.filter((m) => m.from === 'client' && isData(m));
+    expect(data.map((m) => [m.kind, m.compressed, m.data.length, m.size, m.truncated])).toEqual([
+      ['binary', false, 48, 5000, true],
+      ['binary', true, 48, 8000, true],
+      ['text', false, 3000, 3000, false],
+    ]);
+    expect(data[0]!.data.equals(plain.subarray(0, 48))).toBe(true);
+    expect(data[1]!.data.equals(compressible.subarray(0, 48))).toBe(true);
+    expect(tap.findings).toEqual([]);
+  });
 });

@@ -6,7 +6,6 @@
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import type tls from 'node:tls';
-import { Agent, request } from 'undici';
 import { detectContainer, localhostInContainerFinding, type ContainerInfo } from '../container.js';
 import { closeFindings, type CloseSummary } from '../frame-tap.js';
 import { finding, worstSeverity, type Finding } from '../finding.js';
@@ -184,6 +183,8 @@ function healthUrl(target: Target, health: string): string {
 async function healthStep(target: Target, health: string, timeoutMs: number, insecure: boolean): Promise<CheckStep> {
   const url = healthUrl(target, health);
   const shownUrl = redactTarget(url);
+  // undici is loaded here, not with the module: the proxy never needs it.
+  const { Agent, request } = await import('undici');
   const agent = new Agent({ connect: { timeout: timeoutMs, rejectUnauthorized: !insecure }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   const t = performance.now();
   try {

@@ -76,7 +76,7 @@ export interface MessageLogEntry {
 }
 
 const PREVIEW_CHARS = 200;
-const PREVIEW_HEX_BYTES = 32;
+export const PREVIEW_HEX_BYTES = 32;
 
 export function messagePreview(m: WsMessage): string {
   if (m.kind === 'text') {

@@ -6,6 +6,7 @@ import {
   handshakeMessage,
   messageEntry,
   messageMessage,
+  PREVIEW_HEX_BYTES,
   sessionEndEntry,
   sessionEndLevel,
   sessionEndMessage,
@@ -28,6 +29,8 @@ export function createLogSink(logger: Logger, opts: LogSinkOptions = {}): Sessio
     name: 'log',
     // The close summary is an info line: decoding is needed unless the log is quieter than that.
     wantsFrames: logger.isLevelEnabled('info'),
+    // A debug message line shows the first bytes of a binary payload in hex.
+    binaryBytes: PREVIEW_HEX_BYTES,
     handshake(session) {
       const level = handshakeLevel(session);
       if (!logger.isLevelEnabled(level)) return;

@@ -100,6 +100,8 @@ interface OpenSession {
 export class Recorder implements SessionSink {
   readonly name = 'recording';
   readonly wantsFrames = true;
+  /** Binary payloads as far as --record-payloads writes them. */
+  readonly binaryBytes: number;
   private readonly stream: fs.WriteStream;
   private readonly opens = new Map<string, OpenSession>();
   private bytes = 0;
@@ -111,6 +113,7 @@ export class Recorder implements SessionSink {
 
   constructor(private readonly opts: RecorderOptions) {
     this.payloads = opts.payloads ?? 'full';
+    this.binaryBytes = this.payloads === 'full' ? Infinity : this.payloads === 'none' ? 0 : this.payloads;
     this.stream = fs.createWriteStream(opts.file, { flags: 'w' });
     this.stream.on('error', (err: NodeJS.ErrnoException) => this.stop(this.describe(err)));
     const header: RecordingHeader = {
