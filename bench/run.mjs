@@ -28,7 +28,8 @@ const BENCH = path.join(ROOT, 'bench');
 const HELP = `usage: node bench/run.mjs [--quick] [--only a,b] [--targets a,b] [--reps N] [--out DIR] [--no-pin] [--no-nginx]
   --quick        about a minute: shorter loads, 200 idle connections, one repetition
   --only         scenarios: ping-pong, small, bulk, compressed, idle (default: all)
-  --targets      direct, pipe, wstap, wstap-record, wstap-debug, nginx (default: all)
+  --targets      direct, pipe, wstap, wstap-record, wstap-debug, nginx (default: all of these),
+                 wstap-untuned (wstap without the Dockerfile's MALLOC_TRIM_THRESHOLD_; only when named)
   --reps N       repetitions of each load scenario (default 3; quick 1)
   --idle N,N     idle connection counts (default 2000,9500; quick 200)
   --out DIR      where the JSON goes (default bench/results)
@@ -62,11 +63,13 @@ function parseArgs(argv) {
 
 const opts = parseArgs(process.argv.slice(2));
 const SCENARIOS = ['ping-pong', 'small', 'bulk', 'compressed', 'idle'];
-const TARGETS = ['direct', 'pipe', 'wstap', 'wstap-record', 'wstap-debug', 'nginx'];
+const TARGETS = ['direct', 'pipe', 'wstap', 'wstap-untuned', 'wstap-record', 'wstap-debug', 'nginx'];
+/** Run unless --targets names others; wstap-untuned only when asked for. */
+const DEFAULT_TARGETS = TARGETS.filter((t) => t !== 'wstap-untuned');
 for (const s of opts.only ?? []) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s} (${SCENARIOS.join(', ')})`);
 for (const t of opts.targets ?? []) if (!TARGETS.includes(t)) throw new Error(`unknown target ${t} (${TARGETS.join(', ')})`);
 const wantScenario = (s) => !opts.only || opts.only.includes(s);
-const wantTarget = (t) => !opts.targets || opts.targets.includes(t);
+const wantTarget = (t) => (opts.targets ?? DEFAULT_TARGETS).includes(t);
 
 const FULL = {
   reps: 3,
@@ -120,6 +123,12 @@ function cpuMs(pid) {
   return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
 }
 
+/** Minor page faults of a process so far (memory the kernel had to map in: a proxy that keeps its memory has few). */
+function minorFaults(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+}
+
 /** CPU time the whole machine spent busy (steal included: time another guest took), in ms. */
 function machineBusyMs() {
   const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
@@ -144,12 +153,12 @@ for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130)
  * command, so the child's pid is the program's own. stdout is read as JSON lines unless
  * `quiet` sends it to /dev/null.
  */
-function start(name, argv, { core, quiet = false, cwd = ROOT, inspect = false } = {}) {
+function start(name, argv, { core, quiet = false, cwd = ROOT, inspect = false, env = {} } = {}) {
   const pin = HAVE_TASKSET && core !== undefined ? ['taskset', '-c', core] : [];
   const proc = spawn('bash', ['-c', 'ulimit -n 20000 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$@"', name, ...pin, ...argv], {
     cwd,
     stdio: ['pipe', quiet ? 'ignore' : 'pipe', inspect ? 'pipe' : 'inherit'],
-    env: { ...process.env, NODE_ENV: 'production' },
+    env: { ...process.env, NODE_ENV: 'production', ...env },
   });
   children.add(proc);
   const child = { name, proc, pid: proc.pid, events: [], errorLines: 0, warnLines: 0, lines: 0 };
@@ -308,6 +317,28 @@ http {
 `;
 }
 
+/**
+ * The environment wstap runs with in its Docker image (MALLOC_TRIM_THRESHOLD_, see the
+ * Dockerfile), read from the Dockerfile so the bench measures what ships.
+ */
+const WSTAP_ENV = Object.fromEntries([...readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').matchAll(/\b(MALLOC_\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+
+/** A wstap process in front of backend port bp; quiet ones are found by their port, the rest by their listening line. */
+async function startWstap(name, bp, extra, { inspect = false, quiet = false, env = WSTAP_ENV } = {}) {
+  const port = quiet ? await freePort() : 0;
+  const child = start(
+    name,
+    ['node', ...inspectArgs(inspect), ...WSTAP_NODE_ARGS, 'bin/wstap.js', '--target', `http://127.0.0.1:${bp}`, '--port', String(port), '--host', '127.0.0.1', '--log-format', 'json', ...extra],
+    { core: PROXY_CORE, inspect, quiet, env },
+  );
+  if (quiet) {
+    await waitForPort(port, child);
+    return { port, child };
+  }
+  const ev = await child.waitFor((e) => e.event === 'listening', 'listening line');
+  return { port: ev.addresses[0].port, child };
+}
+
 /** What each target row is, and how to start it in front of a backend port. */
 const TARGET_DEFS = {
   direct: { label: 'direct (no proxy)', start: async (bp) => ({ port: bp }) },
@@ -321,41 +352,19 @@ const TARGET_DEFS = {
   },
   wstap: {
     label: 'wstap (default logging)',
-    async start(bp, { inspect = false } = {}) {
-      const child = start(
-        'wstap',
-        ['node', ...inspectArgs(inspect), ...WSTAP_NODE_ARGS, 'bin/wstap.js', '--target', `http://127.0.0.1:${bp}`, '--port', '0', '--host', '127.0.0.1', '--log-format', 'json'],
-        { core: PROXY_CORE, inspect },
-      );
-      const ev = await child.waitFor((e) => e.event === 'listening', 'listening line');
-      return { port: ev.addresses[0].port, child };
-    },
+    start: (bp, o) => startWstap('wstap', bp, [], o),
+  },
+  'wstap-untuned': {
+    label: 'wstap, glibc heap trimming left at its default',
+    start: (bp, o) => startWstap('wstap-untuned', bp, [], { ...o, env: {} }),
   },
   'wstap-record': {
     label: 'wstap --record FILE',
-    async start(bp, { inspect = false } = {}) {
-      const file = path.join(mkdtempSync(path.join(tmp, 'record-')), 'bench.jsonl');
-      const child = start(
-        'wstap-record',
-        ['node', ...inspectArgs(inspect), ...WSTAP_NODE_ARGS, 'bin/wstap.js', '--target', `http://127.0.0.1:${bp}`, '--port', '0', '--host', '127.0.0.1', '--log-format', 'json', '--record', file],
-        { core: PROXY_CORE, inspect },
-      );
-      const ev = await child.waitFor((e) => e.event === 'listening', 'listening line');
-      return { port: ev.addresses[0].port, child };
-    },
+    start: (bp, o) => startWstap('wstap-record', bp, ['--record', path.join(mkdtempSync(path.join(tmp, 'record-')), 'bench.jsonl')], o),
   },
   'wstap-debug': {
     label: 'wstap debug → /dev/null',
-    async start(bp, { inspect = false } = {}) {
-      const port = await freePort();
-      const child = start(
-        'wstap-debug',
-        ['node', ...inspectArgs(inspect), ...WSTAP_NODE_ARGS, 'bin/wstap.js', '--target', `http://127.0.0.1:${bp}`, '--port', String(port), '--host', '127.0.0.1', '--log-format', 'json', '--log-level', 'debug'],
-        { core: PROXY_CORE, quiet: true, inspect },
-      );
-      await waitForPort(port, child);
-      return { port, child };
-    },
+    start: (bp, o) => startWstap('wstap-debug', bp, ['--log-level', 'debug'], { ...o, quiet: true }),
   },
   nginx: {
     label: NGINX ? `nginx (${NGINX.replace(/^nginx version: /, '')})` : 'nginx',
@@ -421,6 +430,7 @@ async function measureLoad(target, spec) {
     await lg.waitFor((e) => e.event === 'ready' || e.event === 'error', 'ready', 60_000);
     const pid = target.child?.pid;
     const c0 = pid ? cpuMs(pid) : undefined;
+    const f0 = pid ? minorFaults(pid) : undefined;
     const b0 = cpuMs(backend.child.pid);
     const l0 = cpuMs(lg.pid);
     const m0 = machineBusyMs();
@@ -429,6 +439,7 @@ async function measureLoad(target, spec) {
     lg.send('go');
     const done = await lg.waitFor((e) => e.event === 'done' || e.event === 'error', 'results', 120_000);
     const proxyCpuMs = pid ? cpuMs(pid) - c0 : undefined;
+    const proxyMinorFaults = pid ? minorFaults(pid) - f0 : undefined;
     const backendCpuMs = cpuMs(backend.child.pid) - b0;
     const loadgenCpuMs = cpuMs(lg.pid) - l0;
     const o1 = process.cpuUsage(o0);
@@ -441,6 +452,7 @@ async function measureLoad(target, spec) {
       ...done,
       event: undefined,
       proxyCpuMs,
+      proxyMinorFaults,
       backendCpuMs,
       backgroundPct,
       roundTripsPerSec: done.roundTrips / (done.elapsedMs / 1000),
@@ -656,6 +668,7 @@ out.push('');
 out.push(
   `Node ${process.version}, ${result.machine.cpus} × ${result.machine.cpuModel ?? 'cpu'}, ` +
     `${HAVE_TASKSET ? 'proxy pinned to core 0, load generator and backend to core 1' : 'no pinning'}, bufferutil ${result.machine.bufferutil ? 'installed' : 'missing'}, commit ${result.commit}. ` +
+    `wstap runs with the environment of its Docker image (${Object.entries(WSTAP_ENV).map(([k, v]) => `${k}=${v}`).join(' ') || 'nothing set'}). ` +
     'CPU is the proxy process\'s utime + stime per forwarded message (each round trip forwards two) or per MB forwarded (both directions); × pipe is the median of the per-repetition ratios to the bare TCP pipe. ' +
     'Background CPU is what the rest of the machine (other processes, other guests) used during the measurement, as a share of both cores: above a few percent, the run was disturbed.',
 );
