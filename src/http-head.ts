@@ -49,29 +49,73 @@ export function headEnd(buf: Buffer): number {
   return i < 0 ? -1 : i + 4;
 }
 
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * Strings every head repeats (header names; the values of headers that take few values),
+ * shared across sessions: an idle proxy holds thousands of parsed heads. Bounded; values
+ * that could be secrets (cookies, tokens, keys) are never kept here.
+ */
+const interned = new Map<string, string>();
+const INTERN_LIMIT = 2048;
+const SHARED_VALUES = new Set([
+  'upgrade',
+  'connection',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+  'origin',
+  'host',
+  'user-agent',
+  'accept-encoding',
+  'accept-language',
+  'cache-control',
+  'pragma',
+  'server',
+  'content-type',
+]);
+
+function intern(s: string): string {
+  const known = interned.get(s);
+  if (known !== undefined) return known;
+  if (interned.size < INTERN_LIMIT) interned.set(s, s);
+  return s;
+}
+
+const isBlank = (b: number | undefined): boolean => b === 0x20 || b === 0x09;
+
+/**
+ * The first line and the header lines of a head. Names and values are cut from the bytes
+ * one by one (not sliced from one string of the whole head, which every slice would
+ * keep alive for as long as the session lives).
+ */
 function parseLines(raw: Buffer): { first: string; headers: HeaderLine[] } {
-  const text = raw.toString('latin1');
-  const body = text.slice(0, text.length - 4); // without the final CRLF CRLF
+  const body = raw.subarray(0, raw.length - 4); // without the final CRLF CRLF
   const headers: HeaderLine[] = [];
-  let pos = body.indexOf('\r\n');
-  const first = pos < 0 ? body : body.slice(0, pos);
+  let pos = body.indexOf(CRLF);
+  const first = body.toString('latin1', 0, pos < 0 ? body.length : pos);
   if (first.includes('\n')) throw new HeadParseError('bare LF line ending in the first line');
   while (pos >= 0) {
     const start = pos + 2;
-    const next = body.indexOf('\r\n', start);
+    const next = body.indexOf(CRLF, start);
     const end = next < 0 ? body.length : next;
-    const line = body.slice(start, end);
     pos = next;
-    if (line.includes('\n')) throw new HeadParseError('bare LF line ending in a header line');
-    if (line.startsWith(' ') || line.startsWith('\t')) {
-      throw new HeadParseError('obsolete line folding (a header line starting with whitespace)');
+    const lf = body.indexOf(0x0a, start);
+    if (lf >= 0 && lf < end) throw new HeadParseError('bare LF line ending in a header line');
+    if (isBlank(body[start])) throw new HeadParseError('obsolete line folding (a header line starting with whitespace)');
+    const colon = body.indexOf(0x3a, start);
+    if (colon <= start || colon >= end) {
+      const line = body.toString('latin1', start, end);
+      throw new HeadParseError(`header line without a name and a colon: ${JSON.stringify(line.slice(0, 60))}`);
     }
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new HeadParseError(`header line without a name and a colon: ${JSON.stringify(line.slice(0, 60))}`);
-    const name = line.slice(0, colon);
+    const name = intern(body.toString('latin1', start, colon));
     if (!TOKEN.test(name)) throw new HeadParseError(`invalid header name ${JSON.stringify(name.slice(0, 60))}`);
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+    let from = colon + 1;
+    let to = end;
+    while (from < to && isBlank(body[from])) from++;
+    while (to > from && isBlank(body[to - 1])) to--;
+    let value = body.toString('latin1', from, to);
     if (!FIELD_VALUE.test(value)) throw new HeadParseError(`invalid character in the value of ${name}`);
+    if (SHARED_VALUES.has(name.toLowerCase())) value = intern(value);
     headers.push({ name, value, start, end });
   }
   return { first, headers };

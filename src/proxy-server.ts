@@ -18,6 +18,16 @@ import { SessionBus, type SessionSink } from './session-bus.js';
 import { parseTarget, type Target } from './target.js';
 import { endAndLinger, endpointOf, rejectMalformedUpgrade, relayUpgrade, type LiveSession, type RelayContext } from './upgrade-relay.js';
 
+/**
+ * Keeps a socket in a set until it closes. Its own function: the listener's scope holds the
+ * set and the socket only, where a closure in onConnection would keep that whole scope (the
+ * first chunk, the head timer) alive for as long as the connection lives.
+ */
+function track(set: Set<net.Socket>, socket: net.Socket): void {
+  set.add(socket);
+  socket.once('close', () => set.delete(socket));
+}
+
 export interface ProxyOptions {
   /** The backend, e.g. "http://localhost:8000" (ws:// and wss:// are accepted too). */
   target: string;
@@ -205,8 +215,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   const sockets = new Set<net.Socket>();
 
   function onConnection(socket: net.Socket): void {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    track(sockets, socket);
     const peer = endpointOf(socket);
     let buf: Buffer | undefined;
     const timer = setTimeout(() => {

@@ -13,7 +13,7 @@ import type { SessionBus } from './session-bus.js';
 import type { Endpoint, Session, UpstreamAnswer } from './session.js';
 import type { ResponseHead } from './http-head.js';
 import type { Target } from './target.js';
-import { tunnel, type ChunkObserver, type Tunnel } from './tunnel.js';
+import { tunnel, type ChunkObserver } from './tunnel.js';
 import { FrameTap, negotiatedDeflate } from './frame-tap.js';
 import type { Side } from './frame.js';
 import { connectUpstream, failureOf, UpstreamTimeout, upstreamFinding } from './upstream.js';
@@ -158,6 +158,44 @@ function startTap(ctx: RelayContext, session: Session, response: ResponseHead) {
   };
 }
 
+/**
+ * A validated 101: the answer and any held bytes go out, then the tunnel. Its own function,
+ * so that what an open tunnel keeps reachable is this scope, not relayUpgrade's.
+ */
+function openTunnel(ctx: RelayContext, live: LiveSession, client: net.Socket, upstream: net.Socket, rest: Buffer, early: readonly Buffer[]): void {
+  const { session } = live;
+  const res = session.upstream!.response;
+  const tap = ctx.bus.wantsFrames ? startTap(ctx, session, res) : undefined;
+  const now = performance.now();
+  client.write(res.raw);
+  if (rest.length) client.write(rest);
+  for (const c of early) upstream.write(c);
+  // The handshake is reported before any frame that came with it.
+  ctx.bus.handshake(session);
+  if (tap && rest.length) tap.observe('server')(rest, now);
+  if (tap) for (const c of early) tap.observe('client')(c, now);
+  const tun = tunnel(client, upstream, {
+    ...(tap ? { onClientChunk: tap.observe('client'), onServerChunk: tap.observe('server'), onForwarded: tap.forwarded } : {}),
+    onEnd(end) {
+      ctx.live.delete(live);
+      if (!tap) {
+        ctx.bus.end(session, end);
+        return;
+      }
+      const reported = tap.finish().then((result) => {
+        if (result) {
+          end.ws = result.summary;
+          session.findings.push(...result.findings);
+        }
+        ctx.bus.end(session, end);
+      });
+      ctx.pendingEnds.add(reported);
+      void reported.finally(() => ctx.pendingEnds.delete(reported));
+    },
+  });
+  live.abort = (reason) => tun.destroy(reason);
+}
+
 /** Answers a request that is no valid upgrade with a 400 that says why, and logs it as a session. */
 export function rejectMalformedUpgrade(ctx: RelayContext, client: net.Socket, request: RequestHead | undefined, reason: string, finding: Finding): void {
   const head = request ?? { method: '?', target: '?', version: '?', headers: [], raw: Buffer.alloc(0) };
@@ -197,15 +235,10 @@ export function relayUpgrade(ctx: RelayContext, client: net.Socket, request: Req
   let earlyBytes = early.length;
   let done = false;
   let sentAt = 0;
-  let tun: Tunnel | undefined;
   const { socket: upstream, readyEvent } = connectUpstream(config.target, { insecure: config.insecure });
-  const live: LiveSession = {
-    session,
-    abort(reason) {
-      if (tun) tun.destroy(reason);
-      else fail({ code: 'ESHUTDOWN', message: reason }, 'proxy');
-    },
-  };
+  // Until the tunnel opens; openTunnel() then replaces abort with one of its own, and nothing
+  // of this function's scope (the held bytes, the response head, the listeners) stays reachable.
+  const live: LiveSession = { session, abort: (reason) => fail({ code: 'ESHUTDOWN', message: reason }, 'proxy') };
   ctx.live.add(live);
 
   let phase: 'connect' | 'answer' = 'connect';
@@ -310,34 +343,7 @@ export function relayUpgrade(ctx: RelayContext, client: net.Socket, request: Req
 
     if (res.status === 101 && answerFindings.length === 0) {
       session.outcome = 'tunnel';
-      const tap = ctx.bus.wantsFrames ? startTap(ctx, session, res) : undefined;
-      const now = performance.now();
-      client.write(res.raw);
-      if (rest.length) client.write(rest);
-      for (const c of earlyChunks) upstream.write(c);
-      // The handshake is reported before any frame that came with it.
-      ctx.bus.handshake(session);
-      if (tap && rest.length) tap.observe('server')(rest, now);
-      if (tap) for (const c of earlyChunks) tap.observe('client')(c, now);
-      tun = tunnel(client, upstream, {
-        ...(tap ? { onClientChunk: tap.observe('client'), onServerChunk: tap.observe('server'), onForwarded: tap.forwarded } : {}),
-        onEnd(end) {
-          ctx.live.delete(live);
-          if (!tap) {
-            ctx.bus.end(session, end);
-            return;
-          }
-          const reported = tap.finish().then((result) => {
-            if (result) {
-              end.ws = result.summary;
-              session.findings.push(...result.findings);
-            }
-            ctx.bus.end(session, end);
-          });
-          ctx.pendingEnds.add(reported);
-          void reported.finally(() => ctx.pendingEnds.delete(reported));
-        },
-      });
+      openTunnel(ctx, live, client, upstream, rest, earlyChunks);
       return;
     }
 

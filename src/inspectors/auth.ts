@@ -2,18 +2,20 @@ import { finding, type Finding } from '../finding.js';
 import type { Handshake } from '../session.js';
 import type { InspectContext } from './inspector.js';
 
+// Module constants: a finding on every session must not build its own copy of these texts
+// (an idle proxy holds thousands of sessions).
+const AUTH_MISSING_MESSAGE = 'No credential in the upgrade request: no Authorization header, no token query parameter, no cookie, no token subprotocol.';
+const AUTH_MISSING_HINT =
+  'Browsers cannot set an Authorization header on a WebSocket: pass the token as a query parameter (?token=...), ' +
+  'a cookie set by the backend on the same site, or a subprotocol entry. A backend that requires one closes with 1008 ' +
+  '"Authentication required"; for local development only, enable its auth bypass (e.g. ALLOW_DEV_AUTH_BYPASS=true, ' +
+  'WEBSOCKET_AUTH_BYPASS=true, ENVIRONMENT=development) and restart it.';
+
 export function inspectAuth(hs: Handshake, ctx: InspectContext): Finding[] {
   const out: Finding[] = [];
   if (hs.credentials.length === 0) {
     out.push(
-      finding(
-        'auth-missing',
-        'No credential in the upgrade request: no Authorization header, no token query parameter, no cookie, no token subprotocol.',
-        'Browsers cannot set an Authorization header on a WebSocket: pass the token as a query parameter (?token=...), ' +
-          'a cookie set by the backend on the same site, or a subprotocol entry. A backend that requires one closes with 1008 ' +
-          '"Authentication required"; for local development only, enable its auth bypass (e.g. ALLOW_DEV_AUTH_BYPASS=true, ' +
-          'WEBSOCKET_AUTH_BYPASS=true, ENVIRONMENT=development) and restart it.',
-      ),
+      finding('auth-missing', AUTH_MISSING_MESSAGE, AUTH_MISSING_HINT),
     );
   }
   for (const c of hs.credentials) {

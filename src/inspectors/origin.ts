@@ -3,17 +3,18 @@ import { originAllowed } from '../origin-pattern.js';
 import type { Handshake } from '../session.js';
 import type { InspectContext } from './inspector.js';
 
+// Module constants: built once, shared by every session that raises the finding.
+const ORIGIN_MISSING_MESSAGE = 'No Origin header: the client is not a browser (a script, a CLI such as wscat, a server-side client).';
+const ORIGIN_MISSING_HINT =
+  'Nothing to fix for such clients. A backend that requires an Origin rejects them; send one with the client ' +
+  "(wscat -o http://localhost:3000, or the ws library's origin option).";
+
 export function inspectOrigin(hs: Handshake, ctx: InspectContext): Finding[] {
   const { origins } = hs;
   const out: Finding[] = [];
   if (origins.length === 0) {
     out.push(
-      finding(
-        'origin-missing',
-        'No Origin header: the client is not a browser (a script, a CLI such as wscat, a server-side client).',
-        'Nothing to fix for such clients. A backend that requires an Origin rejects them; send one with the client ' +
-          '(wscat -o http://localhost:3000, or the ws library\'s origin option).',
-      ),
+      finding('origin-missing', ORIGIN_MISSING_MESSAGE, ORIGIN_MISSING_HINT),
     );
     return out;
   }
