@@ -2,7 +2,7 @@
  * The command line through the real launcher: `node bin/wstap.js ...` as a child
  * process, real sockets on 127.0.0.1, ephemeral ports. Nothing is mocked.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -11,15 +11,14 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startDemoBackend, type DemoBackend } from '../src/demo/backend.js';
 import { fakeJwt, refusedPort } from './helpers.js';
+import { runBin, startBin, stopAll, type Ran, type Started } from './process-helpers.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = fileURLToPath(new URL('../bin/wstap.js', import.meta.url));
 const PKG = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
 type LogLine = Record<string, unknown>;
 
-/** Anything a test started; afterEach stops all of it. */
-const children = new Set<ChildProcess>();
+/** Anything a test started; afterEach stops all of it (and every process started through process-helpers). */
 const cleanups: (() => Promise<void> | void)[] = [];
 
 beforeAll(() => {
@@ -30,109 +29,23 @@ beforeAll(() => {
 }, 120_000);
 
 afterEach(async () => {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  }
-  children.clear();
+  stopAll();
   for (const f of cleanups.splice(0).reverse()) await f();
 });
 
-/** The parent's environment without anything that would configure wstap or colours behind the test's back. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('WSTAP_') || k === 'NO_COLOR' || k === 'FORCE_COLOR') continue;
-    env[k] = v;
-  }
-  // This machine (and CI's) may be a container: the localhost-in-container warning is tested in check.test.ts.
-  return { ...env, WSTAP_IN_CONTAINER: 'false', ...extra };
-}
+type Wstap = Started;
 
-interface Wstap {
-  proc: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  /** Every complete stdout line that parses as JSON. */
-  json(): LogLine[];
-  /** Resolves with the first JSON line (seen so far or later) that matches. */
-  waitForJson(pred: (l: LogLine) => boolean, what: string): Promise<LogLine>;
-  /** Resolves with the match once stdout matches. */
-  waitForText(re: RegExp): Promise<RegExpMatchArray>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
+/** The real bin (test/process-helpers.ts); the container detection is off unless a test sets it. */
 function startWstap(args: string[], env: Record<string, string> = {}): Wstap {
-  const proc = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(proc);
-  let out = '';
-  let err = '';
-  const watchers = new Set<() => void>();
-  const poke = (): void => {
-    for (const w of [...watchers]) w();
-  };
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-    poke();
-  });
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    err += d;
-    poke();
-  });
-  let done = false;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    // 'close' comes after stdio has ended: everything the process wrote is in out/err.
-    proc.on('close', (code, signal) => {
-      done = true;
-      resolve({ code, signal });
-      poke();
-    });
-  });
-  const json = (): LogLine[] =>
-    out
-      .split('\n')
-      .slice(0, -1)
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as LogLine);
-  const waitUntil = <T>(probe: () => T | undefined, what: string): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const check = (): void => {
-        const v = probe();
-        if (v !== undefined) {
-          watchers.delete(check);
-          resolve(v);
-        } else if (done) {
-          watchers.delete(check);
-          reject(new Error(`wstap exited before ${what}\nstdout:\n${out}\nstderr:\n${err}`));
-        }
-      };
-      watchers.add(check);
-      check();
-    });
-  return {
-    proc,
-    stdout: () => out,
-    stderr: () => err,
-    json,
-    waitForJson: (pred, what) => waitUntil(() => json().find(pred), what),
-    waitForText: (re) => waitUntil(() => out.match(re) ?? undefined, `stdout matching ${re}`),
-    exited,
-  };
+  return startBin(args, { WSTAP_IN_CONTAINER: 'false', ...env });
 }
 
 /**
  * Runs wstap to completion. A process still running after limitMs (say, an invalid option
  * accepted by mistake, so the proxy runs) is killed: the test then fails on its exit status.
  */
-async function runWstap(
-  args: string[],
-  env: Record<string, string> = {},
-  limitMs = 4000,
-): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  const w = startWstap(args, env);
-  const timer = setTimeout(() => w.proc.kill('SIGKILL'), limitMs);
-  const r = await w.exited;
-  clearTimeout(timer);
-  return { ...r, stdout: w.stdout(), stderr: w.stderr() };
+function runWstap(args: string[], env: Record<string, string> = {}, limitMs = 4000): Promise<Ran> {
+  return runBin(args, { WSTAP_IN_CONTAINER: 'false', ...env }, limitMs);
 }
 
 /** A proxy on an ephemeral port with JSON logs; resolves once it listens. */

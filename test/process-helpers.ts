@@ -1,12 +1,16 @@
 /**
- * Child processes for the tests of wstap check, the Docker steps and the Quick start:
- * run a command to completion, or start one and wait for its output. Every process
- * started here is tracked, and stopAll() kills the ones still running.
+ * Child processes for the tests: run a command (or the real bin, `node bin/wstap.js`) to
+ * completion, or start one and wait for its output. Every process started here is
+ * tracked, and stopAll() kills the ones still running.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const BIN = fileURLToPath(new URL('../bin/wstap.js', import.meta.url));
 
 export interface Ran {
   code: number | null;
@@ -21,6 +25,8 @@ export interface Started {
   stderr(): string;
   /** Resolves with the first stdout match, seen so far or later; rejects if the process exits first. */
   waitFor(re: RegExp, what?: string): Promise<RegExpMatchArray>;
+  /** waitFor with the default description. */
+  waitForText(re: RegExp): Promise<RegExpMatchArray>;
   /** Resolves with the first complete stdout line that is JSON and matches. */
   waitForJson(pred: (l: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>>;
   json(): Record<string, unknown>[];
@@ -105,6 +111,7 @@ export function start(cmd: string, args: string[], opts: SpawnOptions = {}): Sta
     stderr: () => err,
     json,
     waitFor: (re, what) => waitUntil(() => out.match(re) ?? undefined, what ?? `stdout matching ${re}`),
+    waitForText: (re) => waitUntil(() => out.match(re) ?? undefined, `stdout matching ${re}`),
     waitForJson: (pred, what) => waitUntil(() => json().find(pred), what),
     exited,
   };
@@ -117,6 +124,16 @@ export async function run(cmd: string, args: string[], opts: SpawnOptions = {}, 
   const r = await s.exited;
   clearTimeout(timer);
   return { ...r, stdout: s.stdout(), stderr: s.stderr() };
+}
+
+/** `node bin/wstap.js ...args` from the repository root; `env` is added to cleanEnv(). */
+export function startBin(args: string[], env: Record<string, string | undefined> = {}): Started {
+  return start(process.execPath, [BIN, ...args], { cwd: ROOT, env: cleanEnv(env) });
+}
+
+/** The bin run to completion; killed after limitMs, so a hang fails on its exit status. */
+export function runBin(args: string[], env: Record<string, string | undefined> = {}, limitMs = 4000): Promise<Ran> {
+  return run(process.execPath, [BIN, ...args], { cwd: ROOT, env: cleanEnv(env) }, limitMs);
 }
 
 export function stopAll(): void {

@@ -3,19 +3,20 @@
  * that are cleaned up, a session recorded through a real proxy, and the real bin as a
  * child process. Real sockets on 127.0.0.1 and ephemeral ports; nothing is mocked.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+
 import WebSocket, { type ClientOptions } from 'ws';
 import type { Recording } from '../src/recording/format.js';
 import { loadRecording, parseRecording } from '../src/recording/loader.js';
 import type { PayloadMode } from '../src/recording/recorder.js';
 import { startTestProxy } from './helpers.js';
 
-export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const BIN = fileURLToPath(new URL('../bin/wstap.js', import.meta.url));
+import { ROOT, runBin as runProcess, startBin as startProcess, type Ran, type Started } from './process-helpers.js';
+
+export { BIN, ROOT } from './process-helpers.js';
 
 // --- cleanup -------------------------------------------------------------------------
 
@@ -167,94 +168,21 @@ export async function recordThroughProxy(
 
 export type LogLine = Record<string, unknown>;
 
-export interface Bin {
-  proc: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  /** Every complete stdout line that parses as JSON. */
-  json(): LogLine[];
-  waitForJson(pred: (l: LogLine) => boolean, what: string): Promise<LogLine>;
-  waitForText(re: RegExp): Promise<RegExpMatchArray>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** The environment without anything that would configure wstap behind the test's back. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('WSTAP_') || k === 'NO_COLOR' || k === 'FORCE_COLOR') continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
+/** The real bin (test/process-helpers.ts). */
+export type Bin = Started;
 
 /** `node bin/wstap.js ...args`; killed (SIGKILL) after the test if still running. */
 export function startBin(args: string[], env: Record<string, string> = {}): Bin {
-  const proc = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const bin = startProcess(args, env);
   defer(() => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    if (bin.proc.exitCode === null && bin.proc.signalCode === null) bin.proc.kill('SIGKILL');
   });
-  let out = '';
-  let err = '';
-  let done = false;
-  const watchers = new Set<() => void>();
-  const poke = (): void => {
-    for (const w of [...watchers]) w();
-  };
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-    poke();
-  });
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    err += d;
-    poke();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    proc.on('close', (code, signal) => {
-      done = true;
-      resolve({ code, signal });
-      poke();
-    });
-  });
-  const json = (): LogLine[] =>
-    out
-      .split('\n')
-      .slice(0, -1)
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as LogLine);
-  const waitUntil = <T>(probe: () => T | undefined, what: string): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const check = (): void => {
-        const v = probe();
-        if (v !== undefined) {
-          watchers.delete(check);
-          resolve(v);
-        } else if (done) {
-          watchers.delete(check);
-          reject(new Error(`wstap exited before ${what}\nstdout:\n${out}\nstderr:\n${err}`));
-        }
-      };
-      watchers.add(check);
-      check();
-    });
-  return {
-    proc,
-    stdout: () => out,
-    stderr: () => err,
-    json,
-    waitForJson: (pred, what) => waitUntil(() => json().find(pred), what),
-    waitForText: (re) => waitUntil(() => out.match(re) ?? undefined, `stdout matching ${re}`),
-    exited,
-  };
+  return bin;
 }
 
 /** Runs the bin to completion (killed after limitMs, so a hang fails on its exit status). */
-export async function runBin(args: string[], limitMs = 4000): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  const b = startBin(args);
-  const timer = setTimeout(() => b.proc.kill('SIGKILL'), limitMs);
-  const r = await b.exited;
-  clearTimeout(timer);
-  return { ...r, stdout: b.stdout(), stderr: b.stderr() };
+export function runBin(args: string[], limitMs = 4000): Promise<Ran> {
+  return runProcess(args, {}, limitMs);
 }
 
 /** The proxy through the real bin with JSON logs on an ephemeral port; resolves once it listens. */
