@@ -62,7 +62,7 @@ function proxyCommand(name: string): Command {
     .addOption(new Option('--normalize-origin', 'forward only the first of several Origin lines (env: WSTAP_NORMALIZE_ORIGIN)'))
     .addOption(new Option('--insecure', 'accept any TLS certificate from an https/wss target (env: WSTAP_INSECURE)'))
     .addOption(
-      new Option('--upstream-timeout <ms>', 'time for the backend to accept and answer an upgrade').default(10000).env('WSTAP_UPSTREAM_TIMEOUT').argParser(parseMs),
+      new Option('--upstream-timeout <ms>', 'time for the backend to accept a connection (WebSocket and HTTP) and to answer an upgrade').default(10000).env('WSTAP_UPSTREAM_TIMEOUT').argParser(parseMs),
     )
     .addOption(new Option('--shutdown-grace <ms>', 'time open sessions get on SIGINT/SIGTERM').default(5000).env('WSTAP_SHUTDOWN_GRACE').argParser(parseMs))
     .addOption(new Option('--max-header-size <bytes>', 'largest request or response head').default(16384).env('WSTAP_MAX_HEADER_SIZE').argParser(parseBytes))

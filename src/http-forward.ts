@@ -1,16 +1,17 @@
 /**
- * Ordinary HTTP (health checks, the API) through http-proxy. Duplicate request
- * headers are restored from rawHeaders (http-proxy copies req.headers, where Node
- * joined or dropped them), and the response goes back with the backend's raw
- * header lines (case, order, duplicates). A backend that cannot be reached gets
+ * Ordinary HTTP (health checks, the API) through http-proxy. The request headers are
+ * restored from rawHeaders (http-proxy copies req.headers, where Node lowercased the
+ * names and joined or dropped duplicates), and the response goes back with the
+ * backend's raw header lines (case, order, duplicates). A backend that cannot be reached gets
  * the client a 502 whose body names the cause.
  */
 import type http from 'node:http';
+import type net from 'node:net';
 import httpProxy from 'http-proxy';
 import type { Finding } from './finding.js';
 import { redactTarget } from './redact.js';
 import type { Target } from './target.js';
-import { failureOf, upstreamFinding } from './upstream.js';
+import { failureOf, upstreamFinding, UpstreamTimeout } from './upstream.js';
 
 export interface HttpProblem {
   method: string;
@@ -29,7 +30,14 @@ export interface HttpForwarder {
 
 const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade']);
 
-function restoreDuplicateHeaders(proxyReq: http.ClientRequest, req: http.IncomingMessage): void {
+/**
+ * The request headers as the client sent them: http-proxy copies req.headers, where Node
+ * lowercased every name and joined or dropped duplicates. Each header the outgoing request
+ * carries is set again under its name as sent, in the client's order, duplicates as
+ * separate lines; headers http-proxy added itself (Connection: close) keep their place
+ * after those.
+ */
+function restoreRequestHeaders(proxyReq: http.ClientRequest, req: http.IncomingMessage): void {
   const seen = new Map<string, { name: string; values: string[] }>();
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -39,17 +47,40 @@ function restoreDuplicateHeaders(proxyReq: http.ClientRequest, req: http.Incomin
     if (entry) entry.values.push(raw[i + 1]!);
     else seen.set(lower, { name, values: [raw[i + 1]!] });
   }
-  for (const [lower, { name, values }] of seen) {
-    if (values.length < 2 || lower === 'set-cookie') continue;
-    // Content-Length and Transfer-Encoding duplicates are refused by Node's parser before we get here.
-    proxyReq.removeHeader(lower);
-    proxyReq.setHeader(name, values);
+  const extra: [string, number | string | string[]][] = [];
+  for (const name of proxyReq.getRawHeaderNames()) {
+    if (!seen.has(name.toLowerCase())) extra.push([name, proxyReq.getHeader(name)!]);
   }
+  const outgoing: [string, number | string | string[]][] = [];
+  for (const [lower, { name, values }] of seen) {
+    const current = proxyReq.getHeader(lower);
+    if (current === undefined) continue; // not forwarded (http-proxy left it out)
+    // A single value as http-proxy set it (it may have changed it); duplicates from the wire.
+    // Content-Length and Transfer-Encoding duplicates are refused by Node's parser before this.
+    outgoing.push([name, values.length > 1 && lower !== 'set-cookie' ? values : current]);
+  }
+  for (const name of proxyReq.getHeaderNames()) proxyReq.removeHeader(name);
+  for (const [name, value] of [...outgoing, ...extra]) proxyReq.setHeader(name, value);
+}
+
+/**
+ * A backend that does not accept the connection within ms fails the request (502,
+ * upstream-timeout). Only the connect is limited: a long poll or an event stream may wait
+ * for its answer as long as it likes.
+ */
+function limitConnect(proxyReq: http.ClientRequest, ms: number): void {
+  // http-proxy emits proxyReq from the request's 'socket' event: the socket is there.
+  const socket = proxyReq.socket as net.Socket | null;
+  if (!socket?.connecting) return;
+  const timer = setTimeout(() => proxyReq.destroy(new UpstreamTimeout('connect', ms)), ms);
+  const clear = (): void => clearTimeout(timer);
+  socket.once('connect', clear);
+  socket.once('close', clear);
 }
 
 export function createHttpForwarder(
   target: Target,
-  opts: { insecure: boolean },
+  opts: { insecure: boolean; connectTimeoutMs: number },
   report: (problem: HttpProblem) => void,
 ): HttpForwarder {
   const proxy = httpProxy.createProxyServer({
@@ -63,7 +94,10 @@ export function createHttpForwarder(
     proxyTimeout: 0,
   });
 
-  proxy.on('proxyReq', (proxyReq, req) => restoreDuplicateHeaders(proxyReq, req));
+  proxy.on('proxyReq', (proxyReq, req) => {
+    restoreRequestHeaders(proxyReq, req);
+    limitConnect(proxyReq, opts.connectTimeoutMs);
+  });
 
   proxy.on('proxyRes', (proxyRes, _req, res) => {
     const raw: string[] = [];

@@ -141,7 +141,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     pendingEnds: new Set(),
   };
 
-  const forwarder = createHttpForwarder(target, { insecure }, (p: HttpProblem) => {
+  const forwarder = createHttpForwarder(target, { insecure, connectTimeoutMs: options.upstreamTimeoutMs ?? 10_000 }, (p: HttpProblem) => {
     if (!p.finding) {
       log.debug({ event: 'http-client-gone', ...p }, `${p.method} ${p.path}: the client went away (${p.error})`);
       return;

@@ -6,6 +6,7 @@
  * Real sockets on 127.0.0.1, ephemeral ports, no mocks. No timing assertions: waits
  * are bounded polls with generous limits.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
@@ -306,6 +307,24 @@ async function expectHealthy(tp: TestProxy): Promise<void> {
   await expectDrained(tp);
 }
 
+/** An ordinary GET through the proxy: its status and body, within limitMs. */
+function httpGet(port: number, path: string, limitMs: number): Promise<{ status: number; body: string }> {
+  return withTimeout(
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (r) => {
+        let body = '';
+        r.setEncoding('utf8');
+        r.on('data', (d: string) => (body += d));
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+      });
+      cleanups.push(() => req.destroy());
+      req.on('error', reject);
+    }),
+    limitMs,
+    'the HTTP answer',
+  );
+}
+
 const logsWith = (tp: TestProxy, event: string): Record<string, unknown>[] => tp.logs.filter((l) => l['event'] === event);
 const codes = (s: Session): string[] => s.findings.map((f) => f.code);
 const WARN = 40;
@@ -594,20 +613,7 @@ describe('faults: backend', () => {
   it('8b. a refused backend: an ordinary HTTP GET gets a 502 naming ECONNREFUSED and an http-error line', async () => {
     const port = await refusedPort();
     const tp = await proxyFor(`http://127.0.0.1:${port}`);
-    const httpRes = await withTimeout(
-      new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = http.get({ host: '127.0.0.1', port: tp.port, path: '/health', agent: false }, (r) => {
-          let body = '';
-          r.setEncoding('utf8');
-          r.on('data', (d: string) => (body += d));
-          r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
-        });
-        cleanups.push(() => req.destroy());
-        req.on('error', reject);
-      }),
-      3000,
-      'the HTTP answer',
-    );
+    const httpRes = await httpGet(tp.port, '/health', 3000);
     expect(httpRes.status).toBe(502);
     expect(httpRes.body).toMatch(/ECONNREFUSED/);
     expect(httpRes.body).toMatch(/GET \/health/);
@@ -650,6 +656,39 @@ describe('faults: backend', () => {
     const u = await backend.upgradeOn('/silent');
     await withTimeout(u.closed, 5000, 'the backend connection to be closed by the proxy');
     await expectHealthy(tp);
+  });
+
+  it('10b. a backend that accepts no connection (hung, its accept queue full): HTTP and WebSocket both get a 502 with upstream-timeout (connect)', async () => {
+    // A real backend process whose event loop is stuck: the kernel completes a connection or
+    // two into its accept queue, then lets every further SYN go unanswered.
+    const hung = spawn(process.execPath, [
+      '-e',
+      "require('net').createServer().listen({ host: '127.0.0.1', port: 0, backlog: 1 }, function () { console.log(this.address().port); setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0), 50); })",
+    ]);
+    cleanups.push(() => hung.kill('SIGKILL'));
+    const port = Number(await withTimeout(new Promise<string>((r) => hung.stdout.once('data', (d: Buffer) => r(d.toString().trim()))), 5000, 'the hung backend'));
+    await new Promise((r) => setTimeout(r, 200));
+    const fillers: net.Socket[] = [];
+    for (let i = 0; i < 4; i++) {
+      const f = net.connect(port, '127.0.0.1');
+      f.on('error', () => {});
+      fillers.push(f);
+      cleanups.push(() => f.destroy());
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const tp = await proxyFor(`http://127.0.0.1:${port}`, { upstreamTimeoutMs: 400 });
+
+    const httpRes = await httpGet(tp.port, '/api/slow', 5000);
+    expect(httpRes.status).toBe(502);
+    expect(httpRes.body).toMatch(/GET \/api\/slow/);
+    await until(() => logsWith(tp, 'http-error').length > 0, 'an http-error log line');
+    expect((logsWith(tp, 'http-error')[0]!['finding'] as { code: string }).code).toBe('upstream-timeout');
+
+    const res = await exchange(tp.port, upgradeHead('/ws'));
+    expect(res.statusLine).toBe('HTTP/1.1 502 Bad Gateway');
+    const s = await tp.nextHandshake(1);
+    expect(codes(s)).toContain('upstream-timeout');
+    expect(s.findings.find((x) => x.code === 'upstream-timeout')!.message).not.toMatch(/accepted the connection/);
   });
 
   it.each([

@@ -755,6 +755,30 @@ describe('ordinary HTTP through http-proxy', () => {
     expect(tp.handshakes).toEqual([]);
   });
 
+  it('keeps request header names in their case and in their order at the backend', async () => {
+    const { backend, tp } = await setup({
+      onConnection: (c) => void c.waitFor(hasHead).then(() => c.socket.end('HTTP/1.1 204 No Content\r\n\r\n'), () => {}),
+    });
+    const client = await connect(tp.port);
+    const sent: [string, string][] = [
+      ['host', '127.0.0.1'],
+      ['X-UPPER', 'A'],
+      ['x-lower', 'b'],
+      ['Accept', '*/*'],
+      ['X-Mixed-Case', 'c'],
+      ['x-dup', 'one'],
+      ['X-Dup', 'two'],
+      ['user-agent', 'curl/8.0'],
+      ['Connection', 'close'],
+    ];
+    client.socket.write(`GET /api HTTP/1.1\r\n${sent.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`);
+    const conn = await connectionAt(backend, 0);
+    const got = headerPairs(await conn.waitFor(hasHead));
+    // Duplicates arrive as separate lines under the first line's name.
+    const expected = sent.map(([n, v]): [string, string] => [n === 'X-Dup' ? 'x-dup' : n, v]);
+    expect(got).toEqual(expected);
+  });
+
   it('delivers a 1 MB POST body and a chunked response intact', async () => {
     const server = http.createServer((req, res) => {
       if (req.url === '/upload') {
