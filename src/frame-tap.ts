@@ -47,7 +47,15 @@ export interface CloseSummary {
 export interface TapSummary {
   close: CloseSummary;
   traffic: { client: DirectionStats; server: DirectionStats };
-  latency: { requests?: Percentiles; pings?: Percentiles; correlation?: string; proxyAddedMs?: Percentiles };
+  latency: {
+    requests?: Percentiles;
+    pings?: Percentiles;
+    /** The id path requests and answers were paired by. */
+    correlation?: string;
+    /** Of the pairs, those matched in order because the answer had no matching id (with correlation set). */
+    inOrder?: number;
+    proxyAddedMs?: Percentiles;
+  };
 }
 
 /** Server-side failure codes: close-error. */
@@ -161,6 +169,7 @@ export class FrameTap {
     if (req) latency.requests = req;
     if (ping) latency.pings = ping;
     if (tracker.correlation) latency.correlation = tracker.correlation;
+    if (tracker.pairedInOrder > 0) latency.inOrder = tracker.pairedInOrder;
     if (added) latency.proxyAddedMs = added;
     return { summary: { close, traffic: { client: this.statsOf('client'), server: this.statsOf('server') }, latency }, findings: closeFindings(close) };
   }

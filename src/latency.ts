@@ -277,6 +277,8 @@ export class LatencyTracker {
   private readonly unanswered: Unanswered[] = [];
   /** Pings waiting for their pong, by the side that sent them (made with the first ping). */
   private pingsSent: { client: Map<string, number>; server: Map<string, number> } | undefined;
+  /** Answers paired with the oldest request because they carried no matching id (while an id path was known). */
+  private inOrderWithPath = 0;
 
   constructor(correlate?: string) {
     if (correlate) {
@@ -289,6 +291,14 @@ export class LatencyTracker {
   /** The id path in use ("id", "$.meta.requestId"), once known. */
   get correlation(): string | undefined {
     return this.pathLabel;
+  }
+
+  /**
+   * How many answers were paired in order although an id path was known (they had no
+   * matching id): the close summary then says that not every pair is by id.
+   */
+  get pairedInOrder(): number {
+    return this.inOrderWithPath;
   }
 
   /** Sees every message in order; fills message.latency when it answers an earlier one. */
@@ -347,5 +357,6 @@ export class LatencyTracker {
     this.requests.add(ms);
     m.latency = { ms: round(ms), to: 'request' };
     if (u!.key !== undefined && u!.key === key) m.latency.key = key;
+    else if (this.path) this.inOrderWithPath++;
   }
 }

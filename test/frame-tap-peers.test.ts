@@ -12,6 +12,7 @@ import WebSocket, { WebSocketServer, type PerMessageDeflateOptions, type RawData
 import type { Finding } from '../src/finding.js';
 import type { WsMessage } from '../src/frame.js';
 import type { Percentiles } from '../src/latency.js';
+import { pairing } from '../src/log/pretty.js';
 import type { SessionSink } from '../src/session-bus.js';
 import { startTestProxy, type TestProxy } from './helpers.js';
 
@@ -528,6 +529,39 @@ describe('frame tap: latency', () => {
     expectPercentiles(lat.requests, 3);
     expectPercentiles(lat.pings, 1);
     expectPercentiles(lat.proxyAddedMs);
+  });
+
+  it('answers without the id are paired in order, and the summary says how many', async () => {
+    const { wss, url } = await wsBackend({ perMessageDeflate: false });
+    // Answers request 1 by its id; answers request 2 with an event that carries no id.
+    wss.on('connection', (ws) =>
+      ws.on('message', (d) => {
+        const req = JSON.parse(d.toString()) as { id: number };
+        ws.send(JSON.stringify(req.id === 1 ? { id: 1, result: 'ok' } : { event: 'subscribed' }));
+      }),
+    );
+    const tap = tapSink();
+    const tp = await proxyTo(url, tap);
+    const ws = wsClient(tp.wsUrl('/ws'));
+    const answers: string[] = [];
+    ws.on('message', (d) => answers.push(d.toString()));
+    await once(ws, 'open');
+    ws.send(JSON.stringify({ id: 1, method: 'get' }));
+    await until(() => answers.length === 1, 'first answer');
+    ws.send(JSON.stringify({ id: 2, method: 'subscribe' }));
+    await until(() => answers.length === 2, 'second answer');
+    ws.close(1000);
+    await once(ws, 'close');
+    const { end } = await tp.nextEnd();
+
+    const responses = tap.msgs.filter((m) => m.from === 'server' && m.kind === 'text');
+    expect(responses.map((m) => m.latency?.key)).toEqual(['1', undefined]);
+    expect(responses.every((m) => m.latency?.to === 'request')).toBe(true);
+    expect(end.ws!.latency.correlation).toBe('id');
+    expect(end.ws!.latency.inOrder).toBe(1);
+    expectPercentiles(end.ws!.latency.requests, 2);
+    expect(pairing(2, 'id', 1)).toBe(' paired by id (1 of 2; 1 without a matching id, in order)');
+    expect(pairing(2, 'id', undefined)).toBe(' paired by id');
   });
 
   it('with correlate $.meta.requestId the pairing uses that path, not a top-level id', async () => {

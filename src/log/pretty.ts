@@ -33,6 +33,13 @@ function severityColor(p: Palette, f: Finding): (s: string) => string {
   return f.severity === 'error' ? p.red : f.severity === 'warn' ? p.yellow : p.cyan;
 }
 
+/** How requests and answers were paired, for the latency line. */
+export function pairing(count: number, correlation: string | undefined, inOrder: number | undefined): string {
+  if (!correlation) return ' each client message → next server message';
+  if (!inOrder) return ` paired by ${correlation}`;
+  return ` paired by ${correlation} (${count - inOrder} of ${count}; ${inOrder} without a matching ${correlation}, in order)`;
+}
+
 function row(p: Palette, label: string, value: string): string {
   return `\n    ${p.dim(label.padEnd(12))} ${value}`;
 }
@@ -93,7 +100,7 @@ export function formatSessionEnd(e: SessionEndLogEntry, p: Palette): string {
     out += row(p, 'Messages', `${side('client →', c)} · ${side('server ←', s)}`);
   }
   const l = e.latency;
-  if (l?.requests) out += row(p, 'Latency', `${pct(l.requests)}${l.correlation ? p.dim(` paired by ${l.correlation}`) : p.dim(' each client message → next server message')}`);
+  if (l?.requests) out += row(p, 'Latency', `${pct(l.requests)}${p.dim(pairing(l.requests.count, l.correlation, l.inOrder))}`);
   if (l?.pings) out += row(p, 'Ping', pct(l.pings));
   if (l?.proxyAddedMs) out += row(p, 'wstap added', `p50 ${l.proxyAddedMs.p50} ms · p99 ${l.proxyAddedMs.p99} · max ${l.proxyAddedMs.max}`);
   out += formatFindings(e.findings, p);

@@ -99,7 +99,7 @@ export interface SessionCloseEvent {
   durationMs: number;
   close?: CloseSummary;
   messages?: { client: DirectionStats; server: DirectionStats };
-  latency?: { requests?: Percentiles; pings?: Percentiles; correlation?: string };
+  latency?: { requests?: Percentiles; pings?: Percentiles; correlation?: string; inOrder?: number };
   findings: RecordedFinding[];
 }
 

@@ -289,11 +289,12 @@ export class Recorder implements SessionSink {
     if (end.ws) {
       e.close = end.ws.close;
       e.messages = end.ws.traffic;
-      const { requests, pings, correlation } = end.ws.latency;
+      const { requests, pings, correlation, inOrder } = end.ws.latency;
       e.latency = {};
       if (requests) e.latency.requests = requests;
       if (pings) e.latency.pings = pings;
       if (correlation) e.latency.correlation = correlation;
+      if (inOrder) e.latency.inOrder = inOrder;
     }
     this.write(e);
   }
