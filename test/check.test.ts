@@ -355,7 +355,7 @@ describe('wstap check: environment', () => {
     expect(outside.steps.some((s) => s.name === 'environment')).toBe(false);
   });
 
-  it('--env-file with the guide\'s mistakes: a service name in the browser URL, mismatched hosts and schemes, a bypass outside development', async () => {
+  it('--dotenv with the guide\'s mistakes: a service name in the browser URL, mismatched hosts and schemes, a bypass outside development', async () => {
     const b = await demoBackend(BYPASS);
     const file = tempFile(
       '.env.local',
@@ -369,7 +369,7 @@ describe('wstap check: environment', () => {
         '',
       ].join('\n'),
     );
-    const { r, result } = await checkJson([wsUrl(b.port), '--env-file', file, '--linger', '50']);
+    const { r, result } = await checkJson([wsUrl(b.port), '--dotenv', file, '--linger', '50']);
     expect(r.code).toBe(1);
     const env = step(result, 'env-file');
     expect(env.verdict).toBe('error');
@@ -381,23 +381,26 @@ describe('wstap check: environment', () => {
     expect(step(result, 'linger').verdict).toBe('ok');
   });
 
-  it('--env-file without a URL checks the frontend\'s NEXT_PUBLIC_WS_URL; a consistent file passes', async () => {
+  it('--dotenv without a URL checks the frontend\'s NEXT_PUBLIC_WS_URL; a consistent file passes (and so does --env-file, its other name)', async () => {
     const b = await demoBackend(BYPASS);
     const file = tempFile(
       '.env.development.local',
       `NEXT_PUBLIC_WS_URL=ws://localhost:${b.port}/ws\nNEXT_PUBLIC_API_URL=http://localhost:${b.port}\nALLOW_DEV_AUTH_BYPASS=true\nWEBSOCKET_AUTH_BYPASS=true\nENVIRONMENT=development\n`,
     );
-    const { r, result } = await checkJson(['--env-file', file, '--origin', 'http://localhost:3000', '--linger', '100']);
-    expect(r.code).toBe(0);
-    expect(result.url).toBe(`ws://localhost:${b.port}/ws`);
-    expect(step(result, 'env-file')).toMatchObject({ verdict: 'ok', findings: [] });
-    expect(step(result, 'linger').verdict).toBe('ok');
+    for (const flag of ['--dotenv', '--env-file']) {
+      const { r, result } = await checkJson([flag, file, '--origin', 'http://localhost:3000', '--linger', '100']);
+      expect(r.code).toBe(0);
+      expect(result.url).toBe(`ws://localhost:${b.port}/ws`);
+      expect(step(result, 'env-file')).toMatchObject({ verdict: 'ok', findings: [] });
+      expect(step(result, 'linger').verdict).toBe('ok');
+    }
   });
 });
 
 describe('wstap check: usage errors exit 2 with one line on stderr', () => {
   const cases: [string, string[]][] = [
-    ['no URL and no --env-file', ['check']],
+    ['no URL and no --dotenv', ['check']],
+    ['a --dotenv file that does not exist (wstap says so; Node does not stop first, as it does for --env-file)', ['check', '--dotenv', '/nonexistent/.env.local']],
     ['a scheme that is not ws, wss, http or https', ['check', 'ftp://localhost:8000/ws']],
     ['not a URL', ['check', 'localhost:8000']],
     ['an unknown --origins preset', ['check', 'ws://localhost:8000/ws', '--origins', 'docker-prod']],
@@ -415,9 +418,9 @@ describe('wstap check: usage errors exit 2 with one line on stderr', () => {
     });
   }
 
-  it('an --env-file that sets no WebSocket URL, without a URL', async () => {
+  it('a --dotenv file that sets no WebSocket URL, without a URL', async () => {
     const file = tempFile('.env', 'ENVIRONMENT=development\n');
-    const r = await wstap(['check', '--env-file', file]);
+    const r = await wstap(['check', '--dotenv', file]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('NEXT_PUBLIC_WS_URL');
   });
@@ -441,7 +444,7 @@ describe('--help of every command', () => {
   it('wstap check --help lists every option, the presets and the exit codes', async () => {
     const r = await wstap(['check', '--help']);
     expect(r.code).toBe(0);
-    for (const o of ['--origin', '--header', '--subprotocol', '--health', '--linger', '--send', '--origins', '--env-file', '--timeout', '--insecure', '--json']) {
+    for (const o of ['--origin', '--header', '--subprotocol', '--health', '--linger', '--send', '--origins', '--dotenv', '--timeout', '--insecure', '--json']) {
       expect(r.stdout, o).toContain(o);
     }
     expect(r.stdout).toContain('docker-dev');

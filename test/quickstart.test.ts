@@ -113,14 +113,14 @@ const HANDLERS: { re: RegExp; what: string; test(line: string, m: RegExpMatchArr
   },
   {
     re: /^NEXT_PUBLIC_WS_URL=(\S+) npm run dev$/,
-    what: 'the frontend\'s NEXT_PUBLIC_WS_URL reaches the backend through wstap (checked with wstap check --env-file)',
+    what: 'the frontend\'s NEXT_PUBLIC_WS_URL reaches the backend through wstap (checked with wstap check --dotenv)',
     async test(_line, m) {
       expect(proxy, 'the proxy line comes first in the Quick start').toBeDefined();
       const dir = mkdtempSync(path.join(os.tmpdir(), 'wstap-frontend-'));
       try {
         const file = path.join(dir, '.env.local');
         writeFileSync(file, `NEXT_PUBLIC_WS_URL=${ports(m[1]!)}\n`);
-        const r = await run(process.execPath, ['bin/wstap.js', 'check', '--env-file', file, '--origin', 'http://localhost:3000', '--linger', '200', '--json'], { cwd: copy!, env: env() });
+        const r = await run(process.execPath, ['bin/wstap.js', 'check', '--dotenv', file, '--origin', 'http://localhost:3000', '--linger', '200', '--json'], { cwd: copy!, env: env() });
         expect(r.code, r.stdout + r.stderr).toBe(0);
         const result = JSON.parse(r.stdout) as { url: string; steps: { name: string; verdict: string }[] };
         expect(result.url).toBe(`ws://localhost:${wstapPort}/ws`);

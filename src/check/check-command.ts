@@ -20,6 +20,7 @@ interface CheckCliOptions {
   linger: number;
   send?: string;
   origins?: string[];
+  dotenv?: string;
   envFile?: string;
   timeout: number;
   insecure?: boolean;
@@ -73,7 +74,7 @@ function healthPath(value: string): string {
 export function checkCommand(): Command {
   const cmd = new Command('check')
     .description('diagnose a WebSocket endpoint step by step: resolve, connect, health, handshake, immediate close, a reply; exit 0 healthy, 1 failed, 2 usage')
-    .addArgument(new Argument('[ws-url]', 'the endpoint, e.g. ws://localhost:8000/ws (default: NEXT_PUBLIC_WS_URL from --env-file)').argParser(checkUrl))
+    .addArgument(new Argument('[ws-url]', 'the endpoint, e.g. ws://localhost:8000/ws (default: NEXT_PUBLIC_WS_URL from --dotenv)').argParser(checkUrl))
     .addOption(new Option('--origin <origin>', 'send this Origin, as a browser does; repeat it to send several Origin lines').argParser(collectOriginLine))
     .addOption(new Option('-H, --header <line>', 'an extra header line, "Name: value", repeatable (e.g. "Authorization: Bearer ...")').argParser(collectHeader))
     .addOption(new Option('--subprotocol <name>', 'offer a subprotocol (Sec-WebSocket-Protocol), repeatable or comma-separated').argParser(collectList))
@@ -83,7 +84,10 @@ export function checkCommand(): Command {
     .addOption(
       new Option('--origins <list>', `probe each Origin and list the ones the backend accepts: comma-separated origins or a preset (${Object.keys(ORIGIN_PRESETS).join(', ')})`).argParser(collectOrigins),
     )
-    .addOption(new Option('--env-file <file>', "check the guide's variables (NEXT_PUBLIC_WS_URL, NEXT_PUBLIC_API_URL, NEXT_PUBLIC_WEBSOCKET_URL, auth bypass, ENVIRONMENT) in a .env file"))
+    .addOption(new Option('--dotenv <file>', "check the guide's variables (NEXT_PUBLIC_WS_URL, NEXT_PUBLIC_API_URL, NEXT_PUBLIC_WEBSOCKET_URL, auth bypass, ENVIRONMENT) in a .env file"))
+    // The option's first name. Node 20 reads --env-file itself wherever it appears (it loads the
+    // file into wstap's environment, and stops with exit 9 when the file is missing): --dotenv avoids that.
+    .addOption(new Option('--env-file <file>', 'the same as --dotenv (Node 20 also reads this name itself)').hideHelp())
     .addOption(new Option('--timeout <ms>', 'time allowed for each step (connection, answer, reply)').default(5000).argParser(parseMs))
     .addOption(new Option('--insecure', 'accept any TLS certificate (wss:// or https:// with a self-signed certificate)'))
     .addOption(new Option('--json', 'print one JSON object (for CI) instead of the report'))
@@ -94,7 +98,7 @@ Examples:
   wstap check ws://localhost:8000/ws --origin http://localhost:3000 --health /health
   wstap check ws://localhost:8000/ws --origins docker-dev
   wstap check ws://localhost:8000/ws?token=... --send '{"type":"ping"}' --json
-  wstap check --env-file frontend/.env.local --origin http://localhost:3000
+  wstap check --dotenv frontend/.env.local --origin http://localhost:3000
 
 Exit status: 0 when every step passed (warnings allowed), 1 when a step failed, 2 on a usage error.`,
     );
@@ -111,27 +115,29 @@ Exit status: 0 when every step passed (warnings allowed), 1 when a step failed, 
     if (opts.health) options.health = opts.health;
     if (opts.send !== undefined) options.send = opts.send;
     if (opts.origins) options.originProbes = opts.origins;
-    if (opts.envFile) {
+    const envFile = opts.dotenv ?? opts.envFile;
+    if (envFile) {
+      const flag = opts.dotenv ? '--dotenv' : '--env-file';
       let text: string;
       try {
-        text = readFileSync(opts.envFile, 'utf8');
+        text = readFileSync(envFile, 'utf8');
       } catch (err) {
-        throw new InvalidArgumentError(`cannot read --env-file ${opts.envFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new InvalidArgumentError(`cannot read ${flag} ${envFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
       const vars = parseEnvFile(text);
-      options.env = { source: opts.envFile, vars };
+      options.env = { source: envFile, vars };
       if (!url) {
         const fromFile = diagnoseEnv(vars).wsUrl;
-        if (!fromFile) throw new InvalidArgumentError(`no ws-url given and ${opts.envFile} sets neither NEXT_PUBLIC_WS_URL nor NEXT_PUBLIC_WEBSOCKET_URL.`);
+        if (!fromFile) throw new InvalidArgumentError(`no ws-url given and ${envFile} sets neither NEXT_PUBLIC_WS_URL nor NEXT_PUBLIC_WEBSOCKET_URL.`);
         try {
           parseCheckUrl(fromFile);
         } catch (err) {
-          throw new InvalidArgumentError(`the WebSocket URL in ${opts.envFile}: ${(err as CheckUrlError).message}`);
+          throw new InvalidArgumentError(`the WebSocket URL in ${envFile}: ${(err as CheckUrlError).message}`);
         }
         options.url = fromFile;
       }
     }
-    if (!options.url) throw new InvalidArgumentError('wstap check needs a WebSocket URL (wstap check ws://localhost:8000/ws) or an --env-file that sets NEXT_PUBLIC_WS_URL.');
+    if (!options.url) throw new InvalidArgumentError('wstap check needs a WebSocket URL (wstap check ws://localhost:8000/ws) or a --dotenv file that sets NEXT_PUBLIC_WS_URL.');
 
     const tty = process.stdout.isTTY && !process.env['NO_COLOR'];
     const p = tty ? COLORS : NO_COLORS;

@@ -1,5 +1,5 @@
 /**
- * `wstap check --env-file`: the variables of the troubleshooting guide's checklist,
+ * `wstap check --dotenv`: the variables of the troubleshooting guide's checklist,
  * read from a .env file, and what does not fit together: a browser URL the browser on
  * the host cannot reach, hosts or schemes that disagree, an auth bypass outside
  * development.

@@ -62,7 +62,7 @@ export interface CheckOptions {
   send?: string;
   /** --origins: each one is probed. */
   originProbes?: string[];
-  /** --env-file, already read. */
+  /** --dotenv (or --env-file), already read. */
   env?: { source: string; vars: ReadonlyMap<string, string> };
   /** Per step (connection, answer, reply). Default 5000. */
   timeoutMs?: number;
