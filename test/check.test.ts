@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { diagnoseEnv, parseEnvFile } from '../src/check/env-file.js';
+import { startTlsEchoBackend } from './tls-backend.js';
 import { ORIGIN_PRESETS, parseOriginList } from '../src/check/origins.js';
 import { parseCheckUrl, runCheck, type CheckResult, type CheckStep } from '../src/check/run-check.js';
 import { detectContainer, isLocalhost, localhostInContainerFinding, warnIfLocalhostInContainer, type ContainerProbe } from '../src/container.js';
@@ -292,25 +293,9 @@ describe('wstap check against real backends', () => {
   });
 
   it('wss:// with a self-signed certificate: upstream-tls without --insecure; with it every step passes, health included', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'wstap-tls-'));
-    cleanups.push(() => removeDir(dir));
-    const key = path.join(dir, 'key.pem');
-    const cert = path.join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
-    const https = await import('node:https');
-    const { WebSocketServer } = await import('ws');
-    const server = https.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
-      res.writeHead(req.url === '/health' ? 200 : 404).end(req.url === '/health' ? 'ok' : '');
-    });
-    const wss = new WebSocketServer({ server });
-    wss.on('connection', (ws) => ws.on('message', (d) => ws.send(d.toString())));
-    await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
-    cleanups.push(() => new Promise<void>((res) => {
-      for (const c of wss.clients) c.terminate();
-      server.closeAllConnections();
-      server.close(() => res());
-    }));
-    const port = (server.address() as net.AddressInfo).port;
+    const backend = await startTlsEchoBackend();
+    cleanups.push(() => backend.close());
+    const port = backend.port;
     const url = `wss://127.0.0.1:${port}/ws`;
     const strict = await checkJson([url, '--health', '/health']);
     expect(strict.r.code).toBe(1);
