@@ -45,6 +45,12 @@ describe('jsonStringBody: JSON.stringify on UTF-8 bytes', () => {
     }
   });
 
+  it('a 100,000-quote text, then a small one: both as JSON.stringify writes them', () => {
+    const quotes = '"'.repeat(100_000);
+    expect(jsonStringBody(at(quotes, 1)).toString('utf8')).toBe(stringified(quotes));
+    expect(jsonStringBody(at('{"a":1}', 0)).toString('utf8')).toBe(stringified('{"a":1}'));
+  });
+
   it('hands back the same buffer when nothing needs escaping, and never changes its input', () => {
     const plain = at('hello world, nothing to escape here: é😀', 1);
     expect(jsonStringBody(plain)).toBe(plain);

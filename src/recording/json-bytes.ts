@@ -64,13 +64,16 @@ export function jsonStringBody(bytes: Buffer): Buffer {
   }
   note(bytes, head + words * 4, n);
   if (count === 0) return bytes;
+  const found = positions;
+  // A message full of quotes made the list large: let it go after this one.
+  if (positions.length > 65_536) positions = new Int32Array(256);
   // One copy, then each run after an escaped byte moved right into place, last first.
   const out = Buffer.allocUnsafe(n + extra);
   out.set(bytes, 0);
   let end = n;
   let shift = extra;
   for (let j = count - 1; j >= 0; j--) {
-    const i = positions[j]!;
+    const i = found[j]!;
     if (end > i + 1) out.copyWithin(i + 1 + shift, i + 1, end);
     const e = ESCAPE[bytes[i]!]!;
     shift -= e.length - 1;
