@@ -443,7 +443,8 @@ export class FrameDecoder {
   /** The message is complete and its data ready: check it, then emit it (or queue it behind one still inflating). */
   private finishData(p: Pending, at: number): void {
     const data = p.kept.length === 1 ? p.kept[0]! : Buffer.concat(p.kept, p.keptBytes);
-    const truncated = p.size > p.keptBytes;
+    // Over --max-message-size; a binary message may also be kept shorter (only as far as a sink reads it).
+    const truncated = p.size > this.opts.maxMessageBytes;
     if (p.kind === 'text' && !truncated && !isUtf8(data)) {
       this.violation('invalid UTF-8 in a text message (RFC 6455 8.1)', at);
       return;

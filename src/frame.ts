@@ -22,7 +22,11 @@ export interface WsMessage {
   from: Side;
   kind: MessageKind;
   opcode: number;
-  /** The decoded payload, at most the tap's maxMessageBytes (see truncated). */
+  /**
+   * The decoded payload: at most the tap's maxMessageBytes (see truncated). A binary
+   * message's is kept only as far as some sink reads it (SessionSink.binaryBytes), so it
+   * may be shorter than size without being truncated.
+   */
   data: Buffer;
   /** Decoded size in bytes (after inflate), whole message even when data is truncated. */
   size: number;
@@ -35,7 +39,7 @@ export interface WsMessage {
   firstByteAt: number;
   /** performance.now() when the last byte of the last frame arrived at wstap. */
   lastByteAt: number;
-  /** data holds only the first maxMessageBytes of the message. */
+  /** The message is larger than maxMessageBytes (--max-message-size): data holds at most its start. */
   truncated: boolean;
   /** For close frames. */
   closeCode?: number;

@@ -37,6 +37,9 @@ const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encod
  * separate lines; headers http-proxy added itself (Connection: close) keep their place
  * after those.
  */
+// http-proxy emits no proxyReq for a request with an Expect header (100-continue): such a
+// request goes out as http-proxy builds it (lowercased names, joined duplicates) and without
+// the connect limit below.
 function restoreRequestHeaders(proxyReq: http.ClientRequest, req: http.IncomingMessage): void {
   const seen = new Map<string, { name: string; values: string[] }>();
   const raw = req.rawHeaders;
@@ -57,7 +60,7 @@ function restoreRequestHeaders(proxyReq: http.ClientRequest, req: http.IncomingM
     if (current === undefined) continue; // not forwarded (http-proxy left it out)
     // A single value as http-proxy set it (it may have changed it); duplicates from the wire.
     // Content-Length and Transfer-Encoding duplicates are refused by Node's parser before this.
-    outgoing.push([name, values.length > 1 && lower !== 'set-cookie' ? values : current]);
+    outgoing.push([name, values.length > 1 && lower !== 'set-cookie' && lower !== 'connection' ? values : current]);
   }
   for (const name of proxyReq.getHeaderNames()) proxyReq.removeHeader(name);
   for (const [name, value] of [...outgoing, ...extra]) proxyReq.setHeader(name, value);
@@ -74,7 +77,8 @@ function limitConnect(proxyReq: http.ClientRequest, ms: number): void {
   if (!socket?.connecting) return;
   const timer = setTimeout(() => proxyReq.destroy(new UpstreamTimeout('connect', ms)), ms);
   const clear = (): void => clearTimeout(timer);
-  socket.once('connect', clear);
+  // For a TLS backend the connection is there once the TLS handshake is done, not at TCP connect.
+  socket.once((socket as { encrypted?: boolean }).encrypted ? 'secureConnect' : 'connect', clear);
   socket.once('close', clear);
 }
 

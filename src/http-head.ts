@@ -74,7 +74,12 @@ const SHARED_VALUES = new Set([
   'content-type',
 ]);
 
+/** Longer strings are not shared: a client must not be able to park large strings in the cache. */
+const INTERN_MAX_LENGTH = 128;
+
+/** The shared copy of a validated name or value (never called before validation). */
 function intern(s: string): string {
+  if (s.length > INTERN_MAX_LENGTH) return s;
   const known = interned.get(s);
   if (known !== undefined) return known;
   if (interned.size < INTERN_LIMIT) interned.set(s, s);
@@ -107,8 +112,9 @@ function parseLines(raw: Buffer): { first: string; headers: HeaderLine[] } {
       const line = body.toString('latin1', start, end);
       throw new HeadParseError(`header line without a name and a colon: ${JSON.stringify(line.slice(0, 60))}`);
     }
-    const name = intern(body.toString('latin1', start, colon));
-    if (!TOKEN.test(name)) throw new HeadParseError(`invalid header name ${JSON.stringify(name.slice(0, 60))}`);
+    const raw = body.toString('latin1', start, colon);
+    if (!TOKEN.test(raw)) throw new HeadParseError(`invalid header name ${JSON.stringify(raw.slice(0, 60))}`);
+    const name = intern(raw);
     let from = colon + 1;
     let to = end;
     while (from < to && isBlank(body[from])) from++;

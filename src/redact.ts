@@ -140,13 +140,13 @@ export function payloadMayHoldSecret(bytes: Buffer): boolean {
 }
 
 /**
- * A message payload as text, with secret-looking JSON fields and JWTs replaced.
- * `cut`: the text may end inside a value (a preview, a message the tap kept only the
- * start of), so a secret-looking field that runs to the end is replaced too.
+ * A message payload as text, with secret-looking JSON fields and JWTs replaced; also a
+ * field whose value runs to the end of the text (a preview, a message the tap kept only
+ * the start of, or one its sender cut).
  */
-export function redactPayloadText(text: string, cut = true): string {
-  const fields = text.replace(SECRET_JSON_KEY, `"$1"$2"${REDACTED}"`);
-  return redactJwts(cut ? fields.replace(SECRET_JSON_TAIL, `"$1"$2"${REDACTED}`) : fields);
+export function redactPayloadText(text: string): string {
+  const fields = text.replace(SECRET_JSON_KEY, `"$1"$2"${REDACTED}"`).replace(SECRET_JSON_TAIL, `"$1"$2"${REDACTED}`);
+  return redactJwts(fields);
 }
 
 /** The subprotocol a backend chose, redacted when it is (or would be, among the offered ones) a token. */

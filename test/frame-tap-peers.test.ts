@@ -667,8 +667,8 @@ describe('frame tap: bounded memory', () => {
     expect(clientGot.map(fp)).toEqual([fp(plain), fp(compressible), fp(Buffer.from(text))]);
     const data = tap.msgs.filter((m) => m.from === 'client' && isData(m));
     expect(data.map((m) => [m.kind, m.compressed, m.data.length, m.size, m.truncated])).toEqual([
-      ['binary', false, 48, 5000, true],
-      ['binary', true, 48, 8000, true],
+      ['binary', false, 48, 5000, false],
+      ['binary', true, 48, 8000, false],
       ['text', false, 3000, 3000, false],
     ]);
     expect(data[0]!.data.equals(plain.subarray(0, 48))).toBe(true);

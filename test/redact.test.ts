@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactHeaderValue, redactTarget, REDACTED } from '../src/redact.js';
+import { redactHeaderValue, redactPayloadText, redactTarget, REDACTED } from '../src/redact.js';
 import { fakeJwt } from './helpers.js';
 
 describe('redactTarget', () => {
@@ -24,5 +24,14 @@ describe('redactHeaderValue', () => {
     expect(redactHeaderValue('Sec-WebSocket-Protocol', 'chat, access_token, secretvalue')).toBe(`chat, access_token, ${REDACTED}`);
     expect(redactHeaderValue('X-Auth-Token', 'zzz')).toBe(REDACTED);
     expect(redactHeaderValue('Origin', 'http://localhost:3000')).toBe('http://localhost:3000');
+  });
+});
+
+describe('redactPayloadText', () => {
+  it('a secret field whose value runs to the end of the text is redacted, whoever cut the text', () => {
+    expect(redactPayloadText('{"error":"expired","token":"abc123')).toBe(`{"error":"expired","token":"${REDACTED}`);
+    expect(redactPayloadText('{"password":"hunter2')).toBe(`{"password":"${REDACTED}`);
+    expect(redactPayloadText('{"password":"hunter2","n":1}')).toBe(`{"password":"${REDACTED}","n":1}`);
+    expect(redactPayloadText('{"n":1,"note":"no secret here')).toBe('{"n":1,"note":"no secret here');
   });
 });

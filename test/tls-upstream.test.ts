@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { WsMessage } from '../src/frame.js';
@@ -77,5 +78,30 @@ describe('a TLS backend (--target https://)', () => {
     const http = await get(`${tp.url}/health`);
     expect(http.status).toBe(502);
     expect(http.body).toMatch(/certificate/i);
+  });
+
+  it('a backend that accepts TCP but never completes the TLS handshake: HTTP and the upgrade get a 502 with upstream-timeout', async () => {
+    // A plain TCP server: it accepts, reads the ClientHello and says nothing.
+    const silent = net.createServer((socket) => {
+      socket.on('error', () => {});
+      socket.resume();
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => silent.close(() => r())));
+    const port = (silent.address() as net.AddressInfo).port;
+    const tp = await startTestProxy({ target: `https://127.0.0.1:${port}`, upstreamTimeoutMs: 300 });
+    cleanups.push(() => tp.close());
+
+    const http = await get(`${tp.url}/health`);
+    expect(http.status).toBe(502);
+    expect(tp.logs.find((l) => l['event'] === 'http-error')?.['finding']).toMatchObject({ code: 'upstream-timeout' });
+
+    const ws = new WebSocket(tp.wsUrl('/ws'));
+    cleanups.push(() => ws.terminate());
+    ws.on('error', () => {});
+    const [, res] = (await once(ws, 'unexpected-response')) as [unknown, import('node:http').IncomingMessage];
+    expect(res.statusCode).toBe(502);
+    res.resume();
+    expect((await tp.nextHandshake()).findings.map((f) => f.code)).toContain('upstream-timeout');
   });
 });

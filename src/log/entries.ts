@@ -82,9 +82,9 @@ export function messagePreview(m: WsMessage): string {
   if (m.kind === 'text') {
     const text = m.data.subarray(0, PREVIEW_CHARS * 4).toString('utf8');
     const cut = text.length > PREVIEW_CHARS || m.truncated || m.data.length > PREVIEW_CHARS * 4;
-    return redactPayloadText(text.slice(0, PREVIEW_CHARS), cut) + (cut ? '…' : '');
+    return redactPayloadText(text.slice(0, PREVIEW_CHARS)) + (cut ? '…' : '');
   }
-  if (m.kind === 'close') return m.closeReason ?? '';
+  if (m.kind === 'close') return m.closeReason === undefined ? '' : redactPayloadText(m.closeReason);
   if (m.data.length === 0) return '';
   const hex = m.data.subarray(0, PREVIEW_HEX_BYTES).toString('hex');
   return hex + (m.data.length > PREVIEW_HEX_BYTES || m.truncated ? '…' : '');

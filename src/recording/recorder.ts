@@ -60,7 +60,7 @@ function payloadFields(m: WsMessage, mode: PayloadMode): Pick<MessageEvent, 'tex
   if (asText) {
     // A cut by the tap may end inside a character: keep whole characters only.
     const whole = m.truncated ? trimPartialUtf8(data) : data;
-    let text: Buffer = Buffer.from(redactPayloadText(whole.toString('utf8'), m.truncated), 'utf8');
+    let text: Buffer = Buffer.from(redactPayloadText(whole.toString('utf8')), 'utf8');
     if (text.length > limit) {
       text = utf8Prefix(text, limit);
       truncated = true;
@@ -68,7 +68,7 @@ function payloadFields(m: WsMessage, mode: PayloadMode): Pick<MessageEvent, 'tex
     out.text = text.toString('utf8');
   } else {
     const bytes = data.length > limit ? data.subarray(0, limit) : data;
-    if (bytes.length < data.length) truncated = true;
+    if (bytes.length < data.length || (m.kind === 'binary' && bytes.length < m.size)) truncated = true;
     if (bytes.length) out.base64 = bytes.toString('base64');
   }
   if (truncated) out.truncated = true;
@@ -246,7 +246,7 @@ export class Recorder implements SessionSink {
       wireSize: m.wireSize,
     };
     if (m.closeCode !== undefined) e.closeCode = m.closeCode;
-    if (m.latency) e.latencyMs = m.latency.ms;
+    if (m.latency && Number.isFinite(m.latency.ms)) e.latencyMs = m.latency.ms;
     Object.assign(e, payloadFields(m, this.payloads));
     this.write(e);
   }
@@ -263,7 +263,7 @@ export class Recorder implements SessionSink {
       if (m.data.length === 0) return undefined;
       const bytes = m.data.length > limit ? m.data.subarray(0, limit) : m.data;
       if (bytes.length === 0) return undefined;
-      return { field: 'base64', json: Buffer.from(bytes.toString('base64'), 'latin1'), truncated: m.truncated || bytes.length < m.data.length };
+      return { field: 'base64', json: Buffer.from(bytes.toString('base64'), 'latin1'), truncated: bytes.length < m.size };
     }
     const whole = m.truncated ? trimPartialUtf8(m.data) : m.data;
     if (!isUtf8(whole) || payloadMayHoldSecret(whole)) return undefined;
