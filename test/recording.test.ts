@@ -182,6 +182,31 @@ describe('payloads as recorded', () => {
     '',
   ];
 
+  it('many messages in one burst and messages larger than the write buffer: every line whole and in order', async () => {
+    const file = tmpFile();
+    const tp = await recordingProxy(await echoBackend(), { file });
+    const c = await openClient(tp.wsUrl('/ws'));
+    // 400 texts of 2 KB sent at once (far more than one 256 KB buffer in one turn), then
+    // a 600 KB text with quotes to escape and a 500 KB binary message (its base64 is 680 KB).
+    const texts = Array.from({ length: 400 }, (_, i) => `{"i":${i},"s":"${'"q" '.repeat(500)}"}`);
+    for (const t of texts) c.ws.send(t);
+    const bigText = `{"big":"${'say \\"hi\\" '.repeat(60_000)}"}`;
+    const bigBinary = randomBytes(500_000);
+    c.ws.send(bigText);
+    c.ws.send(bigBinary);
+    await c.message(402);
+    await closeClient(c);
+    await tp.nextEnd();
+    await tp.close();
+
+    const rec = loadRecording(file);
+    expect(rec.warnings).toEqual([]);
+    for (const from of ['client', 'server']) {
+      const got = dataOf(rec).filter((m) => m.from === from);
+      expect(got.map((m) => m.text ?? m.base64)).toEqual([...texts, bigText, bigBinary.toString('base64')]);
+    }
+  });
+
   for (const payloads of ['full', 30] as PayloadMode[]) {
     it(`texts JSON must escape, binary and empty messages are read back as sent (--record-payloads ${payloads})`, async () => {
       const file = tmpFile();

@@ -35,12 +35,12 @@ function note(bytes: Buffer, from: number, to: number): void {
 }
 
 /**
- * The inside of a JSON string (no quotes) holding the text whose well-formed UTF-8
- * bytes are `bytes`. The caller checks well-formedness (`isUtf8`): UTF-8 has no lone
- * surrogates, so only controls, quotes and backslashes need escaping. Returns `bytes`
- * itself when nothing needs escaping.
+ * The length of the inside of a JSON string (no quotes) holding the text whose
+ * well-formed UTF-8 bytes are `bytes`. The caller checks well-formedness (`isUtf8`):
+ * UTF-8 has no lone surrogates, so only controls, quotes and backslashes need escaping.
+ * Remembers where they are, for the escapeInto() call that must follow.
  */
-export function jsonStringBody(bytes: Buffer): Buffer {
+export function escapedLength(bytes: Buffer): number {
   const n = bytes.length;
   const offset = bytes.byteOffset;
   count = 0;
@@ -63,22 +63,45 @@ export function jsonStringBody(bytes: Buffer): Buffer {
     }
   }
   note(bytes, head + words * 4, n);
-  if (count === 0) return bytes;
+  return n + extra;
+}
+
+/**
+ * Writes the escaped form of `bytes` (the same bytes escapedLength() was just called on)
+ * to out[at...]; returns the number of bytes written. `out` must have room for them.
+ */
+export function escapeInto(bytes: Buffer, out: Buffer, at: number): number {
+  const n = bytes.length;
+  const total = n + extra;
+  out.set(bytes, at);
+  if (count === 0) return total;
   const found = positions;
+  const escapes = count;
   // A message full of quotes made the list large: let it go after this one.
   if (positions.length > 65_536) positions = new Int32Array(256);
-  // One copy, then each run after an escaped byte moved right into place, last first.
-  const out = Buffer.allocUnsafe(n + extra);
-  out.set(bytes, 0);
+  count = 0;
+  // Each run after an escaped byte is moved right into place, last first.
   let end = n;
   let shift = extra;
-  for (let j = count - 1; j >= 0; j--) {
+  for (let j = escapes - 1; j >= 0; j--) {
     const i = found[j]!;
-    if (end > i + 1) out.copyWithin(i + 1 + shift, i + 1, end);
+    if (end > i + 1) out.copyWithin(at + i + 1 + shift, at + i + 1, at + end);
     const e = ESCAPE[bytes[i]!]!;
     shift -= e.length - 1;
-    for (let k = 0; k < e.length; k++) out[i + shift + k] = e[k]!;
+    for (let k = 0; k < e.length; k++) out[at + i + shift + k] = e[k]!;
     end = i;
   }
+  return total;
+}
+
+/** escapedLength() and escapeInto() in one: a new buffer, or `bytes` itself when nothing needs escaping. */
+export function jsonStringBody(bytes: Buffer): Buffer {
+  const length = escapedLength(bytes);
+  if (length === bytes.length) {
+    count = 0;
+    return bytes;
+  }
+  const out = Buffer.allocUnsafe(length);
+  escapeInto(bytes, out, 0);
   return out;
 }

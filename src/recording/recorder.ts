@@ -11,7 +11,7 @@ import type { WsMessage } from '../frame.js';
 import { payloadMayHoldSecret, redactChosenProtocol, redactHeaders, redactPayloadText, redactResponseHeaders, redactTarget, utf8Prefix } from '../redact.js';
 import type { SessionSink } from '../session-bus.js';
 import type { Session, SessionEnd } from '../session.js';
-import { jsonStringBody } from './json-bytes.js';
+import { escapedLength, escapeInto } from './json-bytes.js';
 import {
   RECORDING_FORMAT,
   RECORDING_VERSION,
@@ -38,7 +38,9 @@ export interface RecorderOptions {
 /** In-memory backlog beyond which a recording that cannot keep up is stopped. */
 const MAX_BACKLOG = 64 * 1024 * 1024;
 
-const LINE_END = Buffer.from('"}\n', 'latin1');
+/** The slab lines are written to, and the room below which a new one is started. */
+const SLAB_SIZE = 256 * 1024;
+const SLAB_MIN_ROOM = 16 * 1024;
 
 export function parsePayloadMode(value: string): PayloadMode {
   if (value === 'full' || value === 'none') return value;
@@ -106,9 +108,10 @@ export class Recorder implements SessionSink {
   private readonly opens = new Map<string, OpenSession>();
   private bytes = 0;
   private stopped = false;
-  /** Lines written in this turn of the event loop, not yet handed to the file. */
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  /** Lines are written here; [slabStart, slabEnd) is what this turn of the event loop wrote. */
+  private slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+  private slabStart = 0;
+  private slabEnd = 0;
   private readonly payloads: PayloadMode;
 
   constructor(private readonly opts: RecorderOptions) {
@@ -154,35 +157,55 @@ export class Recorder implements SessionSink {
 
   private write(event: RecordingEvent): void {
     if (this.stopped) return;
-    this.append(Buffer.from(`${JSON.stringify(event)}\n`, 'utf8'));
+    const line = `${JSON.stringify(event)}\n`;
+    const at = this.reserve(line.length * 3);
+    this.commit(at, at + this.slab.write(line, at, 'utf8'));
   }
 
-  private append(...parts: Buffer[]): void {
-    let size = 0;
-    for (const p of parts) size += p.length;
+  /**
+   * Room for a line of at most n bytes in the slab; returns where it starts. Lines are
+   * written straight into the slab, and each turn of the event loop hands what it wrote to
+   * the file as one slice of it: no buffer per line, no concatenation, one write.
+   */
+  private reserve(n: number): number {
+    if (this.slab.length - this.slabEnd < n) {
+      this.handOff();
+      if (this.slab.length - this.slabEnd < n) {
+        this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, n));
+        this.slabStart = this.slabEnd = 0;
+      }
+    }
+    return this.slabEnd;
+  }
+
+  /** Keeps slab[at, end) as the next line, or drops it when a limit says stop. */
+  private commit(at: number, end: number): void {
+    const size = end - at;
     if (this.opts.maxBytes !== undefined && this.bytes + size > this.opts.maxBytes) {
       this.stop(`recording to ${this.opts.file} stopped at ${this.bytes} bytes (--record-max-bytes ${this.opts.maxBytes}); proxying goes on`, 'warn');
       return;
     }
-    if (this.stream.writableLength + this.pendingBytes > MAX_BACKLOG) {
+    if (this.stream.writableLength + (at - this.slabStart) > MAX_BACKLOG) {
       this.stop(`recording to ${this.opts.file} stopped: the disk does not keep up (${MAX_BACKLOG} bytes waiting); proxying goes on`);
       return;
     }
     this.bytes += size;
-    const first = this.pending.length === 0;
-    for (const p of parts) this.pending.push(p);
-    this.pendingBytes += size;
-    // Lines of one turn of the event loop go to the file in one write: a write per
-    // message costs more than the message.
-    if (first) setImmediate(this.writePending);
+    const first = this.slabEnd === this.slabStart;
+    this.slabEnd = end;
+    if (first) setImmediate(this.handOff);
   }
 
-  private readonly writePending = (): void => {
-    if (this.pending.length === 0) return;
-    const chunk = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
-    if (!this.stream.destroyed) this.stream.write(chunk);
+  /** Hands the lines written since the last hand-off to the file (the stream keeps that slice; later lines go after it). */
+  private readonly handOff = (): void => {
+    if (this.slabEnd > this.slabStart) {
+      const chunk = this.slab.subarray(this.slabStart, this.slabEnd);
+      this.slabStart = this.slabEnd;
+      if (!this.stream.destroyed) this.stream.write(chunk);
+    }
+    if (this.slab.length - this.slabEnd < SLAB_MIN_ROOM) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      this.slabStart = this.slabEnd = 0;
+    }
   };
 
   handshake(s: Session): void {
@@ -229,7 +252,15 @@ export class Recorder implements SessionSink {
       let head = `${m.from === 'client' ? o.clientPrefix : o.serverPrefix}"t":${t},"ts":${ts},"kind":"${m.kind}","opcode":${m.opcode},"frames":${m.frames},"compressed":${m.compressed},"size":${m.size},"wireSize":${m.wireSize}`;
       if (m.latency && Number.isFinite(m.latency.ms)) head += `,"latencyMs":${m.latency.ms}`;
       if (fast.truncated) head += ',"truncated":true';
-      this.append(Buffer.from(`${head},"${fast.field}":"`, 'utf8'), fast.json, LINE_END);
+      head += fast.field === 'text' ? ',"text":"' : ',"base64":"';
+      const payload = fast.field === 'text' ? escapedLength(fast.bytes) : fast.base64Length;
+      const at = this.reserve(head.length * 3 + payload + 3);
+      let end = at + this.slab.write(head, at, 'utf8');
+      end += fast.field === 'text' ? escapeInto(fast.bytes, this.slab, end) : this.slab.write(fast.bytes.toString('base64'), end, 'latin1');
+      this.slab[end++] = 0x22; // "
+      this.slab[end++] = 0x7d; // }
+      this.slab[end++] = 0x0a; // \n
+      this.commit(at, end);
       return;
     }
     const e: MessageEvent = {
@@ -252,23 +283,22 @@ export class Recorder implements SessionSink {
   }
 
   /**
-   * The payload of a text or binary message as the bytes of its JSON string, when no
-   * redaction can apply: the common case, written without building a string.
+   * The payload of a text or binary message when no redaction can apply (the common
+   * case): its bytes, written to the line without building a string.
    */
-  private payloadBytes(m: WsMessage): { field: 'text' | 'base64'; json: Buffer; truncated: boolean } | undefined {
+  private payloadBytes(m: WsMessage): { field: 'text' | 'base64'; bytes: Buffer; base64Length: number; truncated: boolean } | undefined {
     const mode = this.payloads;
     if (mode === 'none' || (m.kind !== 'text' && m.kind !== 'binary')) return undefined;
     const limit = typeof mode === 'number' ? mode : Infinity;
     if (m.kind === 'binary') {
-      if (m.data.length === 0) return undefined;
       const bytes = m.data.length > limit ? m.data.subarray(0, limit) : m.data;
       if (bytes.length === 0) return undefined;
-      return { field: 'base64', json: Buffer.from(bytes.toString('base64'), 'latin1'), truncated: bytes.length < m.size };
+      return { field: 'base64', bytes, base64Length: Math.ceil(bytes.length / 3) * 4, truncated: bytes.length < m.size };
     }
     const whole = m.truncated ? trimPartialUtf8(m.data) : m.data;
     if (!isUtf8(whole) || payloadMayHoldSecret(whole)) return undefined;
     const bytes = utf8Prefix(whole, limit);
-    return { field: 'text', json: jsonStringBody(bytes), truncated: m.truncated || bytes.length < whole.length };
+    return { field: 'text', bytes, base64Length: 0, truncated: m.truncated || bytes.length < whole.length };
   }
 
   end(s: Session, end: SessionEnd): void {
@@ -301,7 +331,7 @@ export class Recorder implements SessionSink {
 
   /** Writes out everything and closes the file. */
   flush(): Promise<void> {
-    this.writePending();
+    this.handOff();
     return new Promise((resolve) => {
       if (this.stream.destroyed || this.stream.closed) return resolve();
       this.stream.end(() => resolve());
