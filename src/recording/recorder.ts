@@ -295,8 +295,9 @@ export class Recorder implements SessionSink {
       if (bytes.length === 0) return undefined;
       return { field: 'base64', bytes, base64Length: Math.ceil(bytes.length / 3) * 4, truncated: bytes.length < m.size };
     }
+    // The decoder emits a whole text message only when it is valid UTF-8; a cut one is checked here.
     const whole = m.truncated ? trimPartialUtf8(m.data) : m.data;
-    if (!isUtf8(whole) || payloadMayHoldSecret(whole)) return undefined;
+    if ((m.truncated && !isUtf8(whole)) || payloadMayHoldSecret(whole)) return undefined;
     const bytes = utf8Prefix(whole, limit);
     return { field: 'text', bytes, base64Length: 0, truncated: m.truncated || bytes.length < whole.length };
   }
