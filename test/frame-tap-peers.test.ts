@@ -487,15 +487,21 @@ async function jsonBackend(): Promise<string> {
   return url;
 }
 
+/** A proxy with a tap sink in front of url, and an open ws client whose received texts collect in answers. */
+async function openThroughTap(url: string, extra: { correlate?: string } = {}): Promise<{ tap: Tap; tp: TestProxy; ws: WebSocket; answers: string[] }> {
+  const tap = tapSink();
+  const tp = await proxyTo(url, tap, extra);
+  const ws = wsClient(tp.wsUrl('/ws'));
+  const answers: string[] = [];
+  ws.on('message', (d) => answers.push(d.toString()));
+  await once(ws, 'open');
+  return { tap, tp, ws, answers };
+}
+
 describe('frame tap: latency', () => {
   it('pairs JSON answers with their requests by id (out of order), pings with pongs; summaries at the end', async () => {
     const url = await jsonBackend();
-    const tap = tapSink();
-    const tp = await proxyTo(url, tap);
-    const ws = wsClient(tp.wsUrl('/ws'));
-    const answers: string[] = [];
-    ws.on('message', (d) => answers.push(d.toString()));
-    await once(ws, 'open');
+    const { tap, tp, ws, answers } = await openThroughTap(url);
     ws.send(JSON.stringify({ id: 'r1', hold: true, method: 'slow' }));
     ws.send(JSON.stringify({ id: 'r2', method: 'fast' }));
     await until(() => answers.length === 2, 'two answers');
@@ -540,12 +546,7 @@ describe('frame tap: latency', () => {
         ws.send(JSON.stringify(req.id === 1 ? { id: 1, result: 'ok' } : { event: 'subscribed' }));
       }),
     );
-    const tap = tapSink();
-    const tp = await proxyTo(url, tap);
-    const ws = wsClient(tp.wsUrl('/ws'));
-    const answers: string[] = [];
-    ws.on('message', (d) => answers.push(d.toString()));
-    await once(ws, 'open');
+    const { tap, tp, ws, answers } = await openThroughTap(url);
     ws.send(JSON.stringify({ id: 1, method: 'get' }));
     await until(() => answers.length === 1, 'first answer');
     ws.send(JSON.stringify({ id: 2, method: 'subscribe' }));
@@ -566,12 +567,7 @@ describe('frame tap: latency', () => {
 
   it('with correlate $.meta.requestId the pairing uses that path, not a top-level id', async () => {
     const url = await jsonBackend();
-    const tap = tapSink();
-    const tp = await proxyTo(url, tap, { correlate: '$.meta.requestId' });
-    const ws = wsClient(tp.wsUrl('/ws'));
-    const answers: string[] = [];
-    ws.on('message', (d) => answers.push(d.toString()));
-    await once(ws, 'open');
+    const { tap, tp, ws, answers } = await openThroughTap(url, { correlate: '$.meta.requestId' });
     // The same top-level id on both: only the meta path tells them apart.
     ws.send(JSON.stringify({ id: 'same', hold: true, meta: { requestId: 'a1' } }));
     ws.send(JSON.stringify({ id: 'same', meta: { requestId: 'a2' } }));
