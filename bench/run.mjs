@@ -613,7 +613,7 @@ const result = {
   scenarios: {},
 };
 
-if (!existsSync(path.join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/ is missing: run npm run build first (npm run bench does)');
+if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run npm run build first (npm run bench does)');
 log(`wstap bench (${result.mode}, ${REPS} rep${REPS > 1 ? 's' : ''}; ${HAVE_TASKSET ? 'proxies on core 0, load generator and backend on core 1' : 'not pinned'}; bufferutil ${result.machine.bufferutil ? 'on' : 'off'}; ${NGINX ?? 'no nginx'})`);
 
 const t0 = Date.now();

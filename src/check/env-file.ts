@@ -5,7 +5,7 @@
  * development.
  */
 import net from 'node:net';
-import { finding, type Finding } from '../finding.js';
+import { finding, type Finding } from '../session/finding.js';
 
 /** The guide's checklist. */
 export const WS_URL_VARS = ['NEXT_PUBLIC_WS_URL', 'NEXT_PUBLIC_WEBSOCKET_URL'] as const;

@@ -3,8 +3,8 @@
  * accepts. The preset docker-dev is the list the troubleshooting guide asks a backend
  * to allow in a Docker development setup.
  */
-import { closeFindings } from '../frame-tap.js';
-import type { Finding } from '../finding.js';
+import { closeFindings } from '../tap/frame-tap.js';
+import type { Finding } from '../session/finding.js';
 import { openWebSocket, type HandshakeRequest } from './ws-client.js';
 
 const DEV_HOSTS = ['localhost', '127.0.0.1', 'frontend', 'backend', '172.17.0.1', '172.18.0.1'];

@@ -7,18 +7,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
-import { FrameDecoder } from '../frame-decoder.js';
-import { closeCodeMeaning, type ProtocolViolation, type WsMessage } from '../frame.js';
-import type { CloseSummary } from '../frame-tap.js';
-import { negotiatedDeflate } from '../frame-tap.js';
-import type { Finding } from '../finding.js';
-import { readHandshake } from '../handshake.js';
-import { headEnd, headerValue, headerValues, parseRequestHead, parseResponseHead } from '../http-head.js';
-import { acceptProblems, inspectAnswer } from '../inspectors/index.js';
-import type { Handshake, UpstreamAnswer, UpstreamFailure } from '../session.js';
-import type { Target } from '../target.js';
-import { dechunk } from '../upgrade-relay.js';
-import { connectUpstream, failureOf, upstreamFinding, UpstreamTimeout } from '../upstream.js';
+import { FrameDecoder } from '../tap/frame-decoder.js';
+import { closeCodeMeaning, type ProtocolViolation, type WsMessage } from '../session/message.js';
+import type { CloseSummary } from '../tap/frame-tap.js';
+import { negotiatedDeflate } from '../tap/frame-tap.js';
+import type { Finding } from '../session/finding.js';
+import { readHandshake } from '../upgrade/handshake.js';
+import { headEnd, headerValue, headerValues, parseRequestHead, parseResponseHead } from '../wire/http-head.js';
+import { acceptProblems, inspectAnswer } from '../inspect/registry.js';
+import type { Handshake, UpstreamAnswer, UpstreamFailure } from '../session/session.js';
+import type { Target } from '../wire/target.js';
+import { dechunk } from '../upgrade/relay.js';
+import { connectUpstream, failureOf, upstreamFinding, UpstreamTimeout } from '../upgrade/upstream.js';
 
 export interface HandshakeRequest {
   target: Target;

@@ -7,7 +7,7 @@
 import http from 'node:http';
 import type net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { decodeJwt } from '../credentials.js';
+import { decodeJwt } from '../secrets/credentials.js';
 
 export interface DemoBackendOptions {
   port?: number;

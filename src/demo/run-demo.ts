@@ -6,8 +6,8 @@ import net from 'node:net';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import type { WstapLogger } from '../log/logger.js';
-import { ListenError, startProxy, type ProxyServer } from '../proxy-server.js';
-import { logStartup } from '../run-proxy.js';
+import { ListenError, startProxy, type ProxyServer } from '../proxy/server.js';
+import { logStartup } from '../cli/commands/proxy.js';
 import { demoJwt, startDemoBackend } from './backend.js';
 
 export interface DemoOptions {

@@ -2,12 +2,12 @@
  * The shapes of wstap's log lines. Everything here is already redacted: these
  * objects are what leaves the process.
  */
-import type { Credential } from '../credentials.js';
-import { worstSeverity, type Finding, type Severity } from '../finding.js';
-import { redactChosenProtocol, redactHeaders, redactPayloadText, redactResponseHeaders, redactSubprotocols, redactTarget, type LoggedHeader } from '../redact.js';
-import type { Session, SessionEnd } from '../session.js';
-import type { CloseSummary, TapSummary } from '../frame-tap.js';
-import type { Side, WsMessage } from '../frame.js';
+import type { Credential } from '../secrets/credentials.js';
+import { worstSeverity, type Finding, type Severity } from '../session/finding.js';
+import { redactChosenProtocol, redactHeaders, redactPayloadText, redactResponseHeaders, redactSubprotocols, redactTarget, type LoggedHeader } from '../secrets/redact.js';
+import type { Session, SessionEnd } from '../session/session.js';
+import type { CloseSummary, TapSummary } from '../tap/frame-tap.js';
+import type { Side, WsMessage } from '../session/message.js';
 
 export interface LoggedCredential {
   kind: Credential['kind'];

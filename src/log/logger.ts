@@ -6,7 +6,7 @@ import pino, { type Logger } from 'pino';
 import pinoPretty from 'pino-pretty';
 import type { HandshakeLogEntry, MessageLogEntry, SessionEndLogEntry } from './entries.js';
 import { COLORS, formatFindings, formatHandshake, formatMessage, formatSessionEnd, NO_COLORS, type Palette } from './pretty.js';
-import type { Finding } from '../finding.js';
+import type { Finding } from '../session/finding.js';
 
 export type LogFormat = 'pretty' | 'json';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;

@@ -2,9 +2,9 @@
  * The terminal layout: one block per handshake, so a person sees at a glance what
  * is wrong (the findings, by severity) and what to change (the hint under each).
  */
-import type { Finding } from '../finding.js';
+import type { Finding } from '../session/finding.js';
 import { formatBytes, messageMessage, sessionEndMessage, type HandshakeLogEntry, type MessageLogEntry, type SessionEndLogEntry } from './entries.js';
-import type { Percentiles } from '../latency.js';
+import type { Percentiles } from '../tap/latency.js';
 
 export interface Palette {
   red(s: string): string;

@@ -3,11 +3,11 @@
  * with the format name and version. Appendable and crash-safe: every complete line
  * is a valid event on its own. docs/recording-format.md documents it.
  */
-import type { Side, MessageKind } from '../frame.js';
-import type { CloseSummary, DirectionStats } from '../frame-tap.js';
-import type { Percentiles } from '../latency.js';
-import type { FindingCode, Severity } from '../finding.js';
-import type { SessionOutcome } from '../session.js';
+import type { Side, MessageKind } from '../session/message.js';
+import type { CloseSummary, DirectionStats } from '../tap/frame-tap.js';
+import type { Percentiles } from '../tap/latency.js';
+import type { FindingCode, Severity } from '../session/finding.js';
+import type { SessionOutcome } from '../session/session.js';
 
 export const RECORDING_FORMAT = 'wstap-recording';
 /** The version this wstap writes. Older versions are migrated on load (loader.ts). */

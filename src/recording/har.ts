@@ -4,7 +4,7 @@
  * data: text, or base64 for binary}) and `_webSocketClose`. Chrome DevTools imports
  * what export writes; replay and serve read what DevTools saves.
  */
-import { headerValue } from '../http-head.js';
+import { headerValue } from '../wire/http-head.js';
 import {
   RECORDING_FORMAT,
   RECORDING_VERSION,

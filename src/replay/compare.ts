@@ -2,7 +2,7 @@
  * Comparing a message with its recording: exactly, or as JSON with ignored paths
  * ($.server_ts, $.items[*].id, $..timestamp for any depth).
  */
-import type { MessageKind } from '../frame.js';
+import type { MessageKind } from '../session/message.js';
 
 export interface Compared {
   kind: MessageKind;

@@ -1,0 +1,155 @@
+/**
+ * Ordinary HTTP (health checks, the API) through http-proxy. The request headers are
+ * restored from rawHeaders (http-proxy copies req.headers, where Node lowercased the
+ * names and joined or dropped duplicates), and the response goes back with the
+ * backend's raw header lines (case, order, duplicates). A backend that cannot be reached gets
+ * the client a 502 whose body names the cause.
+ */
+import type http from 'node:http';
+import type net from 'node:net';
+import httpProxy from 'http-proxy';
+import type { Finding } from '../session/finding.js';
+import { redactTarget } from '../secrets/redact.js';
+import type { Target } from '../wire/target.js';
+import { failureOf, upstreamFinding, UpstreamTimeout } from '../upgrade/upstream.js';
+
+export interface HttpProblem {
+  method: string;
+  path: string;
+  client: string;
+  finding?: Finding;
+  error: string;
+  /** The response had started: the client got a truncated answer. */
+  midResponse: boolean;
+}
+
+export interface HttpForwarder {
+  handle(req: http.IncomingMessage, res: http.ServerResponse): void;
+  close(): void;
+}
+
+const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade']);
+
+/**
+ * The request headers as the client sent them: http-proxy copies req.headers, where Node
+ * lowercased every name and joined or dropped duplicates. Each header the outgoing request
+ * carries is set again under its name as sent, in the client's order, duplicates as
+ * separate lines; headers http-proxy added itself (Connection: close) keep their place
+ * after those.
+ */
+// http-proxy emits no proxyReq for a request with an Expect header (100-continue): such a
+// request goes out as http-proxy builds it (lowercased names, joined duplicates) and without
+// the connect limit below.
+function restoreRequestHeaders(proxyReq: http.ClientRequest, req: http.IncomingMessage): void {
+  const seen = new Map<string, { name: string; values: string[] }>();
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    const entry = seen.get(lower);
+    if (entry) entry.values.push(raw[i + 1]!);
+    else seen.set(lower, { name, values: [raw[i + 1]!] });
+  }
+  const extra: [string, number | string | string[]][] = [];
+  for (const name of proxyReq.getRawHeaderNames()) {
+    if (!seen.has(name.toLowerCase())) extra.push([name, proxyReq.getHeader(name)!]);
+  }
+  const outgoing: [string, number | string | string[]][] = [];
+  for (const [lower, { name, values }] of seen) {
+    const current = proxyReq.getHeader(lower);
+    if (current === undefined) continue; // not forwarded (http-proxy left it out)
+    // A single value as http-proxy set it (it may have changed it); duplicates from the wire.
+    // Content-Length and Transfer-Encoding duplicates are refused by Node's parser before this.
+    outgoing.push([name, values.length > 1 && lower !== 'set-cookie' && lower !== 'connection' ? values : current]);
+  }
+  for (const name of proxyReq.getHeaderNames()) proxyReq.removeHeader(name);
+  for (const [name, value] of [...outgoing, ...extra]) proxyReq.setHeader(name, value);
+}
+
+/**
+ * A backend that does not accept the connection within ms fails the request (502,
+ * upstream-timeout). Only the connect is limited: a long poll or an event stream may wait
+ * for its answer as long as it likes.
+ */
+function limitConnect(proxyReq: http.ClientRequest, ms: number): void {
+  // http-proxy emits proxyReq from the request's 'socket' event: the socket is there.
+  const socket = proxyReq.socket as net.Socket | null;
+  if (!socket?.connecting) return;
+  const timer = setTimeout(() => proxyReq.destroy(new UpstreamTimeout('connect', ms)), ms);
+  const clear = (): void => clearTimeout(timer);
+  // For a TLS backend the connection is there once the TLS handshake is done, not at TCP connect.
+  socket.once((socket as { encrypted?: boolean }).encrypted ? 'secureConnect' : 'connect', clear);
+  socket.once('close', clear);
+}
+
+export function createHttpForwarder(
+  target: Target,
+  opts: { insecure: boolean; connectTimeoutMs: number },
+  report: (problem: HttpProblem) => void,
+): HttpForwarder {
+  const proxy = httpProxy.createProxyServer({
+    target: target.url,
+    changeOrigin: false,
+    xfwd: false,
+    ws: false,
+    secure: !opts.insecure,
+    selfHandleResponse: true,
+    prependPath: false,
+    proxyTimeout: 0,
+  });
+
+  proxy.on('proxyReq', (proxyReq, req) => {
+    restoreRequestHeaders(proxyReq, req);
+    limitConnect(proxyReq, opts.connectTimeoutMs);
+  });
+
+  proxy.on('proxyRes', (proxyRes, _req, res) => {
+    const raw: string[] = [];
+    const rh = proxyRes.rawHeaders;
+    // Framing headers are Node's to set for the client connection; everything else goes back as the backend sent it.
+    for (let i = 0; i + 1 < rh.length; i += 2) {
+      if (HOP_BY_HOP_RESPONSE.has(rh[i]!.toLowerCase())) continue;
+      raw.push(rh[i]!, rh[i + 1]!);
+    }
+    res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, raw);
+    proxyRes.pipe(res);
+    proxyRes.on('error', () => res.destroy());
+    proxyRes.on('aborted', () => res.destroy());
+  });
+
+  proxy.on('error', () => {
+    // Errors are handled per request in handle(); this listener keeps http-proxy from throwing.
+  });
+
+  return {
+    handle(req, res) {
+      proxy.web(req, res, {}, (err: Error) => {
+        const failure = failureOf(err);
+        // req.destroyed is true as soon as a bodyless request has been read: it says nothing about the client.
+        const clientGone = res.destroyed || res.writableEnded || !(req.socket?.writable ?? false);
+        const problem: HttpProblem = {
+          method: req.method ?? '?',
+          path: redactTarget(req.url ?? '/'),
+          client: `${req.socket?.remoteAddress ?? '?'}:${req.socket?.remotePort ?? 0}`,
+          error: `${failure.code}: ${failure.message}`,
+          midResponse: res.headersSent,
+        };
+        if (!clientGone) {
+          const f = upstreamFinding(target, failure);
+          problem.finding = f;
+          if (!res.headersSent) {
+            const body = `wstap: could not reach the backend at ${target.url} for ${req.method} ${problem.path}.\n${f.message}\n${f.hint}\n`;
+            res.writeHead(502, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Wstap': 'upstream-error', Connection: 'close' });
+            res.end(body);
+          } else {
+            res.destroy();
+          }
+        }
+        report(problem);
+      });
+    },
+    close() {
+      proxy.close();
+    },
+  };
+}

@@ -1,0 +1,701 @@
+/**
+ * A passive decoder of one direction of a WebSocket connection. It reads the forwarded
+ * bytes (it never writes to a socket, never modifies what it is given, keeps no reference
+ * to it) and reports messages, reassembled and inflated, with the arrival time of their
+ * bytes. Memory is bounded: beyond maxMessageBytes a message is counted, not kept.
+ * A frame that breaks RFC 6455 is reported once and this direction stops decoding.
+ *
+ * Hot path (see docs/performance.md): each kept payload byte is copied once, unmasked in
+ * the same pass (no per-piece copy and concatenation); a frame header that lies whole in a
+ * chunk is read in place; compressed messages are inflated synchronously on a persistent
+ * inflater (no thread-pool round trip per message) up to SYNC_INFLATE_LIMIT bytes of output
+ * per message, and on zlib's thread pool beyond that, so a decompression bomb never blocks
+ * the forwarding for long. An idle decoder holds no buffer.
+ */
+import { isUtf8 } from 'node:buffer';
+import { createRequire } from 'node:module';
+import zlib from 'node:zlib';
+import { OPCODES, type MessageKind, type ProtocolViolation, type Side, type WsMessage } from '../session/message.js';
+
+const require = createRequire(import.meta.url);
+
+type Mask = (source: Buffer, mask: Buffer, output: Buffer, offset: number, length: number) => void;
+/** The optional native bufferutil (the one ws uses) unmasks about eight times faster than JavaScript. */
+const nativeMask: Mask | undefined = (() => {
+  if (process.env['WS_NO_BUFFER_UTIL']) return undefined;
+  try {
+    return (require('bufferutil') as { mask: Mask }).mask;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** The masking key in the byte order it applies in; only used synchronously, so one serves every decoder. */
+const MASK = Buffer.alloc(4);
+
+/**
+ * out[offset + i] = source[start + i] ^ key[i & 3], an unmasked copy in one pass. `key` is the
+ * 32-bit masking key as it applies to source[start] (see maskAt).
+ */
+function unmaskInto(source: Buffer, start: number, length: number, key: number, out: Buffer, offset: number): void {
+  MASK.writeInt32BE(key | 0, 0);
+  if (nativeMask !== undefined && length >= 32) {
+    nativeMask(source.subarray(start, start + length), MASK, out, offset, length);
+    return;
+  }
+  const m0 = MASK[0]!;
+  const m1 = MASK[1]!;
+  const m2 = MASK[2]!;
+  const m3 = MASK[3]!;
+  let i = 0;
+  for (; i + 3 < length; i += 4) {
+    out[offset + i] = source[start + i]! ^ m0;
+    out[offset + i + 1] = source[start + i + 1]! ^ m1;
+    out[offset + i + 2] = source[start + i + 2]! ^ m2;
+    out[offset + i + 3] = source[start + i + 3]! ^ m3;
+  }
+  for (; i < length; i++) out[offset + i] = source[start + i]! ^ MASK[i & 3]!;
+}
+
+export interface FrameDecoderOptions {
+  from: Side;
+  /** permessage-deflate was negotiated for this connection. */
+  deflate: boolean;
+  /** Largest decoded payload kept per message; the rest is counted. */
+  maxMessageBytes: number;
+  /** Largest decoded payload kept per binary message (default maxMessageBytes): 0 when nobody reads them. */
+  maxBinaryBytes?: number;
+  onMessage(message: WsMessage): void;
+  onViolation(violation: ProtocolViolation): void;
+}
+
+const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+const Z_SYNC_FLUSH = zlib.constants.Z_SYNC_FLUSH;
+/** Inflated bytes per message done on the main thread; the rest of a larger message goes to the thread pool. */
+const SYNC_INFLATE_LIMIT = 256 * 1024;
+/** Output of synchronous inflation; what is kept is copied out at once, so one buffer serves every decoder. */
+const INFLATE_OUT = Buffer.allocUnsafe(64 * 1024);
+
+/** The synchronous side of a zlib stream (Node's zlib handle; present since Node 10, checked at run time). */
+interface SyncInflate {
+  handle: { writeSync(flush: number, input: Buffer, inOff: number, inLen: number, out: Buffer, outOff: number, outLen: number): void };
+  /** [availOutAfter, availInAfter] of the last write. */
+  state: Uint32Array;
+}
+
+function syncInflateOf(z: zlib.InflateRaw): SyncInflate | undefined {
+  const internals = z as unknown as { _handle?: { writeSync?: unknown }; _writeState?: unknown };
+  const handle = internals._handle;
+  const state = internals._writeState;
+  if (!handle || typeof handle.writeSync !== 'function' || !(state instanceof Uint32Array) || state.length < 2) return undefined;
+  return { handle: handle as SyncInflate['handle'], state };
+}
+
+/** A data message being reassembled. */
+interface Pending {
+  kind: 'text' | 'binary';
+  opcode: number;
+  compressed: boolean;
+  /** Compressed and (from some point on) inflated on the thread pool. */
+  async: boolean;
+  frames: number;
+  wireSize: number;
+  firstByteAt: number;
+  lastByteAt: number;
+  kept: Buffer[];
+  keptBytes: number;
+  size: number;
+  /** Output is ready (uncompressed: at the final frame; compressed: when inflated). */
+  done: boolean;
+  message?: WsMessage;
+}
+
+/** The frame being read. */
+interface Frame {
+  fin: boolean;
+  rsv1: boolean;
+  opcode: number;
+  masked: boolean;
+  length: number;
+  read: number;
+  headerSize: number;
+  firstByteAt: number;
+  /** Payload bytes of this frame that are kept (uncompressed data and control frames). */
+  keep: number;
+  /** Where the kept bytes go when they arrive in more than one piece (a control frame's payload always). */
+  buf: Buffer | undefined;
+  control: boolean;
+}
+
+interface InflateJob {
+  pending: Pending;
+  parts: Buffer[];
+  ended: boolean;
+}
+
+// Shared empty lists, replaced by a decoder's own on its first push (never pushed to).
+const NO_MESSAGES: (Pending | WsMessage)[] = [];
+const NO_JOBS: InflateJob[] = [];
+const NO_WAITERS: (() => void)[] = [];
+
+function isValidCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
+}
+
+// A decoder exists for each direction of every open tunnel, idle ones included: it holds no
+// buffer or array until it needs one.
+export class FrameDecoder {
+  /** Header bytes, when a header is split across chunks (made on first need). */
+  private header: Buffer | undefined;
+  private headerFill = 0;
+  private headerStartedAt = 0;
+  /** The current frame's masking key (big-endian, as on the wire). */
+  private maskKey = 0;
+  private frame: Frame | undefined;
+  private message: Pending | undefined;
+  /** Complete messages waiting for an earlier one still being inflated; emitted in wire order. */
+  private outbox: (Pending | WsMessage)[] = NO_MESSAGES;
+  private inflater: zlib.InflateRaw | undefined;
+  /** undefined until the inflater exists; null when this Node offers no synchronous path. */
+  private syncInflate: SyncInflate | null | undefined;
+  /** Compressed messages inflated on the thread pool, one at a time, in order. */
+  private inflateQueue: InflateJob[] = NO_JOBS;
+  private inflating = false;
+  private blind = false;
+  private closed = false;
+  private waiters: (() => void)[] = NO_WAITERS;
+
+  constructor(private readonly opts: FrameDecoderOptions) {}
+
+  /** True once a protocol error switched this direction off. */
+  get stopped(): boolean {
+    return this.blind;
+  }
+
+  /** Bytes as they were forwarded, with the time they arrived (performance.now()). */
+  push(chunk: Buffer, at: number): void {
+    if (this.blind) return;
+    const end = chunk.length;
+    let pos = 0;
+    while (pos < end && !this.blind) {
+      const f = this.frame;
+      if (f === undefined) {
+        pos = this.readHeader(chunk, pos, at);
+        continue;
+      }
+      const take = Math.min(f.length - f.read, end - pos);
+      if (take > 0) this.payload(f, chunk, pos, take);
+      pos += take;
+      if (f.read === f.length && !this.blind) this.endFrame(f, at);
+    }
+  }
+
+  /** Resolves once every complete message has been reported (compressed ones may be inflated asynchronously). */
+  settled(): Promise<void> {
+    if (this.blind || this.outbox.length === 0) return Promise.resolve();
+    if (this.waiters === NO_WAITERS) this.waiters = [];
+    const waiters = this.waiters;
+    return new Promise((resolve) => waiters.push(resolve));
+  }
+
+  /** Ends the decoder: pending inflation is dropped. */
+  destroy(): void {
+    this.blind = true;
+    this.closeInflater();
+    this.wake();
+  }
+
+  private wake(): void {
+    if (this.waiters.length === 0) return;
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  private closeInflater(): void {
+    this.inflater?.close();
+    this.inflater = undefined;
+    this.syncInflate = undefined;
+  }
+
+  private violation(rule: string, at: number): void {
+    if (this.blind) return;
+    this.blind = true;
+    this.opts.onViolation({ from: this.opts.from, rule, at });
+    this.closeInflater();
+    this.wake();
+  }
+
+  // --- frame headers -------------------------------------------------------------------
+
+  private readHeader(chunk: Buffer, pos: number, at: number): number {
+    let h: Buffer;
+    let base: number;
+    let need: number;
+    if (this.headerFill === 0 && chunk.length - pos >= 2 && chunk.length - pos >= (need = headerSize(chunk[pos + 1]!))) {
+      // The whole header is in this chunk: read it in place.
+      this.headerStartedAt = at;
+      h = chunk;
+      base = pos;
+      pos += need;
+    } else {
+      if (this.headerFill === 0) this.headerStartedAt = at;
+      // Collect header bytes until the header is complete (2 to 14 bytes).
+      const header = (this.header ??= Buffer.alloc(14));
+      while (pos < chunk.length) {
+        header[this.headerFill++] = chunk[pos++]!;
+        if (this.headerFill >= 2 && this.headerFill >= headerSize(header[1]!)) break;
+      }
+      if (this.headerFill < 2) return pos;
+      need = headerSize(header[1]!);
+      if (this.headerFill < need) return pos;
+      h = header;
+      base = 0;
+      this.headerFill = 0;
+    }
+    const b0 = h[base]!;
+    const b1 = h[base + 1]!;
+    const len7 = b1 & 0x7f;
+    let length = len7;
+    let off = base + 2;
+    if (len7 === 126) {
+      length = h.readUInt16BE(off);
+      off += 2;
+    } else if (len7 === 127) {
+      const hi = h.readUInt32BE(off);
+      if (hi > 0x1fffff) {
+        this.violation('a 64-bit payload length above 2^53 (the most significant bit must be 0)', at);
+        return pos;
+      }
+      length = hi * 2 ** 32 + h.readUInt32BE(off + 4);
+      off += 8;
+    }
+    const masked = (b1 & 0x80) !== 0;
+    if (masked) this.maskKey = h.readInt32BE(off);
+    const opcode = b0 & 0x0f;
+    const frame: Frame = {
+      fin: (b0 & 0x80) !== 0,
+      rsv1: (b0 & 0x40) !== 0,
+      opcode,
+      masked,
+      length,
+      read: 0,
+      headerSize: need,
+      firstByteAt: this.headerStartedAt,
+      keep: 0,
+      buf: undefined,
+      control: opcode >= 0x8,
+    };
+    if (!this.checkFrame(frame, b0, at)) return pos;
+    this.frame = frame;
+    if (frame.control) {
+      frame.keep = length;
+      frame.buf = Buffer.allocUnsafe(length);
+    } else this.startData(frame);
+    if (length === 0) this.endFrame(frame, at);
+    return pos;
+  }
+
+  private checkFrame(f: Frame, b0: number, at: number): boolean {
+    const from = this.opts.from;
+    const kind = OPCODES[f.opcode];
+    if (this.closed) {
+      this.violation(`a frame after the close frame (${from}s must not send anything after close, RFC 6455 5.5.1)`, at);
+      return false;
+    }
+    if (kind === undefined) {
+      this.violation(`reserved opcode 0x${f.opcode.toString(16)}`, at);
+      return false;
+    }
+    if (b0 & 0x30) {
+      this.violation('RSV2 or RSV3 bit set (no negotiated extension defines them)', at);
+      return false;
+    }
+    if (f.rsv1 && (!this.opts.deflate || f.opcode === 0 || f.opcode >= 0x8)) {
+      this.violation(
+        !this.opts.deflate
+          ? 'RSV1 bit set without a negotiated permessage-deflate'
+          : 'RSV1 bit set on a continuation or control frame (only the first frame of a message may carry it)',
+        at,
+      );
+      return false;
+    }
+    if (from === 'client' && !f.masked) {
+      this.violation('an unmasked frame from the client (clients must mask every frame, RFC 6455 5.1)', at);
+      return false;
+    }
+    if (from === 'server' && f.masked) {
+      this.violation('a masked frame from the server (servers must not mask, RFC 6455 5.1)', at);
+      return false;
+    }
+    if (f.opcode >= 0x8) {
+      if (!f.fin) {
+        this.violation('a fragmented control frame (control frames must have FIN set, RFC 6455 5.5)', at);
+        return false;
+      }
+      if (f.length > 125) {
+        this.violation(`a control frame with a ${f.length}-byte payload (at most 125, RFC 6455 5.5)`, at);
+        return false;
+      }
+      return true;
+    }
+    if (f.opcode === 0 && !this.message) {
+      this.violation('a continuation frame without a message to continue', at);
+      return false;
+    }
+    if (f.opcode !== 0 && this.message) {
+      this.violation('a new data frame while a fragmented message is still open (expected a continuation frame)', at);
+      return false;
+    }
+    return true;
+  }
+
+  // --- payloads ------------------------------------------------------------------------
+
+  private startData(f: Frame): void {
+    let p = this.message;
+    if (f.opcode !== 0) {
+      p = {
+        kind: f.opcode === 1 ? 'text' : 'binary',
+        opcode: f.opcode,
+        compressed: f.rsv1,
+        async: false,
+        frames: 0,
+        wireSize: 0,
+        firstByteAt: f.firstByteAt,
+        lastByteAt: f.firstByteAt,
+        kept: [],
+        keptBytes: 0,
+        size: 0,
+        done: false,
+      };
+      this.message = p;
+      if (p.compressed && !this.startInflating(p)) return;
+    }
+    p!.frames++;
+    p!.wireSize += f.headerSize + f.length;
+    if (!p!.compressed) f.keep = Math.max(0, Math.min(f.length, this.keepLimit(p!) - p!.keptBytes));
+  }
+
+  /** The piece chunk[start, start + n) of frame f's payload. */
+  private payload(f: Frame, chunk: Buffer, start: number, n: number): void {
+    const offset = f.read;
+    f.read += n;
+    if (f.control) {
+      this.copyOut(f, chunk, start, n, offset, f.buf!);
+      return;
+    }
+    const p = this.message!;
+    if (p.compressed) {
+      this.inflatePiece(p, f, chunk, start, n, offset);
+      return;
+    }
+    p.size += n;
+    const k = Math.min(n, f.keep - offset);
+    if (k <= 0) return;
+    if (offset === 0 && k === f.keep) {
+      // The whole kept part in one piece (the usual case): one exact copy.
+      const out = Buffer.allocUnsafe(k);
+      this.copyOut(f, chunk, start, k, 0, out);
+      p.kept.push(out);
+      p.keptBytes += k;
+      return;
+    }
+    f.buf ??= Buffer.allocUnsafe(f.keep);
+    this.copyOut(f, chunk, start, k, offset, f.buf);
+    if (offset + k === f.keep) {
+      p.kept.push(f.buf);
+      p.keptBytes += f.keep;
+    }
+  }
+
+  /** Copies n payload bytes that start at `offset` in the frame to out[offset], unmasked. */
+  private copyOut(f: Frame, chunk: Buffer, start: number, n: number, offset: number, out: Buffer): void {
+    if (!f.masked) {
+      chunk.copy(out, offset, start, start + n);
+      return;
+    }
+    unmaskInto(chunk, start, n, this.maskAt(offset), out, offset);
+  }
+
+  /** The masking key as it applies to a piece that starts at `offset` in the payload (rotated by offset mod 4 bytes). */
+  private maskAt(offset: number): number {
+    const r = (offset & 3) * 8;
+    const k = this.maskKey;
+    return r === 0 ? k : (k << r) | (k >>> (32 - r));
+  }
+
+  private endFrame(f: Frame, at: number): void {
+    this.frame = undefined;
+    if (f.control) {
+      this.controlFrame(f, f.buf!, at);
+      return;
+    }
+    const p = this.message!;
+    p.lastByteAt = at;
+    if (!f.fin) return;
+    this.message = undefined;
+    if (p.compressed) {
+      this.endInflating(p);
+      return;
+    }
+    this.finishData(p, at);
+  }
+
+  /** The message is complete and its data ready: check it, then emit it (or queue it behind one still inflating). */
+  private finishData(p: Pending, at: number): void {
+    const data = p.kept.length === 1 ? p.kept[0]! : Buffer.concat(p.kept, p.keptBytes);
+    // Over --max-message-size; a binary message may also be kept shorter (only as far as a sink reads it).
+    const truncated = p.size > this.opts.maxMessageBytes;
+    if (p.kind === 'text' && !truncated && !isUtf8(data)) {
+      this.violation('invalid UTF-8 in a text message (RFC 6455 8.1)', at);
+      return;
+    }
+    const m: WsMessage = {
+      from: this.opts.from,
+      kind: p.kind,
+      opcode: p.opcode,
+      data,
+      size: p.size,
+      wireSize: p.wireSize,
+      compressed: p.compressed,
+      frames: p.frames,
+      firstByteAt: p.firstByteAt,
+      lastByteAt: p.lastByteAt,
+      truncated,
+    };
+    if (p.async) {
+      // Queued in the outbox when it completed on the wire.
+      p.message = m;
+      p.done = true;
+      this.drain();
+      return;
+    }
+    this.emit(m);
+  }
+
+  private controlFrame(f: Frame, data: Buffer, at: number): void {
+    const kind = OPCODES[f.opcode] as MessageKind;
+    const m: WsMessage = {
+      from: this.opts.from,
+      kind,
+      opcode: f.opcode,
+      data,
+      size: data.length,
+      wireSize: f.headerSize + f.length,
+      compressed: false,
+      frames: 1,
+      firstByteAt: f.firstByteAt,
+      lastByteAt: at,
+      truncated: false,
+    };
+    if (kind === 'close') {
+      if (data.length === 1) {
+        this.violation('a close frame with a 1-byte payload (a close payload starts with a 2-byte code)', at);
+        return;
+      }
+      if (data.length >= 2) {
+        const code = data.readUInt16BE(0);
+        if (!isValidCloseCode(code)) {
+          this.violation(`invalid close code ${code}`, at);
+          return;
+        }
+        const reason = data.subarray(2);
+        if (!isUtf8(reason)) {
+          this.violation('invalid UTF-8 in the close reason', at);
+          return;
+        }
+        m.closeCode = code;
+        m.closeReason = reason.toString('utf8');
+      } else {
+        m.closeCode = 1005;
+        m.closeReason = '';
+      }
+      this.closed = true;
+    }
+    this.emit(m);
+  }
+
+  /** A message complete in wire order: out at once unless an earlier one is still being inflated. */
+  private emit(m: WsMessage): void {
+    // (A non-empty outbox is the decoder's own: see endInflating.)
+    if (this.outbox.length === 0) {
+      this.opts.onMessage(m);
+      return;
+    }
+    this.outbox.push(m);
+    this.drain();
+  }
+
+  /** Emits messages from the head of the outbox, in wire order, as they become ready. */
+  private drain(): void {
+    while (this.outbox.length && !this.blind) {
+      const head = this.outbox[0]!;
+      if ('done' in head) {
+        if (!head.done) return;
+        this.outbox.shift();
+        this.opts.onMessage(head.message!);
+      } else {
+        this.outbox.shift();
+        this.opts.onMessage(head);
+      }
+    }
+    if (this.outbox.length === 0) this.wake();
+  }
+
+  // --- permessage-deflate -------------------------------------------------------------
+  // One raw inflater per direction with a 15-bit window that is never reset: it decodes
+  // every negotiated combination (a smaller window, or no context takeover, only means
+  // the sender refers back less far). It is created with the first compressed message.
+  //
+  // A message is inflated synchronously (zlib's writeSync on the same stream) while nothing
+  // is queued for the thread pool and its output stays under SYNC_INFLATE_LIMIT; otherwise
+  // (or when this Node has no synchronous path) through the stream, asynchronously.
+
+  private ensureInflater(): zlib.InflateRaw {
+    if (!this.inflater) {
+      const z = zlib.createInflateRaw({ windowBits: 15 });
+      z.on('data', (d: Buffer) => this.onInflated(d));
+      z.on('error', (err: Error) => this.violation(`invalid compressed data (${err.message})`, performance.now()));
+      this.inflater = z;
+      this.syncInflate = syncInflateOf(z) ?? null;
+    }
+    return this.inflater;
+  }
+
+  /** A compressed message starts; false when decoding stopped. */
+  private startInflating(p: Pending): boolean {
+    this.ensureInflater();
+    if (this.syncInflate === null || this.inflateQueue.length > 0) this.goAsync(p, undefined);
+    return !this.blind;
+  }
+
+  private inflatePiece(p: Pending, f: Frame, chunk: Buffer, start: number, n: number, offset: number): void {
+    let input: Buffer;
+    if (f.masked) {
+      input = Buffer.allocUnsafe(n);
+      unmaskInto(chunk, start, n, this.maskAt(offset), input, 0);
+    } else if (p.async) {
+      // The stream keeps what it is given until the thread pool gets to it: a copy, never the forwarded chunk.
+      input = Buffer.allocUnsafe(n);
+      chunk.copy(input, 0, start, start + n);
+    } else input = chunk.subarray(start, start + n);
+    if (p.async) this.feedInflater(p, input);
+    else this.inflateSync(p, input, !f.masked);
+  }
+
+  /** The last frame of a compressed message arrived. */
+  private endInflating(p: Pending): void {
+    if (!p.async) {
+      this.inflateSync(p, TRAILER, false);
+      if (this.blind) return;
+      if (!p.async) {
+        this.finishData(p, p.lastByteAt);
+        return;
+      }
+    }
+    const job = this.inflateQueue.find((j) => j.pending === p);
+    if (!job) return;
+    // Messages are reported in the order they completed on the wire.
+    if (this.outbox === NO_MESSAGES) this.outbox = [];
+    this.outbox.push(p);
+    job.ended = true;
+    this.runInflater();
+  }
+
+  /**
+   * Inflates `input` on the main thread into p. Past SYNC_INFLATE_LIMIT bytes of output the
+   * rest of the message (what is left of the input, and every later piece) goes to the
+   * thread pool. `borrowed`: input is a view of the forwarded chunk (copied before it is queued).
+   */
+  private inflateSync(p: Pending, input: Buffer, borrowed: boolean): void {
+    const z = this.inflater!;
+    const sync = this.syncInflate!;
+    let inOff = 0;
+    let inLen = input.length;
+    for (;;) {
+      sync.handle.writeSync(Z_SYNC_FLUSH, input, inOff, inLen, INFLATE_OUT, 0, INFLATE_OUT.length);
+      // An error destroys the stream at once (its 'error' event follows on the next tick).
+      if (z.destroyed) {
+        const err = (z as unknown as { errored?: Error | null }).errored;
+        this.violation(`invalid compressed data (${err?.message ?? 'zlib error'})`, performance.now());
+        return;
+      }
+      const availOut = sync.state[0]!;
+      const availIn = sync.state[1]!;
+      const have = INFLATE_OUT.length - availOut;
+      if (have > 0) this.collectInflated(p, INFLATE_OUT, have, true);
+      inOff += inLen - availIn;
+      inLen = availIn;
+      // Output space left: all the input is consumed and its output flushed.
+      if (availOut !== 0) return;
+      if (p.size > SYNC_INFLATE_LIMIT) {
+        const rest = input.subarray(inOff, inOff + inLen);
+        this.goAsync(p, borrowed ? Buffer.from(rest) : rest);
+        return;
+      }
+    }
+  }
+
+  /** From now on p (and every message behind it) is inflated on the thread pool. */
+  private goAsync(p: Pending, first: Buffer | undefined): void {
+    p.async = true;
+    if (this.inflateQueue === NO_JOBS) this.inflateQueue = [];
+    this.inflateQueue.push({ pending: p, parts: first && first.length ? [first] : [], ended: false });
+    this.runInflater();
+  }
+
+  private feedInflater(p: Pending, part: Buffer): void {
+    const job = this.inflateQueue.find((j) => j.pending === p);
+    if (!job) return;
+    job.parts.push(part);
+    if (this.inflateQueue[0] === job) this.runInflater();
+  }
+
+  private runInflater(): void {
+    const job = this.inflateQueue[0];
+    if (!job || this.blind) return;
+    const inflater = this.ensureInflater();
+    for (const part of job.parts.splice(0)) inflater.write(part);
+    if (!job.ended || this.inflating) return;
+    this.inflating = true;
+    inflater.write(TRAILER);
+    inflater.flush(Z_SYNC_FLUSH, () => {
+      this.inflating = false;
+      if (this.blind || this.inflater !== inflater) return;
+      this.inflateQueue.shift();
+      this.finishData(job.pending, job.pending.lastByteAt);
+      this.runInflater();
+    });
+  }
+
+  private onInflated(d: Buffer): void {
+    const job = this.inflateQueue[0];
+    if (!job) return;
+    this.collectInflated(job.pending, d, d.length, false);
+  }
+
+  /** How much of a message's payload is kept. */
+  private keepLimit(p: Pending): number {
+    return p.kind === 'binary' && this.opts.maxBinaryBytes !== undefined ? Math.min(this.opts.maxBinaryBytes, this.opts.maxMessageBytes) : this.opts.maxMessageBytes;
+  }
+
+  /** Counts inflated bytes and keeps up to keepLimit() of them (copied when `scratch`: the buffer is reused). */
+  private collectInflated(p: Pending, d: Buffer, n: number, scratch: boolean): void {
+    p.size += n;
+    const room = this.keepLimit(p) - p.keptBytes;
+    if (room <= 0) return;
+    const k = Math.min(n, room);
+    let keep: Buffer;
+    if (scratch) {
+      keep = Buffer.allocUnsafe(k);
+      d.copy(keep, 0, 0, k);
+    } else keep = k < d.length ? d.subarray(0, k) : d;
+    p.kept.push(keep);
+    p.keptBytes += k;
+  }
+}
+
+/** Total header size (2 to 14 bytes) from the second header byte. */
+function headerSize(b1: number): number {
+  const len7 = b1 & 0x7f;
+  return 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
+}

@@ -1,0 +1,196 @@
+/**
+ * The tunnel after a validated 101: raw bytes both ways, unchanged, with
+ * backpressure and half-close. A reset on one side becomes a reset on the other.
+ * Observers get each chunk after it was handed to the other socket; they must not
+ * keep or modify it (copy it first).
+ *
+ * A tunnel lives as long as its connection, and an idle proxy holds thousands: its
+ * listeners are module-level functions that find their state on the socket (no closures
+ * or contexts per tunnel), and the per-chunk path allocates nothing but one number when
+ * the forwarding time is measured (see docs/performance.md).
+ */
+import type net from 'node:net';
+import type { SessionEnd, TunnelSide } from '../session/session.js';
+
+/** Sees a forwarded chunk and the time it arrived (performance.now()). */
+export type ChunkObserver = (chunk: Buffer, at: number) => void;
+
+export interface TunnelOptions {
+  onClientChunk?: ChunkObserver;
+  onServerChunk?: ChunkObserver;
+  /** Time from a chunk's arrival to its hand-off to the kernel, ms (only measured with observers). */
+  onForwarded?: (ms: number) => void;
+  onEnd: (end: SessionEnd) => void;
+}
+
+export interface Tunnel {
+  /** Ends the tunnel from the proxy's side (shutdown): both sockets are destroyed. */
+  destroy(reason: string): void;
+}
+
+/** The direction a socket reads for; set on both sockets of a tunnel. */
+const kDirection = Symbol('wstap.tunnel.direction');
+type TunnelSocket = net.Socket & { [kDirection]?: Direction };
+
+/** One direction: bytes read from `from` are written to `to`. */
+class Direction {
+  bytes = 0;
+  /**
+   * Arrival times of the chunks written and not yet reported (NaN: reported at once).
+   * Write callbacks come in write order, so each one settles the oldest entry. Both are
+   * made with the first chunk.
+   */
+  waiting: number[] | undefined;
+  onWritten: ((err?: Error | null) => void) | undefined;
+
+  constructor(
+    readonly tunnel: TunnelState,
+    readonly side: 'client' | 'server',
+    readonly from: net.Socket,
+    readonly to: net.Socket,
+    readonly observe: ChunkObserver | undefined,
+    readonly forwarded: ((ms: number) => void) | undefined,
+  ) {}
+
+  startTiming(forwarded: (ms: number) => void): number[] {
+    const waiting: number[] = [];
+    this.waiting = waiting;
+    this.onWritten = (err) => {
+      const at = waiting.shift();
+      if (!err && at !== undefined && !Number.isNaN(at)) forwarded(performance.now() - at);
+    };
+    return waiting;
+  }
+}
+
+class TunnelState implements Tunnel {
+  readonly up: Direction;
+  readonly down: Direction;
+  private readonly started = performance.now();
+  private first: { side: TunnelSide; how: SessionEnd['how']; error?: string } | undefined;
+  private closed = 0;
+  private reported = false;
+
+  constructor(
+    readonly client: net.Socket,
+    readonly server: net.Socket,
+    private readonly onEnd: (end: SessionEnd) => void,
+    opts: TunnelOptions,
+  ) {
+    this.up = new Direction(this, 'client', client, server, opts.onClientChunk, opts.onForwarded);
+    this.down = new Direction(this, 'server', server, client, opts.onServerChunk, opts.onForwarded);
+  }
+
+  note(side: TunnelSide, how: SessionEnd['how'], error?: string): void {
+    if (this.first) return;
+    this.first = { side, how };
+    if (error !== undefined) this.first.error = error;
+  }
+
+  socketClosed(): void {
+    if (++this.closed < 2 || this.reported) return;
+    this.reported = true;
+    const first = this.first;
+    const end: SessionEnd = {
+      endedBy: first?.side ?? 'proxy',
+      how: first?.how ?? 'error',
+      durationMs: performance.now() - this.started,
+      bytes: { clientToServer: this.up.bytes, serverToClient: this.down.bytes },
+    };
+    if (first?.error !== undefined) end.error = first.error;
+    this.onEnd(end);
+  }
+
+  destroy(reason: string): void {
+    this.note('proxy', 'shutdown', reason);
+    this.client.destroy();
+    this.server.destroy();
+  }
+}
+
+// --- listeners: `this` is the socket, its direction is the one it reads for ---------------
+
+function onDataObserved(this: TunnelSocket, chunk: Buffer): void {
+  const d = this[kDirection]!;
+  const at = performance.now();
+  d.bytes += chunk.length;
+  const forwarded = d.forwarded;
+  let ok: boolean;
+  if (forwarded !== undefined) {
+    const waiting = d.waiting ?? d.startTiming(forwarded);
+    waiting.push(at);
+    ok = d.to.write(chunk, d.onWritten);
+    // Nothing left in the stream's buffer: the kernel has the bytes now.
+    if (d.to.writableLength === 0) {
+      forwarded(performance.now() - at);
+      waiting[waiting.length - 1] = NaN;
+    }
+  } else ok = d.to.write(chunk);
+  if (!ok) this.pause();
+  d.observe!(chunk, at);
+}
+
+/** The plain path: no timestamps. */
+function onDataPlain(this: TunnelSocket, chunk: Buffer): void {
+  const d = this[kDirection]!;
+  d.bytes += chunk.length;
+  if (!d.to.write(chunk)) this.pause();
+}
+
+/** This socket can take more: the other one, which writes into it, may read again. */
+function onDrain(this: TunnelSocket): void {
+  this[kDirection]!.to.resume();
+}
+
+function onEndOfInput(this: TunnelSocket): void {
+  const d = this[kDirection]!;
+  d.tunnel.note(d.side, 'fin');
+  if (!d.to.destroyed) d.to.end();
+}
+
+function onSocketError(this: TunnelSocket, err: NodeJS.ErrnoException): void {
+  const d = this[kDirection]!;
+  const other = d.to;
+  const reset = err.code === 'ECONNRESET';
+  d.tunnel.note(d.side, reset ? 'reset' : 'error', `${err.code ?? ''} ${err.message}`.trim());
+  // Pass a reset on; any other failure ends the other side as abruptly.
+  if (!other.destroyed) {
+    if (reset && typeof other.resetAndDestroy === 'function') other.resetAndDestroy();
+    else other.destroy();
+  }
+}
+
+function onSocketClose(this: TunnelSocket): void {
+  const d = this[kDirection]!;
+  const other = d.to;
+  d.tunnel.note(d.side, 'fin');
+  if (!other.destroyed && other.writableEnded === false && this.readableEnded === false) other.destroy();
+  d.tunnel.socketClosed();
+}
+
+function attach(d: Direction): void {
+  const s = d.from as TunnelSocket;
+  s[kDirection] = d;
+  s.on('end', onEndOfInput);
+  s.on('error', onSocketError);
+  s.on('close', onSocketClose);
+}
+
+function pump(d: Direction): void {
+  d.from.on('data', d.observe ? onDataObserved : onDataPlain);
+  d.to.on('drain', onDrain);
+}
+
+export function tunnel(client: net.Socket, server: net.Socket, opts: TunnelOptions): Tunnel {
+  const t = new TunnelState(client, server, opts.onEnd, opts);
+  attach(t.up);
+  attach(t.down);
+  client.setNoDelay(true);
+  server.setNoDelay(true);
+  pump(t.up);
+  pump(t.down);
+  // Both sockets may hold bytes that arrived while the handshake was being checked.
+  client.resume();
+  server.resume();
+  return t;
+}
