@@ -3,7 +3,7 @@
  * accepts. The preset docker-dev is the list the troubleshooting guide asks a backend
  * to allow in a Docker development setup.
  */
-import { closeFindings } from '../tap/frame-tap.js';
+import { inspectClose } from '../inspect/close.js';
 import type { Finding } from '../session/finding.js';
 import { openWebSocket, type HandshakeRequest } from './ws-client.js';
 
@@ -72,7 +72,7 @@ export async function probeOrigin(base: Omit<HandshakeRequest, 'origins'>, origi
   const close = ws.closeSummary();
   await ws.close(300);
   if (close && close.code === 1008 && ORIGIN_REASON.test(close.reason)) {
-    return { origin, verdict: 'rejected', status: 101, detail: `101, then closed 1008 "${close.reason}"`, findings: closeFindings(close), ms: outcome.ms };
+    return { origin, verdict: 'rejected', status: 101, detail: `101, then closed 1008 "${close.reason}"`, findings: inspectClose(close), ms: outcome.ms };
   }
   const after = close ? `, then closed ${close.code}${close.reason ? ` "${close.reason}"` : ''}` : '';
   return { origin, verdict: 'accepted', status: 101, detail: `${status}${after}`, findings: [], ms: outcome.ms };

@@ -6,15 +6,23 @@
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import type tls from 'node:tls';
-import { detectContainer, localhostInContainerFinding, type ContainerInfo } from '../inspect/environment/container.js';
-import { closeFindings, type CloseSummary } from '../tap/frame-tap.js';
-import { finding, worstSeverity, type Finding } from '../session/finding.js';
-import { inspectHandshake } from '../inspect/registry.js';
+import {
+  detectContainer,
+  diagnoseEnv,
+  inspectClose,
+  inspectHandshake,
+  inspectHealthAnswer,
+  inspectUpstreamFailure,
+  inspectViolation,
+  localhostInContainerFinding,
+  type ContainerInfo,
+} from '../inspect/registry.js';
+import { worstSeverity, type Finding } from '../session/finding.js';
+import type { CloseSummary } from '../session/summary.js';
 import { redactTarget } from '../secrets/redact.js';
 import type { UpstreamFailure } from '../session/session.js';
 import { parseTarget, type Target } from '../wire/target.js';
-import { connectUpstream, failureOf, upstreamFinding, UpstreamTimeout } from '../upgrade/upstream.js';
-import { diagnoseEnv } from './env-file.js';
+import { connectUpstream, failureOf, UpstreamTimeout } from '../upgrade/upstream.js';
 import { probeOrigins, type OriginProbe } from './origins.js';
 import { openWebSocket, roundMs, type CheckSocket, type HandshakeRequest } from './ws-client.js';
 
@@ -146,7 +154,7 @@ async function resolveStep(target: Target, timeoutMs: number): Promise<CheckStep
     return { name: 'resolve', verdict: 'ok', ms: since(t), detail: `${target.host} → ${list.slice(0, 4).join(', ')}${list.length > 4 ? ', …' : ''}`, findings: [] };
   } catch (err) {
     const failure = failureOf(err);
-    return { name: 'resolve', verdict: 'error', ms: since(t), detail: `${target.host} does not resolve (${failure.code})`, findings: [upstreamFinding(target, failure)] };
+    return { name: 'resolve', verdict: 'error', ms: since(t), detail: `${target.host} does not resolve (${failure.code})`, findings: [inspectUpstreamFailure(target, failure)] };
   }
 }
 
@@ -164,7 +172,7 @@ function connectStep(target: Target, timeoutMs: number, insecure: boolean): Prom
     };
     const fail = (err: unknown): void => {
       const failure: UpstreamFailure = failureOf(err);
-      done({ name: 'connect', verdict: 'error', ms: since(t), detail: `no connection to ${target.host}:${target.port} (${failure.code})`, findings: [upstreamFinding(target, failure, 'connect')] });
+      done({ name: 'connect', verdict: 'error', ms: since(t), detail: `no connection to ${target.host}:${target.port} (${failure.code})`, findings: [inspectUpstreamFailure(target, failure, 'connect')] });
     };
     const timer = setTimeout(() => fail(new UpstreamTimeout('connect', timeoutMs)), timeoutMs);
     socket.on('error', fail);
@@ -197,31 +205,15 @@ async function healthStep(target: Target, health: string, timeoutMs: number, ins
     const ms = since(t);
     const excerpt = oneLine(body, 120);
     const detail = `GET ${shownUrl} → ${res.statusCode}${excerpt ? ` ${excerpt}` : ''}`;
-    if (res.statusCode >= 200 && res.statusCode < 300) return { name: 'health', verdict: 'ok', ms, detail, findings: [] };
-    return {
-      name: 'health',
-      verdict: 'error',
-      ms,
-      detail,
-      findings: [
-        finding(
-          'health-failed',
-          `GET ${shownUrl} answered ${res.statusCode}${excerpt ? `: "${excerpt}"` : ''}.`,
-          res.statusCode === 404
-            ? `Nothing is served at ${new URL(url).pathname}: check the backend's health route (--health /health, /healthz, /api/health).`
-            : res.statusCode >= 500
-              ? 'The backend runs but reports itself unhealthy, or fails: read its logs (docker compose logs backend) and its dependencies (database, cache).'
-              : 'The health path answers, but not with 2xx: read the body above and the backend\'s logs.',
-        ),
-      ],
-    };
+    const f = inspectHealthAnswer(shownUrl, new URL(url).pathname, res.statusCode, excerpt);
+    return f ? { name: 'health', verdict: 'error', ms, detail, findings: [f] } : { name: 'health', verdict: 'ok', ms, detail, findings: [] };
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
     const raw = e.code?.startsWith('UND_ERR') && e.cause?.code ? e.cause : e;
     let failure = failureOf(raw);
     if (/^UND_ERR_(CONNECT|HEADERS|BODY)_TIMEOUT$/.test(failure.code)) failure = { code: 'ETIMEDOUT', message: failure.message };
     const phase = failure.code === 'ETIMEDOUT' && e.code !== 'UND_ERR_CONNECT_TIMEOUT' ? 'answer' : 'connect';
-    return { name: 'health', verdict: 'error', ms: since(t), detail: `GET ${shownUrl} failed (${failure.code})`, findings: [upstreamFinding(target, failure, phase)] };
+    return { name: 'health', verdict: 'error', ms: since(t), detail: `GET ${shownUrl} failed (${failure.code})`, findings: [inspectUpstreamFailure(target, failure, phase)] };
   } finally {
     await agent.close().catch(() => {});
   }
@@ -320,10 +312,9 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     const close = socket.closeSummary();
     if (socket.violation) {
       const v = socket.violation;
-      const f = finding('protocol-error', `The server sent ${v.rule}.`, 'A hand-written or buggy server, or something in front of it that rewrites the stream: compare its framing with RFC 6455 section 5.');
-      add({ name: 'linger', verdict: 'error', ms: since(t), detail: `protocol error from the server: ${v.rule}`, findings: [f] });
+      add({ name: 'linger', verdict: 'error', ms: since(t), detail: `protocol error from the server: ${v.detail}`, findings: [inspectViolation(v, 'check')] });
     } else if (close) {
-      const findings = closeFindings(close);
+      const findings = inspectClose(close);
       add({ name: 'linger', verdict: closeVerdict(close, findings), ms: since(t), detail: `${closeText(close)}, right after opening`, findings });
     } else {
       // Messages the server sent on its own (a greeting) are reported here, not taken for the reply to --send.
@@ -345,7 +336,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       } else {
         const c = socket.closeSummary();
         if (c) {
-          const findings = closeFindings(c);
+          const findings = inspectClose(c);
           add({ name: 'send', verdict: closeVerdict(c, findings), ms: since(sentAt), detail: `no reply: ${closeText(c)}`, findings });
         } else {
           add({ name: 'send', verdict: 'warn', ms: since(sentAt), detail: `no reply within ${timeoutMs} ms (the connection stays open)`, findings: [] });

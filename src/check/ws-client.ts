@@ -8,17 +8,19 @@
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import { FrameDecoder } from '../tap/frame-decoder.js';
-import { closeCodeMeaning, type ProtocolViolation, type WsMessage } from '../session/message.js';
-import type { CloseSummary } from '../tap/frame-tap.js';
-import { negotiatedDeflate } from '../tap/frame-tap.js';
+import type { ProtocolViolation, WsMessage } from '../session/message.js';
+import type { CloseSummary } from '../session/summary.js';
+import { negotiatedDeflate } from '../wire/extensions.js';
+import { closeCodeMeaning, closePayload, encodeFrame } from '../wire/ws-frame.js';
 import type { Finding } from '../session/finding.js';
 import { readHandshake } from '../upgrade/handshake.js';
-import { headEnd, headerValue, headerValues, parseRequestHead, parseResponseHead } from '../wire/http-head.js';
-import { acceptProblems, inspectAnswer } from '../inspect/registry.js';
+import { headEnd, headerValue, parseRequestHead, parseResponseHead } from '../wire/http-head.js';
+import { answerOf } from '../upgrade/handshake.js';
+import { acceptProblems, inspectAnswer, inspectUpstreamFailure } from '../inspect/registry.js';
 import type { Handshake, UpstreamAnswer, UpstreamFailure } from '../session/session.js';
 import type { Target } from '../wire/target.js';
-import { dechunk } from '../upgrade/relay.js';
-import { connectUpstream, failureOf, upstreamFinding, UpstreamTimeout } from '../upgrade/upstream.js';
+import { dechunk } from '../upgrade/rejection.js';
+import { connectUpstream, failureOf, UpstreamTimeout } from '../upgrade/upstream.js';
 
 export interface HandshakeRequest {
   target: Target;
@@ -104,7 +106,7 @@ export function openWebSocket(req: HandshakeRequest): Promise<HandshakeOutcome> 
       if (done) return;
       socket.destroy();
       const failure = failureOf(err);
-      finish({ kind: 'failed', handshake, failure, phase, findings: [upstreamFinding(req.target, failure, phase)], ms: roundMs(performance.now() - started) });
+      finish({ kind: 'failed', handshake, failure, phase, findings: [inspectUpstreamFailure(req.target, failure, phase)], ms: roundMs(performance.now() - started) });
     };
     const timer = setTimeout(() => fail(new UpstreamTimeout(phase, req.timeoutMs)), req.timeoutMs);
     const onEnd = (): void => fail({ code: 'EUPSTREAMEND', message: 'the backend closed the connection without answering' });
@@ -131,11 +133,7 @@ export function openWebSocket(req: HandshakeRequest): Promise<HandshakeOutcome> 
         fail({ code: 'EBADRESPONSE', message: `a malformed answer: ${(err as Error).message}` });
         return;
       }
-      const answer: UpstreamAnswer = { response, handshakeMs: roundMs(performance.now() - sentAt) };
-      const chosenProtocol = headerValue(response.headers, 'sec-websocket-protocol');
-      if (chosenProtocol !== undefined) answer.chosenProtocol = chosenProtocol;
-      const ext = headerValues(response.headers, 'sec-websocket-extensions');
-      if (ext.length) answer.chosenExtensions = ext.join(', ');
+      let answer = answerOf(response, roundMs(performance.now() - sentAt));
       const rest = buf.subarray(end);
       const ms = roundMs(performance.now() - started);
       socket.off('end', onEnd);
@@ -143,7 +141,7 @@ export function openWebSocket(req: HandshakeRequest): Promise<HandshakeOutcome> 
       socket.on('error', () => {});
       socket.off('error', fail);
       if (response.status === 101 && acceptProblems(handshake, answer).length === 0) {
-        finish({ kind: 'answered', handshake, answer, findings: [], ms, socket: new CheckSocket(socket, rest, negotiatedDeflate(response)) });
+        finish({ kind: 'answered', handshake, answer, findings: [], ms, socket: new CheckSocket(socket, rest, negotiatedDeflate(response.headers) !== undefined) });
         return;
       }
       if (response.status === 101) {
@@ -154,7 +152,7 @@ export function openWebSocket(req: HandshakeRequest): Promise<HandshakeOutcome> 
       clearTimeout(timer);
       socket.off('data', onData);
       readBody(socket, rest, response.headers, Math.min(req.timeoutMs, 2000)).then((body) => {
-        if (body) answer.bodyExcerpt = body;
+        if (body) answer = { ...answer, bodyExcerpt: body };
         finish({ kind: 'answered', handshake, answer, findings: inspectAnswer(handshake, answer), ms });
       });
     };
@@ -192,19 +190,6 @@ function readBody(socket: net.Socket, rest: Buffer, headers: Parameters<typeof h
     if (!chunked && length === 0) return done();
     if (rest.length) onChunk(rest);
   });
-}
-
-/** A client frame: masked, as RFC 6455 requires of clients. */
-export function clientFrame(opcode: number, payload: Buffer): Buffer {
-  const len = payload.length;
-  const head: number[] = [0x80 | opcode];
-  if (len < 126) head.push(0x80 | len);
-  else if (len < 65536) head.push(0x80 | 126, len >> 8, len & 0xff);
-  else head.push(0x80 | 127, 0, 0, 0, 0, (len >>> 24) & 0xff, (len >>> 16) & 0xff, (len >>> 8) & 0xff, len & 0xff);
-  const mask = randomBytes(4);
-  const body = Buffer.alloc(len);
-  for (let i = 0; i < len; i++) body[i] = payload[i]! ^ mask[i & 3]!;
-  return Buffer.concat([Buffer.from(head), mask, body]);
 }
 
 /** An open WebSocket: answers pings and close frames, queues data messages, remembers how it closed. */
@@ -251,7 +236,7 @@ export class CheckSocket {
 
   private write(opcode: number, payload: Buffer): void {
     if (this.ended || this.socket.destroyed || this.socket.writableEnded) return;
-    this.socket.write(clientFrame(opcode, payload));
+    this.socket.write(encodeFrame({ opcode, payload, mask: true }));
   }
 
   private onMessage(m: WsMessage): void {
@@ -262,9 +247,7 @@ export class CheckSocket {
         if (!this.closeSent) {
           this.closeSent = true;
           const code = m.closeCode !== undefined && m.closeCode !== 1005 ? m.closeCode : undefined;
-          const payload = code === undefined ? Buffer.alloc(0) : Buffer.alloc(2);
-          if (code !== undefined) payload.writeUInt16BE(code);
-          this.write(0x8, payload);
+          this.write(0x8, closePayload(code));
         }
         this.socket.end();
       }
@@ -332,9 +315,7 @@ export class CheckSocket {
   async close(ms = 1000): Promise<void> {
     if (!this.ended && !this.closeSent) {
       this.closeSent = true;
-      const payload = Buffer.alloc(2);
-      payload.writeUInt16BE(1000);
-      this.write(0x8, payload);
+      this.write(0x8, closePayload(1000));
     }
     await this.until(() => this.ended, ms);
     this.socket.destroy();

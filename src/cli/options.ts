@@ -6,7 +6,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.js';
 import { parseOriginPattern } from '../wire/origin-pattern.js';
 import { parseTarget } from '../wire/target.js';
-import { parsePath } from '../tap/latency.js';
+import { parseJsonPath, parseValuePath } from '../wire/json-path.js';
 
 export function parsePort(value: string): number {
   if (!/^\d+$/.test(value.trim()) || Number(value) > 65535) throw new InvalidArgumentError('a port is an integer from 0 to 65535.');
@@ -36,7 +36,7 @@ export function checkTarget(value: string): string {
 
 export function checkPath(value: string): string {
   try {
-    parsePath(value);
+    parseValuePath(value);
   } catch (err) {
     throw new InvalidArgumentError(`${(err as Error).message}: expected a JSON path such as id or $.meta.requestId.`);
   }
@@ -101,4 +101,46 @@ export function logOptions(): Option[] {
 export interface LogCliOptions {
   logFormat?: LogFormat;
   logLevel: LogLevel;
+}
+
+/** An option parser from a function that throws: its message becomes commander's one-line error. */
+export function parseWith<T>(parse: (value: string) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return parse(value);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
+
+/** For repeatable options. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** --ignore: a JSON path (checked now, used by the command). */
+export function collectIgnore(value: string, previous: string[] = []): string[] {
+  parseWith(parseJsonPath)(value);
+  return [...previous, value];
+}
+
+/** --header "Name: value", repeatable. */
+export function collectHeader(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const i = value.indexOf(':');
+  if (i <= 0) throw new InvalidArgumentError(`a header is "Name: value", not "${value}"`);
+  return { ...previous, [value.slice(0, i).trim()]: value.slice(i + 1).trim() };
+}
+
+/** A ws:// or wss:// URL (http:// and https:// are taken as their WebSocket spellings). */
+export function checkWsUrl(value: string): string {
+  try {
+    const u = new URL(value);
+    if (u.protocol === 'http:') u.protocol = 'ws:';
+    if (u.protocol === 'https:') u.protocol = 'wss:';
+    if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new Error();
+    return u.toString();
+  } catch {
+    throw new InvalidArgumentError('expected a ws:// or wss:// URL, such as ws://localhost:8000/ws');
+  }
 }

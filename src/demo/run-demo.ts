@@ -6,8 +6,9 @@ import net from 'node:net';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import type { WstapLogger } from '../log/logger.js';
-import { ListenError, startProxy, type ProxyServer } from '../proxy/server.js';
-import { logStartup } from '../cli/commands/proxy.js';
+import { ListenError, startProxy, type ProxyOptions, type ProxyServer } from '../proxy/server.js';
+import { logStartup } from '../proxy/startup.js';
+import { createLogSink } from '../sinks/log-sink.js';
 import { demoJwt, startDemoBackend } from './backend.js';
 
 export interface DemoOptions {
@@ -72,35 +73,40 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** A proxy of the demo, logging to the demo's log. */
+function demoProxy(logger: Logger, opts: Omit<ProxyOptions, 'logger' | 'sinks'>): Promise<ProxyServer> {
+  return startProxy({ ...opts, logger, sinks: [createLogSink(logger)] });
+}
+
 async function startMainProxy(logger: Logger, port: number, target: string, allowOrigins: string[]): Promise<ProxyServer> {
   try {
-    return await startProxy({ target, port, logger, allowOrigins });
+    return await demoProxy(logger, { target, port, allowOrigins });
   } catch (err) {
     if (!(err instanceof ListenError) || port === 0) throw err;
     logger.warn({ event: 'demo' }, `${err.message}; the demo uses a free port instead`);
-    return startProxy({ target, port: 0, logger, allowOrigins });
+    return demoProxy(logger, { target, port: 0, allowOrigins });
   }
 }
 
-export async function runDemo(log: WstapLogger, opts: DemoOptions): Promise<void> {
+/** Runs the scenarios; resolves with the exit status (with keep: once stopped by a signal). */
+export async function runDemo(log: WstapLogger, opts: DemoOptions): Promise<number> {
   const { logger } = log;
   const say = (msg: string): void => logger.info({ event: 'demo' }, msg);
   const backend = await startDemoBackend({ port: opts.backendPort, env: {} });
   say(`demo backend on ${backend.url}: /ws allows Origins ${backend.allowedOrigins.join(', ')}, closes 1008 without credentials (auth bypass off)`);
   const proxy = await startMainProxy(logger, opts.port, backend.url, backend.allowedOrigins);
   logStartup(logger, proxy, { allowOrigins: backend.allowedOrigins });
-  const normalizing = await startProxy({
+  const normalizing = await demoProxy(logger, {
     target: backend.url,
     port: 0,
     hosts: ['127.0.0.1'],
-    logger,
     allowOrigins: backend.allowedOrigins,
     normalizeOrigin: true,
     sessionIdPrefix: 'norm',
   });
   const downPort = await freePort();
-  const down = await startProxy({ target: `http://127.0.0.1:${downPort}`, port: 0, hosts: ['127.0.0.1'], logger, sessionIdPrefix: 'down' });
-  const dns = await startProxy({ target: 'http://backend.invalid:8000', port: 0, hosts: ['127.0.0.1'], logger, sessionIdPrefix: 'dns' });
+  const down = await demoProxy(logger, { target: `http://127.0.0.1:${downPort}`, port: 0, hosts: ['127.0.0.1'], sessionIdPrefix: 'down' });
+  const dns = await demoProxy(logger, { target: 'http://backend.invalid:8000', port: 0, hosts: ['127.0.0.1'], sessionIdPrefix: 'dns' });
   const ws = (p: ProxyServer, path = '/ws'): string => `ws://127.0.0.1:${p.port}${path}`;
   const good = 'http://localhost:3000';
 
@@ -153,19 +159,21 @@ export async function runDemo(log: WstapLogger, opts: DemoOptions): Promise<void
       `demo done; still running (Ctrl-C to stop): wstap on ws://localhost:${proxy.port}/ws → backend ${backend.url}. ` +
         `Try: npx wscat -c ws://localhost:${proxy.port}/ws -o http://localhost:3000 -H "Authorization: Bearer dev"`,
     );
-    const stop = (): void => {
-      void proxy.close(1000).then(async () => {
-        await backend.close();
-        log.flush();
-        process.exit(0);
-      });
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    return;
+    return new Promise<number>((resolve) => {
+      const stop = (): void => {
+        void proxy.close(1000).then(async () => {
+          await backend.close();
+          log.flush();
+          resolve(0);
+        });
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
   }
   await proxy.close(500);
   await backend.close();
   say('demo done: run "wstap --target http://localhost:8000" in front of your own backend (wstap --help for options)');
   log.flush();
+  return 0;
 }

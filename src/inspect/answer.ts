@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { finding, type Finding } from '../session/finding.js';
+import type { Finding, FindingCodeOf } from '../session/finding.js';
+import { finding } from './finding.js';
 import { hasToken, headerValue, headerValues } from '../wire/http-head.js';
 import type { Handshake, UpstreamAnswer } from '../session/session.js';
 
@@ -47,7 +48,7 @@ function rejectionHint(hs: Handshake, answer: UpstreamAnswer): string {
   return 'Read the backend\'s answer (status and body above) and its logs.';
 }
 
-export function inspectAnswer(hs: Handshake, answer: UpstreamAnswer): Finding[] {
+export function inspectAnswer(hs: Handshake, answer: UpstreamAnswer): Finding<FindingCodeOf<'answer'>>[] {
   const res = answer.response;
   if (res.status !== 101) {
     const body = answer.bodyExcerpt?.trim();

@@ -1,21 +1,50 @@
-import type { Finding } from '../session/finding.js';
+/**
+ * Every inspector, by phase: the one place findings come from. The proxy, `wstap check`
+ * and the frame tap call these; none of them writes finding prose of its own. Adding an
+ * inspector is one file and one line here; its return type names the codes of its phase,
+ * so an inspector cannot raise a finding of another phase.
+ */
+import type { Finding, FindingCodeOf, FindingPhase } from '../session/finding.js';
 import type { Handshake } from '../session/session.js';
+import { inspectAnswer } from './answer.js';
+import { inspectClose } from './close.js';
+import { localhostInContainerFinding } from './environment/container.js';
+import { diagnoseEnv } from './environment/env-file.js';
 import { inspectAuth } from './handshake/auth.js';
-import { inspectHandshakeValidity } from './handshake/validity.js';
-import type { HandshakeInspector, InspectContext } from './types.js';
 import { inspectOrigin } from './handshake/origin.js';
+import { inspectHandshakeValidity } from './handshake/validity.js';
+import { inspectViolation } from './protocol.js';
+import type { HandshakeInspector, InspectContext } from './types.js';
+import { inspectHealthAnswer, inspectUpstreamFailure } from './upstream.js';
+
+type PhaseFindings<P extends FindingPhase> = Finding<FindingCodeOf<P>>;
+// biome-ignore lint/suspicious/noExplicitAny: the arguments differ per inspector; only the result is constrained.
+type InspectorOf<P extends FindingPhase> = (...args: any[]) => PhaseFindings<P> | readonly PhaseFindings<P>[] | { findings: PhaseFindings<P>[] } | undefined;
+
+/** The inspectors of each phase, in the order their findings are listed. */
+export const INSPECTORS = {
+  handshake: { validity: inspectHandshakeValidity, origin: inspectOrigin, auth: inspectAuth },
+  answer: { answer: inspectAnswer },
+  upstream: { connection: inspectUpstreamFailure, health: inspectHealthAnswer },
+  close: { close: inspectClose },
+  protocol: { violation: inspectViolation },
+  environment: { container: localhostInContainerFinding, envFile: diagnoseEnv },
+} as const satisfies { [P in FindingPhase]: Record<string, InspectorOf<P>> };
+
+const handshakeInspectors: readonly HandshakeInspector[] = Object.values(INSPECTORS.handshake);
+
+/** The findings of a client's upgrade request, from every handshake inspector in order. */
+export function inspectHandshake(hs: Handshake, ctx: InspectContext): Finding<FindingCodeOf<'handshake'>>[] {
+  const out: Finding<FindingCodeOf<'handshake'>>[] = [];
+  for (const inspect of handshakeInspectors) out.push(...inspect(hs, ctx));
+  return out;
+}
 
 export type { AnswerInspector, HandshakeInspector, InspectContext } from './types.js';
-export { inspectAnswer, expectedAccept, acceptProblems } from './answer.js';
+export { acceptProblems, expectedAccept, inspectAnswer } from './answer.js';
 export { handshakeProblems, invalidHandshakeFinding } from './handshake/validity.js';
-
-/** Every handshake inspector, in the order their findings are listed. Adding one is one file and one line here. */
-export const handshakeInspectors = {
-  validity: inspectHandshakeValidity,
-  origin: inspectOrigin,
-  auth: inspectAuth,
-} satisfies Record<string, HandshakeInspector>;
-
-export function inspectHandshake(hs: Handshake, ctx: InspectContext): Finding[] {
-  return Object.values(handshakeInspectors).flatMap((inspect) => inspect(hs, ctx));
-}
+export { inspectClose } from './close.js';
+export { inspectViolation } from './protocol.js';
+export { inspectHealthAnswer, inspectUpstreamFailure } from './upstream.js';
+export { detectContainer, isLocalhost, localhostInContainerFinding, type ContainerInfo } from './environment/container.js';
+export { diagnoseEnv, parseEnvFile, type EnvDiagnosis } from './environment/env-file.js';

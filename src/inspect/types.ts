@@ -1,4 +1,4 @@
-import type { Finding } from '../session/finding.js';
+import type { Finding, FindingCodeOf } from '../session/finding.js';
 import type { OriginPattern } from '../wire/origin-pattern.js';
 import type { Handshake, UpstreamAnswer } from '../session/session.js';
 
@@ -12,7 +12,7 @@ export interface InspectContext {
 }
 
 /** A pure function from a client's upgrade request to findings. */
-export type HandshakeInspector = (handshake: Handshake, ctx: InspectContext) => Finding[];
+export type HandshakeInspector = (handshake: Handshake, ctx: InspectContext) => Finding<FindingCodeOf<'handshake'>>[];
 
 /** A pure function from the backend's answer (and the request) to findings. */
-export type AnswerInspector = (handshake: Handshake, answer: UpstreamAnswer, ctx: InspectContext) => Finding[];
+export type AnswerInspector = (handshake: Handshake, answer: UpstreamAnswer) => Finding<FindingCodeOf<'answer'>>[];

@@ -1,61 +1,17 @@
 /**
- * The shapes of wstap's log lines. Everything here is already redacted: these
+ * The shapes of wstap's log lines, made from the redacted views (views/views.ts): these
  * objects are what leaves the process.
  */
-import type { Credential } from '../secrets/credentials.js';
-import { worstSeverity, type Finding, type Severity } from '../session/finding.js';
-import { redactChosenProtocol, redactHeaders, redactPayloadText, redactResponseHeaders, redactSubprotocols, redactTarget, type LoggedHeader } from '../secrets/redact.js';
-import type { Session, SessionEnd } from '../session/session.js';
-import type { CloseSummary, TapSummary } from '../tap/frame-tap.js';
+import { phaseOf, worstSeverity, type Severity } from '../session/finding.js';
 import type { Side, WsMessage } from '../session/message.js';
+import { messagePreview, type EndView, type HandshakeView } from '../views/views.js';
 
-export interface LoggedCredential {
-  kind: Credential['kind'];
-  name: string;
-  scheme?: string;
-  shape: string;
-  expired?: boolean;
-}
+/** One line per upgrade; the headers only at debug level. */
+export type HandshakeLogEntry = { event: 'handshake'; statusLine?: string } & Omit<HandshakeView, 'requestHeaders' | 'responseHeaders'> &
+  Partial<Pick<HandshakeView, 'requestHeaders' | 'responseHeaders'>>;
 
-export interface HandshakeLogEntry {
-  event: 'handshake';
-  session: string;
-  client: string;
-  method: string;
-  path: string;
-  httpVersion: string;
-  origins: string[];
-  originNormalized?: true;
-  credentials: LoggedCredential[];
-  subprotocols: { offered: string[]; chosen?: string };
-  extensions: { offered: string[]; chosen?: string };
-  outcome: Session['outcome'];
-  status?: number;
-  statusLine?: string;
-  handshakeMs?: number;
-  body?: string;
-  error?: { code: string; message: string };
-  headSource?: 'rebuilt';
-  findings: Finding[];
-  requestHeaders?: LoggedHeader[];
-  responseHeaders?: LoggedHeader[];
-}
-
-export interface SessionEndLogEntry {
-  event: 'session-end';
-  session: string;
-  /** Which side ended the TCP connection first. */
-  endedBy: SessionEnd['endedBy'];
-  how: SessionEnd['how'];
-  error?: string;
-  durationMs: number;
-  bytes: SessionEnd['bytes'];
-  /** The WebSocket close (who sent the first close frame, its code, whether the other side answered). */
-  close?: CloseSummary;
-  messages?: TapSummary['traffic'];
-  latency?: TapSummary['latency'];
-  findings: Finding[];
-}
+/** One line per closed tunnel; its findings are those of the close (protocol errors were logged when they happened). */
+export type SessionEndLogEntry = { event: 'session-end' } & EndView;
 
 export interface MessageLogEntry {
   event: 'message';
@@ -67,7 +23,7 @@ export interface MessageLogEntry {
   compressed: boolean;
   frames: number;
   truncated: boolean;
-  /** Text (redacted, cut at PREVIEW_CHARS) or hex of the first bytes of binary data. */
+  /** Text (redacted, cut at 200 characters) or hex of the first bytes of binary data. */
   preview: string;
   latencyMs?: number;
   correlationKey?: string;
@@ -75,25 +31,29 @@ export interface MessageLogEntry {
   closeReason?: string;
 }
 
-const PREVIEW_CHARS = 200;
-export const PREVIEW_HEX_BYTES = 32;
+/** A rejection body as long as a log line shows it. */
+const BODY_CHARS = 300;
 
-export function messagePreview(m: WsMessage): string {
-  if (m.kind === 'text') {
-    const text = m.data.subarray(0, PREVIEW_CHARS * 4).toString('utf8');
-    const cut = text.length > PREVIEW_CHARS || m.truncated || m.data.length > PREVIEW_CHARS * 4;
-    return redactPayloadText(text.slice(0, PREVIEW_CHARS)) + (cut ? '…' : '');
+export function handshakeEntry(view: HandshakeView, withHeaders: boolean): HandshakeLogEntry {
+  const { requestHeaders, responseHeaders, ...rest } = view;
+  const entry: HandshakeLogEntry = { event: 'handshake', ...rest };
+  if (view.status !== undefined) entry.statusLine = `${view.status} ${view.reason ?? ''}`.trim();
+  if (view.body !== undefined) entry.body = view.body.slice(0, BODY_CHARS);
+  if (withHeaders) {
+    entry.requestHeaders = requestHeaders;
+    if (responseHeaders) entry.responseHeaders = responseHeaders;
   }
-  if (m.kind === 'close') return m.closeReason === undefined ? '' : redactPayloadText(m.closeReason);
-  if (m.data.length === 0) return '';
-  const hex = m.data.subarray(0, PREVIEW_HEX_BYTES).toString('hex');
-  return hex + (m.data.length > PREVIEW_HEX_BYTES || m.truncated ? '…' : '');
+  return entry;
 }
 
-export function messageEntry(s: Session, m: WsMessage): MessageLogEntry {
+export function sessionEndEntry(view: EndView): SessionEndLogEntry {
+  return { event: 'session-end', ...view, findings: view.findings.filter((f) => phaseOf(f) === 'close') };
+}
+
+export function messageEntry(sessionId: string, m: WsMessage): MessageLogEntry {
   const e: MessageLogEntry = {
     event: 'message',
-    session: s.id,
+    session: sessionId,
     from: m.from,
     kind: m.kind,
     size: m.size,
@@ -108,7 +68,7 @@ export function messageEntry(s: Session, m: WsMessage): MessageLogEntry {
     if (m.latency.key !== undefined) e.correlationKey = m.latency.key;
   }
   if (m.closeCode !== undefined) e.closeCode = m.closeCode;
-  if (m.closeReason !== undefined) e.closeReason = m.closeReason;
+  if (m.closeReason !== undefined) e.closeReason = e.preview;
   return e;
 }
 
@@ -121,74 +81,13 @@ export function messageMessage(e: MessageLogEntry): string {
   return `${e.session} ${arrow} ${head} ${size}${frames}${lat} ${e.preview}`.trimEnd();
 }
 
-
-const round = (ms: number): number => Math.round(ms * 100) / 100;
-
-export function handshakeEntry(s: Session, withHeaders: boolean): HandshakeLogEntry {
-  const hs = s.handshake;
-  const entry: HandshakeLogEntry = {
-    event: 'handshake',
-    session: s.id,
-    client: `${s.client.address}:${s.client.port}`,
-    method: hs.request.method,
-    path: redactTarget(hs.request.target),
-    httpVersion: hs.request.version,
-    origins: hs.origins,
-    credentials: hs.credentials.map((c) => {
-      const l: LoggedCredential = { kind: c.kind, name: c.name, shape: c.shape };
-      if (c.scheme !== undefined) l.scheme = c.scheme;
-      if (c.jwt?.expired) l.expired = true;
-      return l;
-    }),
-    // A token subprotocol is only recognisable among its neighbours: the list is redacted as a whole.
-    subprotocols: { offered: hs.offeredProtocols.length ? redactSubprotocols(hs.offeredProtocols.join(', ')).split(', ') : [] },
-    extensions: { offered: hs.offeredExtensions },
-    outcome: s.outcome,
-    findings: s.findings,
-  };
-  if (s.originNormalized) entry.originNormalized = true;
-  if (hs.headSource === 'rebuilt') entry.headSource = 'rebuilt';
-  const up = s.upstream;
-  if (up) {
-    entry.status = up.response.status;
-    entry.statusLine = `${up.response.status} ${up.response.reason}`.trim();
-    entry.handshakeMs = round(up.handshakeMs);
-    if (up.chosenProtocol !== undefined) entry.subprotocols.chosen = redactChosenProtocol(hs.offeredProtocols, up.chosenProtocol);
-    if (up.chosenExtensions !== undefined) entry.extensions.chosen = up.chosenExtensions;
-    if (up.bodyExcerpt) entry.body = up.bodyExcerpt.slice(0, 300);
-    if (withHeaders) entry.responseHeaders = redactResponseHeaders(up.response.headers, hs.offeredProtocols);
-  }
-  if (s.failure) entry.error = s.failure;
-  if (withHeaders) entry.requestHeaders = redactHeaders(hs.request.headers);
-  return entry;
-}
-
-export function sessionEndEntry(s: Session, end: SessionEnd): SessionEndLogEntry {
-  const entry: SessionEndLogEntry = {
-    event: 'session-end',
-    session: s.id,
-    endedBy: end.endedBy,
-    how: end.how,
-    durationMs: round(end.durationMs),
-    bytes: end.bytes,
-    findings: s.findings.filter((f) => f.code.startsWith('close-')),
-  };
-  if (end.error !== undefined) entry.error = end.error;
-  if (end.ws) {
-    entry.close = end.ws.close;
-    entry.messages = end.ws.traffic;
-    entry.latency = end.ws.latency;
-  }
-  return entry;
-}
-
 export function sessionEndLevel(e: SessionEndLogEntry): Severity {
   return worstSeverity(e.findings) ?? 'info';
 }
 
-export function handshakeLevel(s: Session): Severity {
-  if (s.outcome === 'failed') return 'error';
-  return worstSeverity(s.findings) === 'info' || worstSeverity(s.findings) === undefined ? 'info' : worstSeverity(s.findings)!;
+export function handshakeLevel(v: Pick<HandshakeView, 'outcome' | 'findings'>): Severity {
+  if (v.outcome === 'failed') return 'error';
+  return worstSeverity(v.findings) ?? 'info';
 }
 
 export function handshakeMessage(e: HandshakeLogEntry): string {

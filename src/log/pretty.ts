@@ -4,7 +4,7 @@
  */
 import type { Finding } from '../session/finding.js';
 import { formatBytes, messageMessage, sessionEndMessage, type HandshakeLogEntry, type MessageLogEntry, type SessionEndLogEntry } from './entries.js';
-import type { Percentiles } from '../tap/latency.js';
+import type { Percentiles } from '../session/summary.js';
 
 export interface Palette {
   red(s: string): string;

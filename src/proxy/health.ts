@@ -5,6 +5,7 @@
 import type http from 'node:http';
 import net from 'node:net';
 import type { Target } from '../wire/target.js';
+import type { Route } from './routes.js';
 
 export const HEALTH_PATH = '/__wstap/health';
 
@@ -29,13 +30,15 @@ export function probeTarget(target: Target, timeoutMs = 1000): Promise<HealthRep
   });
 }
 
-export function isHealthRequest(req: http.IncomingMessage): boolean {
-  const url = req.url ?? '';
-  return url === HEALTH_PATH || url.startsWith(`${HEALTH_PATH}?`);
-}
-
-export async function serveHealth(target: Target, res: http.ServerResponse): Promise<void> {
-  const report: HealthReport = { status: 'ok', target: await probeTarget(target), uptimeSeconds: Math.round(process.uptime()) };
-  res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-  res.end(`${JSON.stringify(report)}\n`);
+/** GET /__wstap/health: 200 while wstap runs, with the target's reachability beside it. */
+export function healthRoute(target: Target): Route {
+  return {
+    method: 'GET',
+    path: HEALTH_PATH,
+    async handle(_req: http.IncomingMessage, res: http.ServerResponse) {
+      const report: HealthReport = { status: 'ok', target: await probeTarget(target), uptimeSeconds: Math.round(process.uptime()) };
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+      res.end(`${JSON.stringify(report)}\n`);
+    },
+  };
 }

@@ -11,7 +11,8 @@ import httpProxy from 'http-proxy';
 import type { Finding } from '../session/finding.js';
 import { redactTarget } from '../secrets/redact.js';
 import type { Target } from '../wire/target.js';
-import { failureOf, upstreamFinding, UpstreamTimeout } from '../upgrade/upstream.js';
+import { inspectUpstreamFailure } from '../inspect/upstream.js';
+import { failureOf, UpstreamTimeout } from '../upgrade/upstream.js';
 
 export interface HttpProblem {
   method: string;
@@ -135,7 +136,7 @@ export function createHttpForwarder(
           midResponse: res.headersSent,
         };
         if (!clientGone) {
-          const f = upstreamFinding(target, failure);
+          const f = inspectUpstreamFailure(target, failure);
           problem.finding = f;
           if (!res.headersSent) {
             const body = `wstap: could not reach the backend at ${target.url} for ${req.method} ${problem.path}.\n${f.message}\n${f.hint}\n`;

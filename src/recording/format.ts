@@ -4,8 +4,7 @@
  * is a valid event on its own. docs/recording-format.md documents it.
  */
 import type { Side, MessageKind } from '../session/message.js';
-import type { CloseSummary, DirectionStats } from '../tap/frame-tap.js';
-import type { Percentiles } from '../tap/latency.js';
+import type { CloseSummary, DirectionStats, Percentiles } from '../session/summary.js';
 import type { FindingCode, Severity } from '../session/finding.js';
 import type { SessionOutcome } from '../session/session.js';
 

@@ -1,8 +1,9 @@
 /**
  * Comparing a message with its recording: exactly, or as JSON with ignored paths
- * ($.server_ts, $.items[*].id, $..timestamp for any depth).
+ * ($.server_ts, $.items[*].id, $..timestamp for any depth; the grammar of wire/json-path.ts).
  */
 import type { MessageKind } from '../session/message.js';
+import { formatPath, parseJsonPath, pathMatches, type JsonPath } from '../wire/json-path.js';
 
 export interface Compared {
   kind: MessageKind;
@@ -18,53 +19,15 @@ export interface MessageDiff {
   actual: unknown;
 }
 
-type Segment = string | number | '*' | '**';
-
-export interface IgnoreRule {
-  source: string;
-  segments: Segment[];
-}
+/** A path left out of the comparison (--ignore). */
+export type IgnoreRule = JsonPath;
 
 export function parseIgnore(path: string): IgnoreRule {
-  const p = path.trim();
-  if (!p.startsWith('$')) throw new Error(`invalid --ignore path "${path}": it starts with $, e.g. $.server_ts or $.items[*].id`);
-  const segments: Segment[] = [];
-  const re = /\.\.([A-Za-z_$][\w$-]*|\*)|\.([A-Za-z_$][\w$-]*|\*)|\[(\d+|\*)\]|\[['"]([^'"]+)['"]\]/y;
-  let pos = 1;
-  while (pos < p.length) {
-    re.lastIndex = pos;
-    const m = re.exec(p);
-    if (!m) throw new Error(`invalid --ignore path "${path}" at "${p.slice(pos)}"`);
-    if (m[1] !== undefined) segments.push('**', m[1] === '*' ? '*' : m[1]);
-    else if (m[2] !== undefined) segments.push(m[2] === '*' ? '*' : m[2]);
-    else if (m[3] !== undefined) segments.push(m[3] === '*' ? '*' : Number(m[3]));
-    else segments.push(m[4]!);
-    pos = re.lastIndex;
-  }
-  return { source: p, segments };
-}
-
-function matches(rule: readonly Segment[], path: readonly (string | number)[]): boolean {
-  const go = (ri: number, pi: number): boolean => {
-    if (ri === rule.length) return pi === path.length;
-    const seg = rule[ri]!;
-    if (seg === '**') {
-      for (let k = pi; k <= path.length; k++) if (go(ri + 1, k)) return true;
-      return false;
-    }
-    if (pi >= path.length) return false;
-    if (seg === '*' || seg === path[pi]) return go(ri + 1, pi + 1);
-    return false;
-  };
-  return go(0, 0);
-}
-
-function formatPath(path: readonly (string | number)[]): string {
-  return '$' + path.map((p) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`)).join('');
+  return parseJsonPath(path);
 }
 
 function diffJson(expected: unknown, actual: unknown, path: (string | number)[], ignore: readonly IgnoreRule[], out: MessageDiff[]): void {
-  if (ignore.some((r) => matches(r.segments, path))) return;
+  if (ignore.some((r) => pathMatches(r, path))) return;
   if (out.length >= 20) return;
   const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   if (Array.isArray(expected) && Array.isArray(actual)) {

@@ -8,6 +8,8 @@
  */
 import pino from 'pino';
 import { startProxy, type ProxyServer } from '../proxy/server.js';
+import { Recorder } from '../sinks/recorder.js';
+import { WSTAP_VERSION } from '../version.js';
 import { createReplayServer, type ReplayServer, type UnexpectedMessage } from './replay-server.js';
 
 export type FixtureMode = 'replay' | 'record' | 'passthrough';
@@ -43,12 +45,8 @@ export async function wsFixture(opts: FixtureOptions): Promise<WsFixture> {
     return { mode, url: server.url, unexpected: server.unexpected, close: () => server.close() };
   }
   if (!opts.target) throw new Error(`wsFixture: mode ${mode} needs a target (the real backend)`);
-  const proxy: ProxyServer = await startProxy({
-    target: opts.target,
-    port: 0,
-    hosts: ['127.0.0.1'],
-    logger: pino({ level: 'silent' }),
-    ...(mode === 'record' ? { record: { file: opts.recording } } : {}),
-  });
+  // Record mode composes the recorder as the proxy's one sink; passthrough has none.
+  const sinks = mode === 'record' ? [new Recorder({ file: opts.recording, target: opts.target, version: WSTAP_VERSION, logger: pino({ level: 'silent' }) })] : [];
+  const proxy: ProxyServer = await startProxy({ target: opts.target, port: 0, hosts: ['127.0.0.1'], sinks });
   return { mode, url: `ws://127.0.0.1:${proxy.port}`, unexpected: [], close: () => proxy.close(1000) };
 }

@@ -1,6 +1,6 @@
 /**
- * What the frame tap sees: WebSocket messages in both directions, decoded, with
- * the times their bytes arrived. Payloads are bytes; text is a view.
+ * A WebSocket message as the frame tap decodes it: both directions, with the times its
+ * bytes arrived. Payloads are bytes; text is a view.
  */
 
 /** Who sent it. */
@@ -8,77 +8,73 @@ export type Side = 'client' | 'server';
 
 export type MessageKind = 'text' | 'binary' | 'ping' | 'pong' | 'close';
 
-export const OPCODES: Record<number, MessageKind | 'continuation'> = {
-  0x0: 'continuation',
-  0x1: 'text',
-  0x2: 'binary',
-  0x8: 'close',
-  0x9: 'ping',
-  0xa: 'pong',
-};
-
-/** One decoded message (a data message reassembled from its frames, or one control frame). */
+/** One decoded message (a data message reassembled from its frames, or one control frame). Complete when a sink sees it. */
 export interface WsMessage {
-  from: Side;
-  kind: MessageKind;
-  opcode: number;
+  readonly from: Side;
+  readonly kind: MessageKind;
+  readonly opcode: number;
   /**
    * The decoded payload: at most the tap's maxMessageBytes (see truncated). A binary
    * message's is kept only as far as some sink reads it (SessionSink.binaryBytes), so it
    * may be shorter than size without being truncated.
    */
-  data: Buffer;
+  readonly data: Buffer;
   /** Decoded size in bytes (after inflate), whole message even when data is truncated. */
-  size: number;
+  readonly size: number;
   /** Bytes on the wire, frame headers included. */
-  wireSize: number;
+  readonly wireSize: number;
   /** Sent with permessage-deflate (RSV1). */
-  compressed: boolean;
-  frames: number;
+  readonly compressed: boolean;
+  readonly frames: number;
   /** performance.now() when the first byte of the first frame arrived at wstap. */
-  firstByteAt: number;
+  readonly firstByteAt: number;
   /** performance.now() when the last byte of the last frame arrived at wstap. */
-  lastByteAt: number;
+  readonly lastByteAt: number;
   /** The message is larger than maxMessageBytes (--max-message-size): data holds at most its start. */
-  truncated: boolean;
+  readonly truncated: boolean;
   /** For close frames. */
-  closeCode?: number;
-  closeReason?: string;
-  /** Filled by the latency tracker: this message answers an earlier one. */
-  latency?: { ms: number; key?: string; to: 'request' | 'ping' };
+  readonly closeCode?: number;
+  readonly closeReason?: string;
+  /** This message answers an earlier one (the latency tracker paired them). */
+  readonly latency?: MessageLatency;
 }
+
+export interface MessageLatency {
+  ms: number;
+  /** The correlation id both carried. */
+  key?: string;
+  to: 'request' | 'ping';
+}
+
+/** A message while the tap builds it: the decoder makes it, the latency tracker adds its pairing, then it is emitted. */
+export type DecodedMessage = { -readonly [K in keyof WsMessage]: WsMessage[K] };
+
+/** The rules of RFC 6455 the tap checks, by stable code (tap/frame-rules.ts has the text of each). */
+export type ProtocolRule =
+  | 'length-too-large'
+  | 'frame-after-close'
+  | 'reserved-opcode'
+  | 'rsv2-rsv3'
+  | 'rsv1-without-deflate'
+  | 'rsv1-not-first'
+  | 'unmasked-client-frame'
+  | 'masked-server-frame'
+  | 'fragmented-control'
+  | 'control-too-long'
+  | 'unexpected-continuation'
+  | 'expected-continuation'
+  | 'invalid-utf8'
+  | 'close-payload-1-byte'
+  | 'invalid-close-code'
+  | 'close-reason-not-utf8'
+  | 'invalid-deflate-data';
 
 /** A rule of RFC 6455 that a frame broke. */
 export interface ProtocolViolation {
   from: Side;
-  rule: string;
+  rule: ProtocolRule;
+  /** The rule, with the facts of this frame: "invalid close code 999". */
+  detail: string;
   /** performance.now() */
   at: number;
-}
-
-/** The standard close codes and what they mean. */
-export const CLOSE_CODES: Record<number, string> = {
-  1000: 'normal closure',
-  1001: 'going away: a page closed or a server shutting down',
-  1002: 'protocol error',
-  1003: 'unsupported data',
-  1005: 'no status code in the close frame',
-  1006: 'abnormal closure: the connection ended without a close frame',
-  1007: 'invalid payload data, such as bad UTF-8',
-  1008: 'policy violation, typically authentication or Origin',
-  1009: 'message too big',
-  1010: 'mandatory extension missing',
-  1011: 'internal server error',
-  1012: 'service restart',
-  1013: 'try again later',
-  1014: 'bad gateway',
-  1015: 'TLS handshake failure',
-};
-
-export function closeCodeMeaning(code: number): string {
-  const known = CLOSE_CODES[code];
-  if (known) return known;
-  if (code >= 3000 && code <= 3999) return 'registered by a library or framework';
-  if (code >= 4000 && code <= 4999) return 'application-defined';
-  return 'not a valid close code';
 }

@@ -1,16 +1,18 @@
 /**
- * Fans session events out to sinks. A sink that throws is reported once and
- * switched off; the forwarding path never waits on a sink and never sees its errors.
+ * Fans session events out to sinks. Each event's redacted view is made once, for every sink
+ * that takes it. A sink that throws is reported once and switched off; the others still get
+ * the event, and the forwarding path never waits on a sink and never sees its errors.
  */
 import type { Finding } from '../session/finding.js';
 import type { WsMessage } from '../session/message.js';
 import type { Session, SessionEnd } from '../session/session.js';
+import { endView, handshakeView, type EndView, type HandshakeView } from '../views/views.js';
 
 /** A consumer of session events: the log, a recording, metrics, a live view. */
 export interface SessionSink {
   readonly name: string;
   /** Once per upgrade, when the backend answered (or could not be reached, or the request was refused). */
-  handshake?(session: Session): void;
+  handshake?(session: Session, view: HandshakeView): void;
   /** Set when the sink needs decoded frames; with no such sink, frames are not decoded at all. */
   readonly wantsFrames?: boolean;
   /**
@@ -22,10 +24,10 @@ export interface SessionSink {
   readonly binaryBytes?: number;
   /** Every decoded message, both directions, in wire order per direction. */
   message?(session: Session, message: WsMessage): void;
-  /** A finding raised during a tunnel (protocol-error); close findings come with end(). */
+  /** A finding raised while a tunnel is open (protocol-error); it comes again with end(). */
   finding?(session: Session, finding: Finding): void;
-  /** Once per tunnel, when both sockets are closed. */
-  end?(session: Session, end: SessionEnd): void;
+  /** Once per tunnel, when both sockets are closed and the tap has settled. */
+  end?(session: Session, end: SessionEnd, view: EndView): void;
   /** Called at shutdown; resolve when everything is written. */
   flush?(): void | Promise<void>;
 }
@@ -43,10 +45,6 @@ export class SessionBus {
     this.sinks = [...sinks];
   }
 
-  add(sink: SessionSink): void {
-    this.sinks.push(sink);
-  }
-
   /** True when some sink wants decoded frames. */
   get wantsFrames(): boolean {
     return this.sinks.some((s) => s.wantsFrames && !this.disabled.has(s));
@@ -57,7 +55,7 @@ export class SessionBus {
     let n = 0;
     for (const s of this.sinks) {
       if (!s.message || this.disabled.has(s)) continue;
-      n = Math.max(n, s.binaryBytes ?? Infinity);
+      n = Math.max(n, s.binaryBytes ?? Number.POSITIVE_INFINITY);
     }
     return n;
   }
@@ -75,15 +73,40 @@ export class SessionBus {
   }
 
   finding(session: Session, finding: Finding): void {
-    for (const s of this.sinks) if (s.finding && !this.disabled.has(s)) this.call(s, () => s.finding!(session, finding));
+    for (const s of this.sinks) {
+      if (!s.finding || this.disabled.has(s)) continue;
+      try {
+        s.finding(session, finding);
+      } catch (err) {
+        this.fail(s, err);
+      }
+    }
   }
 
   handshake(session: Session): void {
-    for (const s of this.sinks) if (s.handshake && !this.disabled.has(s)) this.call(s, () => s.handshake!(session));
+    let view: HandshakeView | undefined;
+    for (const s of this.sinks) {
+      if (!s.handshake || this.disabled.has(s)) continue;
+      try {
+        view ??= handshakeView(session);
+        s.handshake(session, view);
+      } catch (err) {
+        this.fail(s, err);
+      }
+    }
   }
 
   end(session: Session, end: SessionEnd): void {
-    for (const s of this.sinks) if (s.end && !this.disabled.has(s)) this.call(s, () => s.end!(session, end));
+    let view: EndView | undefined;
+    for (const s of this.sinks) {
+      if (!s.end || this.disabled.has(s)) continue;
+      try {
+        view ??= endView(session, end);
+        s.end(session, end, view);
+      } catch (err) {
+        this.fail(s, err);
+      }
+    }
   }
 
   async flush(): Promise<void> {
@@ -94,14 +117,6 @@ export class SessionBus {
       } catch (err) {
         this.fail(s, err);
       }
-    }
-  }
-
-  private call(sink: SessionSink, fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.fail(sink, err);
     }
   }
 

@@ -1,16 +1,20 @@
+/**
+ * The annotated log: one entry per upgrade, one per closed tunnel (with the close and the
+ * latency), one per message at debug level, and protocol errors as they happen.
+ */
 import type { Logger } from 'pino';
-import type { SessionSink } from './bus.js';
 import {
   handshakeEntry,
   handshakeLevel,
   handshakeMessage,
   messageEntry,
   messageMessage,
-  PREVIEW_HEX_BYTES,
   sessionEndEntry,
   sessionEndLevel,
   sessionEndMessage,
 } from '../log/entries.js';
+import { PREVIEW_HEX_BYTES } from '../views/views.js';
+import type { SessionSink } from './bus.js';
 
 export interface LogSinkOptions {
   /** Leave pings and pongs out of the message lines. */
@@ -19,10 +23,6 @@ export interface LogSinkOptions {
   match?: RegExp;
 }
 
-/**
- * The annotated log: one entry per upgrade, one per closed tunnel (with the close and
- * the latency), one per message at debug level, and protocol errors as they happen.
- */
 export function createLogSink(logger: Logger, opts: LogSinkOptions = {}): SessionSink {
   const debug = logger.isLevelEnabled('debug');
   const sink: SessionSink = {
@@ -31,18 +31,17 @@ export function createLogSink(logger: Logger, opts: LogSinkOptions = {}): Sessio
     wantsFrames: logger.isLevelEnabled('info'),
     // A debug message line shows the first bytes of a binary payload in hex.
     binaryBytes: PREVIEW_HEX_BYTES,
-    handshake(session) {
-      const level = handshakeLevel(session);
+    handshake(_session, view) {
+      const level = handshakeLevel(view);
       if (!logger.isLevelEnabled(level)) return;
-      const entry = handshakeEntry(session, debug);
+      const entry = handshakeEntry(view, debug);
       logger[level](entry, handshakeMessage(entry));
     },
     finding(session, f) {
-      const level = f.severity === 'info' ? 'info' : f.severity;
-      logger[level]({ event: 'finding', session: session.id, finding: f }, `${session.id} ${f.code}: ${f.message}`);
+      logger[f.severity]({ event: 'finding', session: session.id, finding: f }, `${session.id} ${f.code}: ${f.message}`);
     },
-    end(session, end) {
-      const entry = sessionEndEntry(session, end);
+    end(_session, _end, view) {
+      const entry = sessionEndEntry(view);
       const level = sessionEndLevel(entry);
       if (!logger.isLevelEnabled(level)) return;
       logger[level](entry, sessionEndMessage(entry));
@@ -54,7 +53,7 @@ export function createLogSink(logger: Logger, opts: LogSinkOptions = {}): Sessio
     sink.message = (session, m) => {
       if (opts.hideControl && (m.kind === 'ping' || m.kind === 'pong')) return;
       if (opts.match && !(m.kind === 'text' && opts.match.test(m.data.toString('utf8')))) return;
-      const entry = messageEntry(session, m);
+      const entry = messageEntry(session.id, m);
       logger.debug(entry, messageMessage(entry));
     };
   }

@@ -13,49 +13,12 @@
  * the forwarding for long. An idle decoder holds no buffer.
  */
 import { isUtf8 } from 'node:buffer';
-import { createRequire } from 'node:module';
-import zlib from 'node:zlib';
-import { OPCODES, type MessageKind, type ProtocolViolation, type Side, type WsMessage } from '../session/message.js';
-
-const require = createRequire(import.meta.url);
-
-type Mask = (source: Buffer, mask: Buffer, output: Buffer, offset: number, length: number) => void;
-/** The optional native bufferutil (the one ws uses) unmasks about eight times faster than JavaScript. */
-const nativeMask: Mask | undefined = (() => {
-  if (process.env['WS_NO_BUFFER_UTIL']) return undefined;
-  try {
-    return (require('bufferutil') as { mask: Mask }).mask;
-  } catch {
-    return undefined;
-  }
-})();
-
-/** The masking key in the byte order it applies in; only used synchronously, so one serves every decoder. */
-const MASK = Buffer.alloc(4);
-
-/**
- * out[offset + i] = source[start + i] ^ key[i & 3], an unmasked copy in one pass. `key` is the
- * 32-bit masking key as it applies to source[start] (see maskAt).
- */
-function unmaskInto(source: Buffer, start: number, length: number, key: number, out: Buffer, offset: number): void {
-  MASK.writeInt32BE(key | 0, 0);
-  if (nativeMask !== undefined && length >= 32) {
-    nativeMask(source.subarray(start, start + length), MASK, out, offset, length);
-    return;
-  }
-  const m0 = MASK[0]!;
-  const m1 = MASK[1]!;
-  const m2 = MASK[2]!;
-  const m3 = MASK[3]!;
-  let i = 0;
-  for (; i + 3 < length; i += 4) {
-    out[offset + i] = source[start + i]! ^ m0;
-    out[offset + i + 1] = source[start + i + 1]! ^ m1;
-    out[offset + i + 2] = source[start + i + 2]! ^ m2;
-    out[offset + i + 3] = source[start + i + 3]! ^ m3;
-  }
-  for (; i < length; i++) out[offset + i] = source[start + i]! ^ MASK[i & 3]!;
-}
+import type zlib from 'node:zlib';
+import type { DecodedMessage, MessageKind, ProtocolViolation, Side } from '../session/message.js';
+import { headerSize, opcodeName } from '../wire/ws-frame.js';
+import { checkClosePayload, checkHeader, invalidDeflate, invalidUtf8, lengthTooLarge, type RuleBreach } from './frame-rules.js';
+import { createRawInflater, DEFLATE_TRAILER, writeSyncFlush, Z_SYNC_FLUSH, ZlibDataError, zlibSyncOf, type ZlibSync } from './inflater.js';
+import { maskInto, rotateKey } from './mask.js';
 
 export interface FrameDecoderOptions {
   from: Side;
@@ -65,31 +28,12 @@ export interface FrameDecoderOptions {
   maxMessageBytes: number;
   /** Largest decoded payload kept per binary message (default maxMessageBytes): 0 when nobody reads them. */
   maxBinaryBytes?: number;
-  onMessage(message: WsMessage): void;
+  onMessage(message: DecodedMessage): void;
   onViolation(violation: ProtocolViolation): void;
 }
 
-const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
-const Z_SYNC_FLUSH = zlib.constants.Z_SYNC_FLUSH;
 /** Inflated bytes per message done on the main thread; the rest of a larger message goes to the thread pool. */
 const SYNC_INFLATE_LIMIT = 256 * 1024;
-/** Output of synchronous inflation; what is kept is copied out at once, so one buffer serves every decoder. */
-const INFLATE_OUT = Buffer.allocUnsafe(64 * 1024);
-
-/** The synchronous side of a zlib stream (Node's zlib handle; present since Node 10, checked at run time). */
-interface SyncInflate {
-  handle: { writeSync(flush: number, input: Buffer, inOff: number, inLen: number, out: Buffer, outOff: number, outLen: number): void };
-  /** [availOutAfter, availInAfter] of the last write. */
-  state: Uint32Array;
-}
-
-function syncInflateOf(z: zlib.InflateRaw): SyncInflate | undefined {
-  const internals = z as unknown as { _handle?: { writeSync?: unknown }; _writeState?: unknown };
-  const handle = internals._handle;
-  const state = internals._writeState;
-  if (!handle || typeof handle.writeSync !== 'function' || !(state instanceof Uint32Array) || state.length < 2) return undefined;
-  return { handle: handle as SyncInflate['handle'], state };
-}
 
 /** A data message being reassembled. */
 interface Pending {
@@ -107,7 +51,7 @@ interface Pending {
   size: number;
   /** Output is ready (uncompressed: at the final frame; compressed: when inflated). */
   done: boolean;
-  message?: WsMessage;
+  message?: DecodedMessage;
 }
 
 /** The frame being read. */
@@ -134,13 +78,9 @@ interface InflateJob {
 }
 
 // Shared empty lists, replaced by a decoder's own on its first push (never pushed to).
-const NO_MESSAGES: (Pending | WsMessage)[] = [];
+const NO_MESSAGES: (Pending | DecodedMessage)[] = [];
 const NO_JOBS: InflateJob[] = [];
 const NO_WAITERS: (() => void)[] = [];
-
-function isValidCloseCode(code: number): boolean {
-  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
-}
 
 // A decoder exists for each direction of every open tunnel, idle ones included: it holds no
 // buffer or array until it needs one.
@@ -154,10 +94,10 @@ export class FrameDecoder {
   private frame: Frame | undefined;
   private message: Pending | undefined;
   /** Complete messages waiting for an earlier one still being inflated; emitted in wire order. */
-  private outbox: (Pending | WsMessage)[] = NO_MESSAGES;
+  private outbox: (Pending | DecodedMessage)[] = NO_MESSAGES;
   private inflater: zlib.InflateRaw | undefined;
   /** undefined until the inflater exists; null when this Node offers no synchronous path. */
-  private syncInflate: SyncInflate | null | undefined;
+  private syncInflate: ZlibSync | null | undefined;
   /** Compressed messages inflated on the thread pool, one at a time, in order. */
   private inflateQueue: InflateJob[] = NO_JOBS;
   private inflating = false;
@@ -216,10 +156,10 @@ export class FrameDecoder {
     this.syncInflate = undefined;
   }
 
-  private violation(rule: string, at: number): void {
+  private violation(breach: RuleBreach, at: number): void {
     if (this.blind) return;
     this.blind = true;
-    this.opts.onViolation({ from: this.opts.from, rule, at });
+    this.opts.onViolation({ from: this.opts.from, rule: breach.rule, detail: breach.detail, at });
     this.closeInflater();
     this.wake();
   }
@@ -262,7 +202,7 @@ export class FrameDecoder {
     } else if (len7 === 127) {
       const hi = h.readUInt32BE(off);
       if (hi > 0x1fffff) {
-        this.violation('a 64-bit payload length above 2^53 (the most significant bit must be 0)', at);
+        this.violation(lengthTooLarge(), at);
         return pos;
       }
       length = hi * 2 ** 32 + h.readUInt32BE(off + 4);
@@ -295,57 +235,10 @@ export class FrameDecoder {
   }
 
   private checkFrame(f: Frame, b0: number, at: number): boolean {
-    const from = this.opts.from;
-    const kind = OPCODES[f.opcode];
-    if (this.closed) {
-      this.violation(`a frame after the close frame (${from}s must not send anything after close, RFC 6455 5.5.1)`, at);
-      return false;
-    }
-    if (kind === undefined) {
-      this.violation(`reserved opcode 0x${f.opcode.toString(16)}`, at);
-      return false;
-    }
-    if (b0 & 0x30) {
-      this.violation('RSV2 or RSV3 bit set (no negotiated extension defines them)', at);
-      return false;
-    }
-    if (f.rsv1 && (!this.opts.deflate || f.opcode === 0 || f.opcode >= 0x8)) {
-      this.violation(
-        !this.opts.deflate
-          ? 'RSV1 bit set without a negotiated permessage-deflate'
-          : 'RSV1 bit set on a continuation or control frame (only the first frame of a message may carry it)',
-        at,
-      );
-      return false;
-    }
-    if (from === 'client' && !f.masked) {
-      this.violation('an unmasked frame from the client (clients must mask every frame, RFC 6455 5.1)', at);
-      return false;
-    }
-    if (from === 'server' && f.masked) {
-      this.violation('a masked frame from the server (servers must not mask, RFC 6455 5.1)', at);
-      return false;
-    }
-    if (f.opcode >= 0x8) {
-      if (!f.fin) {
-        this.violation('a fragmented control frame (control frames must have FIN set, RFC 6455 5.5)', at);
-        return false;
-      }
-      if (f.length > 125) {
-        this.violation(`a control frame with a ${f.length}-byte payload (at most 125, RFC 6455 5.5)`, at);
-        return false;
-      }
-      return true;
-    }
-    if (f.opcode === 0 && !this.message) {
-      this.violation('a continuation frame without a message to continue', at);
-      return false;
-    }
-    if (f.opcode !== 0 && this.message) {
-      this.violation('a new data frame while a fragmented message is still open (expected a continuation frame)', at);
-      return false;
-    }
-    return true;
+    const o = this.opts;
+    const breach = checkHeader({ b0, masked: f.masked, length: f.length }, { from: o.from, deflate: o.deflate, closed: this.closed, inMessage: this.message !== undefined });
+    if (breach) this.violation(breach, at);
+    return breach === undefined;
   }
 
   // --- payloads ------------------------------------------------------------------------
@@ -413,14 +306,7 @@ export class FrameDecoder {
       chunk.copy(out, offset, start, start + n);
       return;
     }
-    unmaskInto(chunk, start, n, this.maskAt(offset), out, offset);
-  }
-
-  /** The masking key as it applies to a piece that starts at `offset` in the payload (rotated by offset mod 4 bytes). */
-  private maskAt(offset: number): number {
-    const r = (offset & 3) * 8;
-    const k = this.maskKey;
-    return r === 0 ? k : (k << r) | (k >>> (32 - r));
+    maskInto(chunk, start, n, rotateKey(this.maskKey, offset), out, offset);
   }
 
   private endFrame(f: Frame, at: number): void {
@@ -446,10 +332,10 @@ export class FrameDecoder {
     // Over --max-message-size; a binary message may also be kept shorter (only as far as a sink reads it).
     const truncated = p.size > this.opts.maxMessageBytes;
     if (p.kind === 'text' && !truncated && !isUtf8(data)) {
-      this.violation('invalid UTF-8 in a text message (RFC 6455 8.1)', at);
+      this.violation(invalidUtf8(), at);
       return;
     }
-    const m: WsMessage = {
+    const m: DecodedMessage = {
       from: this.opts.from,
       kind: p.kind,
       opcode: p.opcode,
@@ -473,8 +359,8 @@ export class FrameDecoder {
   }
 
   private controlFrame(f: Frame, data: Buffer, at: number): void {
-    const kind = OPCODES[f.opcode] as MessageKind;
-    const m: WsMessage = {
+    const kind = opcodeName(f.opcode) as MessageKind;
+    const m: DecodedMessage = {
       from: this.opts.from,
       kind,
       opcode: f.opcode,
@@ -488,34 +374,20 @@ export class FrameDecoder {
       truncated: false,
     };
     if (kind === 'close') {
-      if (data.length === 1) {
-        this.violation('a close frame with a 1-byte payload (a close payload starts with a 2-byte code)', at);
+      const breach = checkClosePayload(data, isUtf8);
+      if (breach) {
+        this.violation(breach, at);
         return;
       }
-      if (data.length >= 2) {
-        const code = data.readUInt16BE(0);
-        if (!isValidCloseCode(code)) {
-          this.violation(`invalid close code ${code}`, at);
-          return;
-        }
-        const reason = data.subarray(2);
-        if (!isUtf8(reason)) {
-          this.violation('invalid UTF-8 in the close reason', at);
-          return;
-        }
-        m.closeCode = code;
-        m.closeReason = reason.toString('utf8');
-      } else {
-        m.closeCode = 1005;
-        m.closeReason = '';
-      }
+      m.closeCode = data.length >= 2 ? data.readUInt16BE(0) : 1005;
+      m.closeReason = data.length >= 2 ? data.toString('utf8', 2) : '';
       this.closed = true;
     }
     this.emit(m);
   }
 
   /** A message complete in wire order: out at once unless an earlier one is still being inflated. */
-  private emit(m: WsMessage): void {
+  private emit(m: DecodedMessage): void {
     // (A non-empty outbox is the decoder's own: see endInflating.)
     if (this.outbox.length === 0) {
       this.opts.onMessage(m);
@@ -552,11 +424,11 @@ export class FrameDecoder {
 
   private ensureInflater(): zlib.InflateRaw {
     if (!this.inflater) {
-      const z = zlib.createInflateRaw({ windowBits: 15 });
+      const z = createRawInflater();
       z.on('data', (d: Buffer) => this.onInflated(d));
-      z.on('error', (err: Error) => this.violation(`invalid compressed data (${err.message})`, performance.now()));
+      z.on('error', (err: Error) => this.violation(invalidDeflate(err.message), performance.now()));
       this.inflater = z;
-      this.syncInflate = syncInflateOf(z) ?? null;
+      this.syncInflate = zlibSyncOf(z) ?? null;
     }
     return this.inflater;
   }
@@ -572,7 +444,7 @@ export class FrameDecoder {
     let input: Buffer;
     if (f.masked) {
       input = Buffer.allocUnsafe(n);
-      unmaskInto(chunk, start, n, this.maskAt(offset), input, 0);
+      maskInto(chunk, start, n, rotateKey(this.maskKey, offset), input, 0);
     } else if (p.async) {
       // The stream keeps what it is given until the thread pool gets to it: a copy, never the forwarded chunk.
       input = Buffer.allocUnsafe(n);
@@ -585,7 +457,7 @@ export class FrameDecoder {
   /** The last frame of a compressed message arrived. */
   private endInflating(p: Pending): void {
     if (!p.async) {
-      this.inflateSync(p, TRAILER, false);
+      this.inflateSync(p, DEFLATE_TRAILER, false);
       if (this.blind) return;
       if (!p.async) {
         this.finishData(p, p.lastByteAt);
@@ -607,32 +479,20 @@ export class FrameDecoder {
    * thread pool. `borrowed`: input is a view of the forwarded chunk (copied before it is queued).
    */
   private inflateSync(p: Pending, input: Buffer, borrowed: boolean): void {
-    const z = this.inflater!;
-    const sync = this.syncInflate!;
-    let inOff = 0;
-    let inLen = input.length;
-    for (;;) {
-      sync.handle.writeSync(Z_SYNC_FLUSH, input, inOff, inLen, INFLATE_OUT, 0, INFLATE_OUT.length);
-      // An error destroys the stream at once (its 'error' event follows on the next tick).
-      if (z.destroyed) {
-        const err = (z as unknown as { errored?: Error | null }).errored;
-        this.violation(`invalid compressed data (${err?.message ?? 'zlib error'})`, performance.now());
-        return;
-      }
-      const availOut = sync.state[0]!;
-      const availIn = sync.state[1]!;
-      const have = INFLATE_OUT.length - availOut;
-      if (have > 0) this.collectInflated(p, INFLATE_OUT, have, true);
-      inOff += inLen - availIn;
-      inLen = availIn;
-      // Output space left: all the input is consumed and its output flushed.
-      if (availOut !== 0) return;
-      if (p.size > SYNC_INFLATE_LIMIT) {
-        const rest = input.subarray(inOff, inOff + inLen);
-        this.goAsync(p, borrowed ? Buffer.from(rest) : rest);
-        return;
-      }
+    let result: { consumed: number; stopped: boolean };
+    try {
+      result = writeSyncFlush(this.syncInflate!, input, 0, input.length, (out, n) => {
+        this.collectInflated(p, out, n, true);
+        return p.size <= SYNC_INFLATE_LIMIT;
+      });
+    } catch (err) {
+      this.violation(invalidDeflate(err instanceof ZlibDataError ? err.message : String(err)), performance.now());
+      return;
     }
+    if (!result.stopped) return;
+    // Past the limit: the rest of this message (and every message behind it) goes to the thread pool.
+    const rest = input.subarray(result.consumed);
+    this.goAsync(p, borrowed ? Buffer.from(rest) : rest);
   }
 
   /** From now on p (and every message behind it) is inflated on the thread pool. */
@@ -657,7 +517,7 @@ export class FrameDecoder {
     for (const part of job.parts.splice(0)) inflater.write(part);
     if (!job.ended || this.inflating) return;
     this.inflating = true;
-    inflater.write(TRAILER);
+    inflater.write(DEFLATE_TRAILER);
     inflater.flush(Z_SYNC_FLUSH, () => {
       this.inflating = false;
       if (this.blind || this.inflater !== inflater) return;
@@ -692,10 +552,4 @@ export class FrameDecoder {
     p.kept.push(keep);
     p.keptBytes += k;
   }
-}
-
-/** Total header size (2 to 14 bytes) from the second header byte. */
-function headerSize(b1: number): number {
-  const len7 = b1 & 0x7f;
-  return 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
 }

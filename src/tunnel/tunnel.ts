@@ -10,22 +10,32 @@
  * the forwarding time is measured (see docs/performance.md).
  */
 import type net from 'node:net';
+import type { Side } from '../session/message.js';
 import type { SessionEnd, TunnelSide } from '../session/session.js';
+import type { OutMessage } from './hooks.js';
+import type { MessagePathOptions } from './message-path.js';
 
 /** Sees a forwarded chunk and the time it arrived (performance.now()). */
 export type ChunkObserver = (chunk: Buffer, at: number) => void;
+
+/** How the TCP connections of a tunnel ended. */
+export type TunnelEnd = Omit<SessionEnd, 'ws' | 'findings'>;
 
 export interface TunnelOptions {
   onClientChunk?: ChunkObserver;
   onServerChunk?: ChunkObserver;
   /** Time from a chunk's arrival to its hand-off to the kernel, ms (only measured with observers). */
   onForwarded?: (ms: number) => void;
-  onEnd: (end: SessionEnd) => void;
+  /** Put the session on the message path: whole messages through these hooks. */
+  messages?: MessagePathOptions;
+  onEnd: (end: TunnelEnd) => void;
 }
 
 export interface Tunnel {
   /** Ends the tunnel from the proxy's side (shutdown): both sockets are destroyed. */
   destroy(reason: string): void;
+  /** Sends a message to one side (message path only). */
+  send(to: Side, m: OutMessage): void;
 }
 
 /** The direction a socket reads for; set on both sockets of a tunnel. */
@@ -67,21 +77,21 @@ class TunnelState implements Tunnel {
   readonly up: Direction;
   readonly down: Direction;
   private readonly started = performance.now();
-  private first: { side: TunnelSide; how: SessionEnd['how']; error?: string } | undefined;
+  private first: { side: TunnelSide; how: TunnelEnd['how']; error?: string } | undefined;
   private closed = 0;
   private reported = false;
 
   constructor(
     readonly client: net.Socket,
     readonly server: net.Socket,
-    private readonly onEnd: (end: SessionEnd) => void,
+    private readonly onEnd: (end: TunnelEnd) => void,
     opts: TunnelOptions,
   ) {
     this.up = new Direction(this, 'client', client, server, opts.onClientChunk, opts.onForwarded);
     this.down = new Direction(this, 'server', server, client, opts.onServerChunk, opts.onForwarded);
   }
 
-  note(side: TunnelSide, how: SessionEnd['how'], error?: string): void {
+  note(side: TunnelSide, how: TunnelEnd['how'], error?: string): void {
     if (this.first) return;
     this.first = { side, how };
     if (error !== undefined) this.first.error = error;
@@ -91,20 +101,23 @@ class TunnelState implements Tunnel {
     if (++this.closed < 2 || this.reported) return;
     this.reported = true;
     const first = this.first;
-    const end: SessionEnd = {
+    this.onEnd({
       endedBy: first?.side ?? 'proxy',
       how: first?.how ?? 'error',
       durationMs: performance.now() - this.started,
       bytes: { clientToServer: this.up.bytes, serverToClient: this.down.bytes },
-    };
-    if (first?.error !== undefined) end.error = first.error;
-    this.onEnd(end);
+      ...(first?.error !== undefined ? { error: first.error } : {}),
+    });
   }
 
   destroy(reason: string): void {
     this.note('proxy', 'shutdown', reason);
     this.client.destroy();
     this.server.destroy();
+  }
+
+  send(): void {
+    throw new Error('this session is not on the message path: only sessions a message hook took at the handshake can be sent to');
   }
 }
 

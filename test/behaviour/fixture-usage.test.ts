@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { wsFixture, type WsFixture } from '../../src/index.js';
+import { wsFixture, type WsFixture } from '../../src/replay/index.js';
 
 const recording = fileURLToPath(new URL('../fixtures/chat.jsonl', import.meta.url));
 

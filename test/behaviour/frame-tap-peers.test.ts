@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer, type PerMessageDeflateOptions, type RawData, type ServerOptions } from 'ws';
 import type { Finding } from '../../src/session/finding.js';
 import type { WsMessage } from '../../src/session/message.js';
-import type { Percentiles } from '../../src/tap/latency.js';
+import type { Percentiles } from '../../src/session/summary.js';
 import { pairing } from '../../src/log/pretty.js';
 import type { SessionSink } from '../../src/sinks/bus.js';
 import { startTestProxy, type TestProxy } from '../support/helpers.js';
@@ -231,6 +231,7 @@ async function expectExact(r: ExchangeResult, compressed: boolean): Promise<void
   // No protocol error, nowhere.
   expect(r.tap.findings.filter((f) => f.code === 'protocol-error')).toEqual([]);
   expect(session.findings.filter((f) => f.code === 'protocol-error' || f.code.startsWith('close-'))).toEqual([]);
+  expect(end.findings).toEqual([]);
   expect(end.ws).toBeDefined();
   expect(end.ws!.traffic.client).toMatchObject({ messages: r.clientScript.length + 1 });
   expect(end.ws!.traffic.server).toMatchObject({ messages: r.serverScript.length + 1 });
@@ -387,8 +388,8 @@ async function closeScenario(action: CloseAction) {
   expect(end.ws!.traffic.server.messages).toBe(2 + closeFrames);
   expect(tap.msgs.filter((m) => m.from === 'client' && isData(m)).map((m) => m.data.toString())).toEqual(['one', 'two', 'three', 'ack']);
   expect(tap.msgs.filter((m) => m.from === 'server' && isData(m)).map((m) => m.data.toString())).toEqual(['answer 1', 'answer 2']);
-  expect(session.findings.filter((f) => f.code === 'protocol-error')).toEqual([]);
-  const closeFindings = session.findings.filter((f) => f.code.startsWith('close-'));
+  expect(end.findings.filter((f) => f.code === 'protocol-error')).toEqual([]);
+  const closeFindings = end.findings.filter((f) => f.code.startsWith('close-'));
   return { clientSaw, close: end.ws!.close, closeFindings, tap };
 }
 

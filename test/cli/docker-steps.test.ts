@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { diagnoseEnv } from '../../src/check/env-file.js';
+import { diagnoseEnv } from '../../src/inspect/environment/env-file.js';
 import { startDemoBackend, type DemoBackend } from '../../src/demo/backend.js';
 import { fakeJwt, refusedPort } from '../support/helpers.js';
 import { cleanEnv, removeDir, run, start, stopAll, type Started } from '../support/process.js';

@@ -8,6 +8,8 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { startProxy, type ProxyOptions, type ProxyServer } from '../../src/proxy/server.js';
 import type { SessionSink } from '../../src/sinks/bus.js';
+import { createLogSink } from '../../src/sinks/log-sink.js';
+import { Recorder, type PayloadMode } from '../../src/sinks/recorder.js';
 import type { Session, SessionEnd } from '../../src/session/session.js';
 
 export const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -42,7 +44,15 @@ function waitFor<T>(list: T[], n: number, what: string, timeoutMs = 5000): Promi
   });
 }
 
-export async function startTestProxy(opts: Partial<Omit<ProxyOptions, 'logger'>> & { target: string }): Promise<TestProxy> {
+/** A test proxy's options: the proxy's, plus the sinks the CLI would compose (the log's filters, a recording). */
+export type TestProxyOptions = Partial<Omit<ProxyOptions, 'logger'>> & {
+  target: string;
+  hideControl?: boolean;
+  match?: RegExp;
+  record?: { file: string; payloads?: PayloadMode; maxBytes?: number };
+};
+
+export async function startTestProxy(opts: TestProxyOptions): Promise<TestProxy> {
   const logs: Record<string, unknown>[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -60,7 +70,11 @@ export async function startTestProxy(opts: Partial<Omit<ProxyOptions, 'logger'>>
   };
   let hsCursor = 0;
   let endCursor = 0;
-  const proxy = await startProxy({ port: 0, hosts: ['127.0.0.1'], ...opts, logger, sinks: [capture, ...(opts.sinks ?? [])] });
+  const { hideControl, match, record, sinks: extra, ...proxyOpts } = opts;
+  const sinks: SessionSink[] = [];
+  if (record) sinks.push(new Recorder({ ...record, target: opts.target, version: 'test', logger }));
+  sinks.push(createLogSink(logger, { hideControl: hideControl ?? false, ...(match ? { match } : {}) }), capture, ...(extra ?? []));
+  const proxy = await startProxy({ port: 0, hosts: ['127.0.0.1'], ...proxyOpts, logger, sinks });
   return {
     proxy,
     port: proxy.port,

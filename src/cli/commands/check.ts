@@ -7,7 +7,8 @@ import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { parseMs } from '../options.js';
 import { COLORS, NO_COLORS } from '../../log/pretty.js';
 import { redactTarget } from '../../secrets/redact.js';
-import { parseEnvFile, diagnoseEnv } from '../../check/env-file.js';
+import { diagnoseEnv, parseEnvFile } from '../../inspect/registry.js';
+import { action, UsageError } from '../errors.js';
 import { formatHeader, formatOrigins, formatStep, formatSummary } from '../../check/format.js';
 import { ORIGIN_PRESETS, parseOriginList } from '../../check/origins.js';
 import { CheckUrlError, parseCheckUrl, runCheck, type CheckOptions } from '../../check/run-check.js';
@@ -102,7 +103,12 @@ Examples:
 
 Exit status: 0 when every step passed (warnings allowed), 1 when a step failed, 2 on a usage error.`,
     );
-  cmd.action(async (url: string | undefined, opts: CheckCliOptions) => {
+  cmd.action(action(runCheckCommand));
+  return cmd;
+}
+
+/** The options of runCheck from the command line (a --dotenv file read, its URL used when none is given). */
+function checkOptionsFrom(url: string | undefined, opts: CheckCliOptions): CheckOptions {
     const options: CheckOptions = {
       url: url ?? '',
       lingerMs: opts.linger,
@@ -122,22 +128,27 @@ Exit status: 0 when every step passed (warnings allowed), 1 when a step failed, 
       try {
         text = readFileSync(envFile, 'utf8');
       } catch (err) {
-        throw new InvalidArgumentError(`cannot read ${flag} ${envFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new UsageError(`cannot read ${flag} ${envFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
       const vars = parseEnvFile(text);
       options.env = { source: envFile, vars };
       if (!url) {
         const fromFile = diagnoseEnv(vars).wsUrl;
-        if (!fromFile) throw new InvalidArgumentError(`no ws-url given and ${envFile} sets neither NEXT_PUBLIC_WS_URL nor NEXT_PUBLIC_WEBSOCKET_URL.`);
+        if (!fromFile) throw new UsageError(`no ws-url given and ${envFile} sets neither NEXT_PUBLIC_WS_URL nor NEXT_PUBLIC_WEBSOCKET_URL.`);
         try {
           parseCheckUrl(fromFile);
         } catch (err) {
-          throw new InvalidArgumentError(`the WebSocket URL in ${envFile}: ${(err as CheckUrlError).message}`);
+          throw new UsageError(`the WebSocket URL in ${envFile}: ${(err as CheckUrlError).message}`);
         }
         options.url = fromFile;
       }
     }
-    if (!options.url) throw new InvalidArgumentError('wstap check needs a WebSocket URL (wstap check ws://localhost:8000/ws) or a --dotenv file that sets NEXT_PUBLIC_WS_URL.');
+    if (!options.url) throw new UsageError('wstap check needs a WebSocket URL (wstap check ws://localhost:8000/ws) or a --dotenv file that sets NEXT_PUBLIC_WS_URL.');
+    return options;
+}
+
+async function runCheckCommand(url: string | undefined, opts: CheckCliOptions): Promise<number> {
+    const options = checkOptionsFrom(url, opts);
 
     const tty = process.stdout.isTTY && !process.env['NO_COLOR'];
     const p = tty ? COLORS : NO_COLORS;
@@ -160,7 +171,5 @@ Exit status: 0 when every step passed (warnings allowed), 1 when a step failed, 
       out = `${lines.join('\n')}\n`;
     }
     await new Promise<void>((resolve) => process.stdout.write(out, () => resolve()));
-    process.exit(result.exitCode);
-  });
-  return cmd;
+    return result.exitCode;
 }

@@ -1,75 +1,167 @@
 /**
- * `wstap proxy`: the proxy as a process, with its startup lines and a graceful
- * shutdown on SIGINT and SIGTERM (stop accepting, bounded grace, flush, exit 0).
+ * `wstap [proxy]`: the proxy as a process. It composes the annotated log and, with --record,
+ * the recorder as sinks; prints its startup lines; and on SIGINT or SIGTERM stops accepting,
+ * gives open sessions a bounded grace, flushes, and exits 0.
  */
-import type { Logger } from 'pino';
-import { startProxy, type ProxyOptions, type ProxyServer } from '../../proxy/server.js';
-import type { WstapLogger } from '../../log/logger.js';
-import { warnIfLocalhostInContainer } from '../../inspect/environment/container.js';
+import { Command, Option } from 'commander';
+import { createLogger, type WstapLogger } from '../../log/logger.js';
+import { PROXY_DEFAULTS } from '../../proxy/defaults.js';
+import { startProxy, type ProxyOptions } from '../../proxy/server.js';
+import { logStartup, warnIfLocalhostInContainer } from '../../proxy/startup.js';
+import type { SessionSink } from '../../sinks/bus.js';
+import { createLogSink } from '../../sinks/log-sink.js';
+import { parsePayloadMode, Recorder, type PayloadMode } from '../../sinks/recorder.js';
+import { WSTAP_VERSION } from '../../version.js';
+import { action } from '../errors.js';
+import {
+  checkPath,
+  checkTarget,
+  collectOrigin,
+  defaultLogFormat,
+  envFlag,
+  logOptions,
+  parseBytes,
+  parseHosts,
+  parseMs,
+  parsePort,
+  parseRegex,
+  parseWith,
+  type LogCliOptions,
+} from '../options.js';
 
-export interface RunProxyOptions extends Omit<ProxyOptions, 'logger'> {
+interface ProxyCliOptions extends LogCliOptions {
+  target: string;
+  port: number;
+  host?: string[];
+  allowOrigin?: string[];
+  normalizeOrigin?: boolean;
+  insecure?: boolean;
+  upstreamTimeout: number;
+  shutdownGrace: number;
+  maxHeaderSize: number;
+  maxMessageSize: number;
+  correlate?: string;
+  record?: string;
+  recordPayloads: PayloadMode;
+  recordMaxBytes?: number;
+  hideControl?: boolean;
+  match?: RegExp;
+}
+
+export interface RunProxyOptions extends Omit<ProxyOptions, 'logger' | 'sinks'> {
   shutdownGraceMs: number;
+  hideControl?: boolean;
+  match?: RegExp;
+  record?: { file: string; payloads: PayloadMode; maxBytes?: number };
 }
 
-function wsUrl(address: string, port: number): string {
-  return `ws://${address.includes(':') ? `[${address}]` : address}:${port}`;
-}
-
-export function logStartup(logger: Logger, proxy: ProxyServer, opts: Pick<ProxyOptions, 'allowOrigins' | 'normalizeOrigin'>): void {
-  const listen = proxy.addresses.map((a) => wsUrl(a.address, a.port)).join(' and ');
-  logger.info(
-    {
-      event: 'listening',
-      addresses: proxy.addresses,
-      target: proxy.target.url,
-      allowOrigins: opts.allowOrigins ?? [],
-      normalizeOrigin: opts.normalizeOrigin ?? false,
-    },
-    `wstap listening on ${listen} → ${proxy.target.url}`,
-  );
-  const local = proxy.addresses.some((a) => a.address === '127.0.0.1' || a.address === '::1' || a.address === '0.0.0.0' || a.address === '::');
-  if (local) {
-    logger.info(
-      { event: 'hint' },
-      `point the frontend at ws://localhost:${proxy.port}/<path> (e.g. NEXT_PUBLIC_WS_URL=ws://localhost:${proxy.port}/ws); HTTP requests are forwarded too`,
-    );
+/** The sinks of the proxy command: the recording first (it must not wait behind the terminal), then the log. */
+function sinksFor(log: WstapLogger, opts: RunProxyOptions): SessionSink[] {
+  const sinks: SessionSink[] = [];
+  if (opts.record) {
+    sinks.push(new Recorder({ ...opts.record, target: opts.target, version: WSTAP_VERSION, logger: log.logger }));
   }
-  if (proxy.target.ignoredPath) {
-    logger.warn(
-      { event: 'target-path-ignored', path: proxy.target.ignoredPath },
-      `--target has a path (${proxy.target.ignoredPath}), which wstap ignores: requests keep the path the client sent`,
-    );
-  }
+  sinks.push(createLogSink(log.logger, { hideControl: opts.hideControl ?? false, ...(opts.match ? { match: opts.match } : {}) }));
+  return sinks;
 }
 
-export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise<void> {
+/** Runs until SIGINT or SIGTERM; resolves with the exit status once everything is written. */
+export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise<number> {
   const { logger } = log;
-  const proxy = await startProxy({ ...opts, logger });
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      logger.warn({ event: 'shutdown-forced', signal }, `${signal} again: exiting now`);
-      log.flush();
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ event: 'shutdown', signal }, `${signal}: no new connections; open sessions get up to ${opts.shutdownGraceMs} ms`);
-    proxy
-      .close(opts.shutdownGraceMs)
-      .then(async () => {
-        logger.info({ event: 'stopped' }, 'wstap stopped');
-        await log.close();
-        process.exit(0);
-      })
-      .catch(async (err: unknown) => {
-        logger.error({ event: 'shutdown-failed', err: String(err) }, `shutdown failed: ${String(err)}`);
-        await log.close();
+  const { shutdownGraceMs, hideControl: _h, match: _m, record: _r, ...proxyOptions } = opts;
+  const proxy = await startProxy({ ...proxyOptions, logger, sinks: sinksFor(log, opts) });
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn({ event: 'shutdown-forced', signal }, `${signal} again: exiting now`);
+        log.flush();
         process.exit(1);
+      }
+      stopping = true;
+      logger.info({ event: 'shutdown', signal }, `${signal}: no new connections; open sessions get up to ${shutdownGraceMs} ms`);
+      proxy
+        .close(shutdownGraceMs)
+        .then(async () => {
+          logger.info({ event: 'stopped' }, 'wstap stopped');
+          await log.close();
+          resolve(0);
+        })
+        .catch(async (err: unknown) => {
+          logger.error({ event: 'shutdown-failed', err: String(err) }, `shutdown failed: ${String(err)}`);
+          await log.close();
+          resolve(1);
+        });
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    // Announced only once a signal can stop it cleanly.
+    logStartup(logger, proxy, opts);
+    warnIfLocalhostInContainer(logger, proxy.target);
+  });
+}
+
+export function proxyCommand(name: string): Command {
+  const d = PROXY_DEFAULTS;
+  const cmd = new Command(name)
+    .description('run the proxy: forward HTTP and WebSocket traffic to --target and log every upgrade, annotated')
+    .addOption(new Option('--target <url>', 'the backend (http, https, ws or wss)').default(d.target).env('WSTAP_TARGET').argParser(checkTarget))
+    .addOption(new Option('-p, --port <n>', 'port to listen on').default(d.port).env('WSTAP_PORT').argParser(parsePort))
+    .addOption(new Option('--host <addr>', 'address(es) to listen on, comma-separated (default: 127.0.0.1 and ::1)').env('WSTAP_HOST').argParser(parseHosts))
+    .addOption(
+      new Option('--allow-origin <pattern>', 'an allowed Origin, repeatable; * matches a port or a subdomain label (http://localhost:*)')
+        .env('WSTAP_ALLOW_ORIGINS')
+        .argParser(collectOrigin),
+    )
+    .addOption(new Option('--normalize-origin', 'forward only the first of several Origin lines (env: WSTAP_NORMALIZE_ORIGIN)'))
+    .addOption(new Option('--insecure', 'accept any TLS certificate from an https/wss target (env: WSTAP_INSECURE)'))
+    .addOption(
+      new Option('--upstream-timeout <ms>', 'time for the backend to accept a connection (WebSocket and HTTP) and to answer an upgrade')
+        .default(d.upstreamTimeoutMs)
+        .env('WSTAP_UPSTREAM_TIMEOUT')
+        .argParser(parseMs),
+    )
+    .addOption(new Option('--shutdown-grace <ms>', 'time open sessions get on SIGINT/SIGTERM').default(d.shutdownGraceMs).env('WSTAP_SHUTDOWN_GRACE').argParser(parseMs))
+    .addOption(new Option('--max-header-size <bytes>', 'largest request or response head').default(d.maxHeaderSize).env('WSTAP_MAX_HEADER_SIZE').argParser(parseBytes))
+    .addOption(
+      new Option('--max-message-size <bytes>', 'decoded bytes kept per message (larger ones are counted and marked truncated)')
+        .default(d.maxMessageBytes, '1m')
+        .env('WSTAP_MAX_MESSAGE_SIZE')
+        .argParser(parseBytes),
+    )
+    .addOption(
+      new Option('--correlate <path>', 'JSON path pairing a client message with its answer for latency (id, $.meta.requestId); detected when unset')
+        .env('WSTAP_CORRELATE')
+        .argParser(checkPath),
+    )
+    .addOption(new Option('--hide-control', 'leave pings and pongs out of the message log (env: WSTAP_HIDE_CONTROL)'))
+    .addOption(new Option('--match <regex>', 'log only messages whose text matches').env('WSTAP_MATCH').argParser(parseRegex))
+    .addOption(new Option('--record <file>', 'record sessions to a JSON Lines file (secrets redacted)').env('WSTAP_RECORD'))
+    .addOption(
+      new Option('--record-payloads <mode>', 'full, none, or the number of bytes kept per message').default('full').env('WSTAP_RECORD_PAYLOADS').argParser(parseWith(parsePayloadMode)),
+    )
+    .addOption(new Option('--record-max-bytes <bytes>', 'stop recording (with one log line) at this file size').env('WSTAP_RECORD_MAX_BYTES').argParser(parseBytes));
+  for (const o of logOptions()) cmd.addOption(o);
+  cmd.action(
+    action((opts: ProxyCliOptions) => {
+      const log = createLogger({ format: opts.logFormat ?? defaultLogFormat(), level: opts.logLevel });
+      return runProxy(log, {
+        target: opts.target,
+        port: opts.port,
+        allowOrigins: opts.allowOrigin ?? [],
+        normalizeOrigin: opts.normalizeOrigin ?? envFlag('WSTAP_NORMALIZE_ORIGIN') ?? false,
+        insecure: opts.insecure ?? envFlag('WSTAP_INSECURE') ?? false,
+        upstreamTimeoutMs: opts.upstreamTimeout,
+        shutdownGraceMs: opts.shutdownGrace,
+        maxHeaderSize: opts.maxHeaderSize,
+        maxMessageBytes: opts.maxMessageSize,
+        hideControl: opts.hideControl ?? envFlag('WSTAP_HIDE_CONTROL') ?? false,
+        ...(opts.record ? { record: { file: opts.record, payloads: opts.recordPayloads, ...(opts.recordMaxBytes !== undefined ? { maxBytes: opts.recordMaxBytes } : {}) } } : {}),
+        ...(opts.correlate ? { correlate: opts.correlate } : {}),
+        ...(opts.match ? { match: opts.match } : {}),
+        ...(opts.host ? { hosts: opts.host } : {}),
       });
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  // Announced only once a signal can stop it cleanly.
-  logStartup(logger, proxy, opts);
-  warnIfLocalhostInContainer(logger, proxy.target);
+    }),
+  );
+  return cmd;
 }

@@ -4,8 +4,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import type { Logger } from 'pino';
-import { finding, type Finding } from '../../session/finding.js';
+import type { Finding, FindingCodeOf } from '../../session/finding.js';
+import { finding } from '../finding.js';
 import type { Target } from '../../wire/target.js';
 
 export interface ContainerInfo {
@@ -80,7 +80,7 @@ export function localhostInContainerFinding(
   target: Pick<Target, 'host' | 'port' | 'secure'>,
   ctx: LocalhostWarningContext,
   info: ContainerInfo = detectContainer(),
-): Finding | undefined {
+): Finding<FindingCodeOf<'environment'>> | undefined {
   if (!info.inContainer || !isLocalhost(target.host)) return undefined;
   const where = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
   const service = `backend:${target.port}`;
@@ -95,14 +95,4 @@ export function localhostInContainerFinding(
       'use host.docker.internal (on Linux add extra_hosts: ["host.docker.internal:host-gateway"]). ' +
       'Set WSTAP_IN_CONTAINER=false if the detection is wrong.',
   );
-}
-
-/**
- * For the proxy: logs the warning once at startup when it applies (event "environment").
- * Returns the finding, or undefined when wstap is not in a container or the target is not local.
- */
-export function warnIfLocalhostInContainer(logger: Logger, target: Target, info: ContainerInfo = detectContainer()): Finding | undefined {
-  const f = localhostInContainerFinding(target, { command: 'proxy' }, info);
-  if (f) logger.warn({ event: 'environment', container: info.evidence, finding: f }, `the target ${target.url} is localhost, inside a container`);
-  return f;
 }

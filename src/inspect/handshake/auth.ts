@@ -1,4 +1,5 @@
-import { finding, type Finding } from '../../session/finding.js';
+import type { Finding, FindingCodeOf } from '../../session/finding.js';
+import { finding } from '../finding.js';
 import type { Handshake } from '../../session/session.js';
 import type { InspectContext } from '../types.js';
 
@@ -11,8 +12,8 @@ const AUTH_MISSING_HINT =
   '"Authentication required"; for local development only, enable its auth bypass (e.g. ALLOW_DEV_AUTH_BYPASS=true, ' +
   'WEBSOCKET_AUTH_BYPASS=true, ENVIRONMENT=development) and restart it.';
 
-export function inspectAuth(hs: Handshake, ctx: InspectContext): Finding[] {
-  const out: Finding[] = [];
+export function inspectAuth(hs: Handshake, ctx: InspectContext): Finding<FindingCodeOf<'handshake'>>[] {
+  const out: Finding<FindingCodeOf<'handshake'>>[] = [];
   if (hs.credentials.length === 0) {
     out.push(
       finding('auth-missing', AUTH_MISSING_MESSAGE, AUTH_MISSING_HINT),

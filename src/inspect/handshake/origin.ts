@@ -1,4 +1,5 @@
-import { finding, type Finding } from '../../session/finding.js';
+import type { Finding, FindingCodeOf } from '../../session/finding.js';
+import { finding } from '../finding.js';
 import { originAllowed } from '../../wire/origin-pattern.js';
 import type { Handshake } from '../../session/session.js';
 import type { InspectContext } from '../types.js';
@@ -9,9 +10,9 @@ const ORIGIN_MISSING_HINT =
   'Nothing to fix for such clients. A backend that requires an Origin rejects them; send one with the client ' +
   "(wscat -o http://localhost:3000, or the ws library's origin option).";
 
-export function inspectOrigin(hs: Handshake, ctx: InspectContext): Finding[] {
+export function inspectOrigin(hs: Handshake, ctx: InspectContext): Finding<FindingCodeOf<'handshake'>>[] {
   const { origins } = hs;
-  const out: Finding[] = [];
+  const out: Finding<FindingCodeOf<'handshake'>>[] = [];
   if (origins.length === 0) {
     out.push(
       finding('origin-missing', ORIGIN_MISSING_MESSAGE, ORIGIN_MISSING_HINT),

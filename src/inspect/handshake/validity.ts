@@ -1,4 +1,5 @@
-import { finding, type Finding } from '../../session/finding.js';
+import type { Finding, FindingCodeOf } from '../../session/finding.js';
+import { finding } from '../finding.js';
 import { hasToken, headerValue, headerValues } from '../../wire/http-head.js';
 import type { Handshake } from '../../session/session.js';
 
@@ -22,7 +23,7 @@ export function handshakeProblems(hs: Handshake): string[] {
   return problems;
 }
 
-export function invalidHandshakeFinding(problems: readonly string[]): Finding {
+export function invalidHandshakeFinding(problems: readonly string[]): Finding<FindingCodeOf<'handshake'>> {
   return finding(
     'handshake-invalid',
     `Not a valid WebSocket upgrade: ${problems.join('; ')}.`,
@@ -32,7 +33,7 @@ export function invalidHandshakeFinding(problems: readonly string[]): Finding {
   );
 }
 
-export function inspectHandshakeValidity(hs: Handshake): Finding[] {
+export function inspectHandshakeValidity(hs: Handshake): Finding<FindingCodeOf<'handshake'>>[] {
   const problems = handshakeProblems(hs);
   return problems.length ? [invalidHandshakeFinding(problems)] : [];
 }

@@ -7,11 +7,11 @@
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder } from '../../../src/tap/frame-decoder.js';
-import type { ProtocolViolation, Side, WsMessage } from '../../../src/session/message.js';
+import type { DecodedMessage, ProtocolViolation, Side, WsMessage } from '../../../src/session/message.js';
 import { frame } from '../../support/helpers.js';
 
 function decoder(from: Side, opts: { deflate?: boolean; max?: number } = {}) {
-  const messages: WsMessage[] = [];
+  const messages: DecodedMessage[] = [];
   const violations: ProtocolViolation[] = [];
   const d = new FrameDecoder({
     from,
@@ -119,7 +119,7 @@ describe('FrameDecoder fast paths', () => {
     d.push(Buffer.concat([frame(1, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x13]), { rsv1: true }), frame(1, 'after')]), 1);
     await settle(d);
     expect(violations).toHaveLength(1);
-    expect(violations[0]!.rule).toMatch(/^invalid compressed data \(/);
+    expect(violations[0]).toMatchObject({ rule: 'invalid-deflate-data', detail: expect.stringMatching(/^invalid compressed data \(/) });
     expect(messages).toEqual([]);
     expect(d.stopped).toBe(true);
   });

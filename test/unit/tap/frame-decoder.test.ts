@@ -118,24 +118,25 @@ describe('FrameDecoder', () => {
   });
 
   it.each([
-    ['an unmasked client frame', 'client', frame(1, 'hi'), /unmasked frame from the client/],
-    ['a masked server frame', 'server', frame(1, 'hi', { mask: true }), /masked frame from the server/],
-    ['RSV1 without deflate', 'server', frame(1, 'hi', { rsv1: true }), /RSV1 bit set without/],
-    ['RSV2', 'server', Buffer.from([0xa1, 0x00]), /RSV2 or RSV3/],
-    ['a reserved opcode', 'server', Buffer.from([0x83, 0x00]), /reserved opcode 0x3/],
-    ['an oversize ping', 'server', frame(9, Buffer.alloc(126)), /126-byte payload/],
-    ['a fragmented ping', 'server', frame(9, 'x', { fin: false }), /fragmented control frame/],
-    ['a stray continuation', 'server', frame(0, 'x'), /continuation frame without/],
-    ['a new message inside a fragmented one', 'server', Buffer.concat([frame(1, 'a', { fin: false }), frame(1, 'b')]), /still open/],
-    ['invalid UTF-8 in a text message', 'server', frame(1, Buffer.from([0xc3, 0x28])), /invalid UTF-8 in a text message/],
-    ['an invalid close code', 'server', frame(8, Buffer.from([0x03, 0xed])), /invalid close code 1005/],
-    ['a 1-byte close payload', 'server', frame(8, Buffer.from([0x03])), /1-byte payload/],
-  ] as const)('reports %s once and stops decoding that direction', (_name, from, bytes, rule) => {
+    ['an unmasked client frame', 'client', frame(1, 'hi'), /unmasked frame from the client/, 'unmasked-client-frame'],
+    ['a masked server frame', 'server', frame(1, 'hi', { mask: true }), /masked frame from the server/, 'masked-server-frame'],
+    ['RSV1 without deflate', 'server', frame(1, 'hi', { rsv1: true }), /RSV1 bit set without/, 'rsv1-without-deflate'],
+    ['RSV2', 'server', Buffer.from([0xa1, 0x00]), /RSV2 or RSV3/, 'rsv2-rsv3'],
+    ['a reserved opcode', 'server', Buffer.from([0x83, 0x00]), /reserved opcode 0x3/, 'reserved-opcode'],
+    ['an oversize ping', 'server', frame(9, Buffer.alloc(126)), /126-byte payload/, 'control-too-long'],
+    ['a fragmented ping', 'server', frame(9, 'x', { fin: false }), /fragmented control frame/, 'fragmented-control'],
+    ['a stray continuation', 'server', frame(0, 'x'), /continuation frame without/, 'unexpected-continuation'],
+    ['a new message inside a fragmented one', 'server', Buffer.concat([frame(1, 'a', { fin: false }), frame(1, 'b')]), /still open/, 'expected-continuation'],
+    ['invalid UTF-8 in a text message', 'server', frame(1, Buffer.from([0xc3, 0x28])), /invalid UTF-8 in a text message/, 'invalid-utf8'],
+    ['an invalid close code', 'server', frame(8, Buffer.from([0x03, 0xed])), /invalid close code 1005/, 'invalid-close-code'],
+    ['a 1-byte close payload', 'server', frame(8, Buffer.from([0x03])), /1-byte payload/, 'close-payload-1-byte'],
+  ] as const)('reports %s once, by its stable code, and stops decoding that direction', (_name, from, bytes, detail, rule) => {
     const { d, messages, violations } = decoder(from);
     d.push(bytes, 1);
     d.push(frame(1, 'after', { mask: from === 'client' }), 2);
     expect(violations).toHaveLength(1);
-    expect(violations[0]!.rule).toMatch(rule);
+    expect(violations[0]!.detail).toMatch(detail);
+    expect(violations[0]!.rule).toBe(rule);
     expect(violations[0]!.from).toBe(from);
     expect(messages.filter((m) => m.data.toString() === 'after')).toEqual([]);
     expect(d.stopped).toBe(true);

@@ -3,7 +3,8 @@
  * JSON.parse: the same documents pair, with the same keys, under every kind of path.
  */
 import { describe, expect, it } from 'vitest';
-import { ID_KEYS, LatencyTracker, parsePath } from '../../../src/tap/latency.js';
+import { ID_KEYS, LatencyTracker } from '../../../src/tap/latency.js';
+import { parseValuePath } from '../../../src/wire/json-path.js';
 import type { WsMessage } from '../../../src/session/message.js';
 
 const DOCS = [
@@ -64,14 +65,13 @@ function msg(from: WsMessage['from'], text: string, at: number): WsMessage {
 function paired(text: string, correlate?: string): { key: string | undefined; correlation: string | undefined } {
   const t = new LatencyTracker(correlate);
   t.observe(msg('client', text, 0));
-  const res = msg('server', text, 1);
-  t.observe(res);
-  return { key: res.latency?.key, correlation: t.correlation };
+  const latency = t.observe(msg('server', text, 1));
+  return { key: latency?.key, correlation: t.correlation };
 }
 
 describe('latency: ids read without parsing the message', () => {
   it.each(['id', '$.meta.requestId', '$.meta[0].requestId', '$.meta[0]'])('path %s: the key JSON.parse gives', (path) => {
-    for (const doc of DOCS) expect([doc, paired(doc, path)]).toEqual([doc, { key: parsedKey(doc, parsePath(path)), correlation: path }]);
+    for (const doc of DOCS) expect([doc, paired(doc, path)]).toEqual([doc, { key: parsedKey(doc, parseValuePath(path).steps), correlation: path }]);
   });
 
   it('automatic detection finds the id key JSON.parse finds', () => {

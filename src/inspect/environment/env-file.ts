@@ -5,7 +5,8 @@
  * development.
  */
 import net from 'node:net';
-import { finding, type Finding } from '../session/finding.js';
+import type { Finding, FindingCodeOf } from '../../session/finding.js';
+import { finding } from '../finding.js';
 
 /** The guide's checklist. */
 export const WS_URL_VARS = ['NEXT_PUBLIC_WS_URL', 'NEXT_PUBLIC_WEBSOCKET_URL'] as const;
@@ -62,13 +63,13 @@ const shown = (p: ParsedUrl): string => p.value.replace(/[?#].*$/, '');
 export interface EnvDiagnosis {
   /** The checklist variables the file sets, in checklist order (URL queries left out). */
   variables: Record<string, string>;
-  findings: Finding[];
+  findings: Finding<FindingCodeOf<'environment'>>[];
   /** The WebSocket URL the frontend uses (NEXT_PUBLIC_WS_URL, else NEXT_PUBLIC_WEBSOCKET_URL), as written. */
   wsUrl?: string;
 }
 
 export function diagnoseEnv(vars: ReadonlyMap<string, string>, source = 'the env file'): EnvDiagnosis {
-  const findings: Finding[] = [];
+  const findings: Finding<FindingCodeOf<'environment'>>[] = [];
   const variables: Record<string, string> = {};
   const urls: ParsedUrl[] = [];
   for (const name of CHECKLIST_VARS) {

@@ -1,0 +1,46 @@
+/**
+ * wstap's own HTTP endpoints, all under /__wstap/ on the proxy's port: never forwarded.
+ * One table; the live view, its API and the metrics join it as routes.
+ */
+import type http from 'node:http';
+
+export const CONTROL_PREFIX = '/__wstap/';
+
+export interface Route {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** The path without the query, e.g. /__wstap/health. */
+  path: string;
+  handle(req: http.IncomingMessage, res: http.ServerResponse): void | Promise<void>;
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+  res.end(`${JSON.stringify(body)}\n`);
+}
+
+/** Whether the request is wstap's own (the path starts with /__wstap/, or is /__wstap). */
+export function isControlRequest(url: string): boolean {
+  return url.startsWith(CONTROL_PREFIX) || url === '/__wstap' || url.startsWith('/__wstap?');
+}
+
+/** Answers a request under /__wstap/ from the table: 404 for an unknown path, 405 for a known path with another method. */
+export function serveRoute(routes: readonly Route[], req: http.IncomingMessage, res: http.ServerResponse): void {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const matching = routes.filter((r) => r.path === path);
+  const route = matching.find((r) => r.method === req.method || (r.method === 'GET' && req.method === 'HEAD'));
+  if (route) {
+    Promise.resolve(route.handle(req, res)).catch((err: unknown) => {
+      if (!res.headersSent) sendJson(res, 500, { error: `wstap: ${String(err)}` });
+      else res.destroy();
+    });
+    return;
+  }
+  if (matching.length) {
+    res.setHeader('Allow', matching.map((r) => r.method).join(', '));
+    sendJson(res, 405, { error: `wstap: ${req.method} is not allowed on ${path}` });
+    return;
+  }
+  sendJson(res, 404, { error: `wstap: no such endpoint: ${path}`, endpoints: routes.map((r) => `${r.method} ${r.path}`) });
+}

@@ -1,0 +1,47 @@
+/** The lines the proxy prints when it starts: where it listens, where to point the frontend, what to watch for. */
+import type { Logger } from 'pino';
+import { detectContainer, localhostInContainerFinding, type ContainerInfo } from '../inspect/environment/container.js';
+import type { Finding } from '../session/finding.js';
+import type { Target } from '../wire/target.js';
+import type { ProxyOptions, ProxyServer } from './server.js';
+
+function wsUrl(address: string, port: number): string {
+  return `ws://${address.includes(':') ? `[${address}]` : address}:${port}`;
+}
+
+export function logStartup(logger: Logger, proxy: ProxyServer, opts: Pick<ProxyOptions, 'allowOrigins' | 'normalizeOrigin'>): void {
+  const listen = proxy.addresses.map((a) => wsUrl(a.address, a.port)).join(' and ');
+  logger.info(
+    {
+      event: 'listening',
+      addresses: proxy.addresses,
+      target: proxy.target.url,
+      allowOrigins: opts.allowOrigins ?? [],
+      normalizeOrigin: opts.normalizeOrigin ?? false,
+    },
+    `wstap listening on ${listen} → ${proxy.target.url}`,
+  );
+  const local = proxy.addresses.some((a) => a.address === '127.0.0.1' || a.address === '::1' || a.address === '0.0.0.0' || a.address === '::');
+  if (local) {
+    logger.info(
+      { event: 'hint' },
+      `point the frontend at ws://localhost:${proxy.port}/<path> (e.g. NEXT_PUBLIC_WS_URL=ws://localhost:${proxy.port}/ws); HTTP requests are forwarded too`,
+    );
+  }
+  if (proxy.target.ignoredPath) {
+    logger.warn(
+      { event: 'target-path-ignored', path: proxy.target.ignoredPath },
+      `--target has a path (${proxy.target.ignoredPath}), which wstap ignores: requests keep the path the client sent`,
+    );
+  }
+}
+
+/**
+ * Logs the localhost-in-container warning once at startup when it applies (event "environment").
+ * Returns the finding, or undefined when wstap is not in a container or the target is not local.
+ */
+export function warnIfLocalhostInContainer(logger: Logger, target: Target, info: ContainerInfo = detectContainer()): Finding | undefined {
+  const f = localhostInContainerFinding(target, { command: 'proxy' }, info);
+  if (f) logger.warn({ event: 'environment', container: info.evidence, finding: f }, `the target ${target.url} is localhost, inside a container`);
+  return f;
+}

@@ -1,0 +1,139 @@
+/**
+ * A JSON Lines file written for a recording: lines go straight into a slab, and each turn of
+ * the event loop hands what it wrote to the file as one slice (no buffer per line, no
+ * concatenation, one write). A write error (a full disk, a file that cannot be written), the
+ * size limit or a disk that does not keep up stops the writer once, with one report; callers
+ * go on and their lines are dropped.
+ */
+import fs from 'node:fs';
+
+/** In-memory backlog beyond which a writer that cannot keep up is stopped. */
+const MAX_BACKLOG = 64 * 1024 * 1024;
+/** The slab lines are written to, and the room below which a new one is started. */
+const SLAB_SIZE = 256 * 1024;
+const SLAB_MIN_ROOM = 16 * 1024;
+
+export interface JsonlWriterOptions {
+  file: string;
+  /** 'a' appends to an existing file; 'w' (default) starts a new one. */
+  flags?: 'w' | 'a';
+  /** Stop (with one report) once the file would exceed this many bytes. */
+  maxBytes?: number;
+  /** Called once when the writer stops: why, how many bytes were written, the level to report it at. */
+  onStop(why: string, bytes: number, level: 'error' | 'warn'): void;
+}
+
+export class JsonlWriter {
+  private readonly stream: fs.WriteStream;
+  private bytes = 0;
+  private stopped = false;
+  /** Lines are written here; [slabStart, slabEnd) is what this turn of the event loop wrote. */
+  private slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+  private slabStart = 0;
+  private slabEnd = 0;
+
+  constructor(private readonly opts: JsonlWriterOptions) {
+    this.stream = fs.createWriteStream(opts.file, { flags: opts.flags ?? 'w' });
+    this.stream.on('error', (err: NodeJS.ErrnoException) => this.stop(this.describe(err)));
+  }
+
+  /** Still writing (no error, no limit reached). */
+  get active(): boolean {
+    return !this.stopped;
+  }
+
+  /** Bytes accepted so far. */
+  get written(): number {
+    return this.bytes;
+  }
+
+  private describe(err: NodeJS.ErrnoException): string {
+    const what =
+      err.code === 'ENOSPC'
+        ? 'the disk is full'
+        : err.code === 'EACCES' || err.code === 'EPERM'
+          ? 'no permission to write it'
+          : err.code === 'ENOENT'
+            ? 'its folder does not exist'
+            : err.code === 'EISDIR'
+              ? 'it is a folder'
+              : `${err.code ?? ''} ${err.message}`.trim();
+    return `recording to ${this.opts.file} stopped: ${what}; proxying goes on`;
+  }
+
+  private stop(why: string, level: 'error' | 'warn' = 'error'): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.opts.onStop(why, this.bytes, level);
+  }
+
+  /** One value as a line (JSON.stringify). */
+  writeValue(value: unknown): void {
+    if (this.stopped) return;
+    const line = `${JSON.stringify(value)}\n`;
+    const at = this.reserve(line.length * 3);
+    this.commit(at, at + this.slab.write(line, at, 'utf8'));
+  }
+
+  /**
+   * Room for a line of at most n bytes; returns the slab and where the line starts. The caller
+   * writes the line there and then calls commit(at, end).
+   */
+  reserve(n: number): number {
+    if (this.slab.length - this.slabEnd < n) {
+      this.handOff();
+      if (this.slab.length - this.slabEnd < n) {
+        this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, n));
+        this.slabStart = this.slabEnd = 0;
+      }
+    }
+    return this.slabEnd;
+  }
+
+  /** The slab reserve() returned a place in (valid until the next reserve or commit). */
+  get buffer(): Buffer {
+    return this.slab;
+  }
+
+  /** Keeps slab[at, end) as the next line, or drops it when a limit says stop. */
+  commit(at: number, end: number): void {
+    if (this.stopped) return;
+    const size = end - at;
+    const { maxBytes, file } = this.opts;
+    if (maxBytes !== undefined && this.bytes + size > maxBytes) {
+      this.stop(`recording to ${file} stopped at ${this.bytes} bytes (--record-max-bytes ${maxBytes}); proxying goes on`, 'warn');
+      return;
+    }
+    if (this.stream.writableLength + (at - this.slabStart) > MAX_BACKLOG) {
+      this.stop(`recording to ${file} stopped: the disk does not keep up (${MAX_BACKLOG} bytes waiting); proxying goes on`);
+      return;
+    }
+    this.bytes += size;
+    const first = this.slabEnd === this.slabStart;
+    this.slabEnd = end;
+    if (first) setImmediate(this.handOff);
+  }
+
+  /** Hands the lines written since the last hand-off to the file (the stream keeps that slice; later lines go after it). */
+  private readonly handOff = (): void => {
+    if (this.slabEnd > this.slabStart) {
+      const chunk = this.slab.subarray(this.slabStart, this.slabEnd);
+      this.slabStart = this.slabEnd;
+      if (!this.stream.destroyed) this.stream.write(chunk);
+    }
+    if (this.slab.length - this.slabEnd < SLAB_MIN_ROOM) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      this.slabStart = this.slabEnd = 0;
+    }
+  };
+
+  /** Writes out everything and closes the file. */
+  close(): Promise<void> {
+    this.handOff();
+    return new Promise((resolve) => {
+      if (this.stream.destroyed || this.stream.closed) return resolve();
+      this.stream.end(() => resolve());
+      this.stream.once('error', () => resolve());
+    });
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * A validated 101 becomes a tunnel: the answer and any held client bytes go out, the frame
+ * tap is started when a sink wants frames, the session goes on the message path when a
+ * hook takes it, and the session's end is reported once the tap has settled.
+ */
+import type net from 'node:net';
+import type { Finding } from '../session/finding.js';
+import type { Side } from '../session/message.js';
+import type { Session, SessionEnd } from '../session/session.js';
+import { FrameTap, type TapResult } from '../tap/frame-tap.js';
+import type { MessageHandler, MessageHook, SessionControl } from '../tunnel/hooks.js';
+import { tunnel, type ChunkObserver, type TunnelEnd } from '../tunnel/tunnel.js';
+import { negotiatedDeflate } from '../wire/extensions.js';
+import type { LiveSession, RelayContext } from './relay.js';
+
+/** The frame tap of one tunnel, contained: a failure inside it is reported once and switches decoding off; forwarding never sees it. */
+class ContainedTap {
+  private failed = false;
+  private readonly tap: FrameTap;
+  readonly client: ChunkObserver;
+  readonly server: ChunkObserver;
+
+  constructor(
+    private readonly ctx: RelayContext,
+    private readonly session: Session,
+    deflate: boolean,
+  ) {
+    const { bus } = ctx;
+    this.tap = new FrameTap({
+      deflate,
+      ...ctx.config.tap,
+      maxBinaryBytes: bus.binaryBytes,
+      onMessage: (m) => bus.message(session, m),
+      onFinding: (f) => bus.finding(session, f),
+    });
+    this.client = (chunk, at) => this.push('client', chunk, at);
+    this.server = (chunk, at) => this.push('server', chunk, at);
+  }
+
+  private push(side: Side, chunk: Buffer, at: number): void {
+    if (this.failed) return;
+    try {
+      this.tap.push(side, chunk, at);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  readonly forwarded = (ms: number): void => this.tap.proxyAdded.add(ms);
+
+  private fail(err: unknown): void {
+    this.failed = true;
+    this.ctx.onTapFailure(this.session, err);
+  }
+
+  async finish(): Promise<TapResult | undefined> {
+    if (this.failed) return undefined;
+    try {
+      return await this.tap.finish();
+    } catch (err) {
+      this.fail(err);
+      return undefined;
+    }
+  }
+}
+
+/** The hooks that take this session, chained: each sees what the ones before it let through. */
+function handlerFor(hooks: readonly MessageHook[], session: Session, control: SessionControl): MessageHandler[] {
+  const out: MessageHandler[] = [];
+  for (const h of hooks) {
+    const handler = h.forSession(session, control);
+    if (handler) out.push(handler);
+  }
+  return out;
+}
+
+function reportEnd(ctx: RelayContext, session: Session, end: TunnelEnd, tap: ContainedTap | undefined): void {
+  if (!tap) {
+    ctx.bus.end(session, { ...end, findings: [] });
+    return;
+  }
+  const reported = tap.finish().then((result) => {
+    const findings: Finding[] = result?.findings ?? [];
+    const full: SessionEnd = result ? { ...end, ws: result.summary, findings } : { ...end, findings };
+    ctx.bus.end(session, full);
+  });
+  ctx.pendingEnds.add(reported);
+  void reported.finally(() => ctx.pendingEnds.delete(reported));
+}
+
+/**
+ * Writes the 101 (and what the backend sent with it) to the client and the held bytes to the
+ * backend, then tunnels. The handshake is reported before any frame that came with it.
+ */
+export function openTunnel(ctx: RelayContext, live: LiveSession, client: net.Socket, upstream: net.Socket, rest: Buffer, early: readonly Buffer[]): void {
+  const { session } = live;
+  const res = session.upstream!.response;
+  const deflate = negotiatedDeflate(res.headers);
+  const tap = ctx.bus.wantsFrames ? new ContainedTap(ctx, session, deflate !== undefined) : undefined;
+  const now = performance.now();
+  client.write(res.raw);
+  if (rest.length) client.write(rest);
+  for (const c of early) upstream.write(c);
+  ctx.bus.handshake(session);
+  if (tap && rest.length) tap.server(rest, now);
+  if (tap) for (const c of early) tap.client(c, now);
+  const pending: { to: Side; m: Parameters<SessionControl['send']>[1] }[] = [];
+  let control: SessionControl = { send: (to, m) => void pending.push({ to, m }) };
+  const handlers = ctx.hooks.length ? handlerFor(ctx.hooks, session, { send: (to, m) => control.send(to, m) }) : [];
+  const tun = tunnel(client, upstream, {
+    ...(tap ? { onClientChunk: tap.client, onServerChunk: tap.server, onForwarded: tap.forwarded } : {}),
+    ...(handlers.length ? { messages: { handlers, deflate, onHookFailure: (err: unknown) => ctx.onHookFailure(session, err) } } : {}),
+    onEnd(end) {
+      ctx.live.delete(live);
+      reportEnd(ctx, session, end, tap);
+    },
+  });
+  if (handlers.length) {
+    control = { send: (to, m) => tun.send(to, m) };
+    for (const p of pending) tun.send(p.to, p.m);
+  }
+  live.abort = (reason) => tun.destroy(reason);
+}

@@ -1,0 +1,155 @@
+/**
+ * One redacted view of each event, shared by every output: the log, the recording, and the
+ * live view and metrics to come. A view is what leaves wstap: plain data, JSON-ready, every
+ * string that could carry a secret already passed through secrets/redact.ts. The bus makes
+ * each view once per event, for all sinks.
+ */
+import type { Credential } from '../secrets/credentials.js';
+import {
+  redactChosenProtocol,
+  redactHeaders,
+  redactPayloadText,
+  redactResponseHeaders,
+  redactSubprotocols,
+  redactTarget,
+  type LoggedHeader,
+} from '../secrets/redact.js';
+import type { Finding } from '../session/finding.js';
+import type { WsMessage } from '../session/message.js';
+import type { Session, SessionEnd } from '../session/session.js';
+import type { CloseSummary, DirectionStats, LatencySummary } from '../session/summary.js';
+
+export type HeaderView = LoggedHeader;
+
+export interface CredentialView {
+  kind: Credential['kind'];
+  name: string;
+  scheme?: string;
+  shape: string;
+  expired?: true;
+}
+
+/** A session as the backend's answer (or its absence) left it. */
+export interface HandshakeView {
+  session: string;
+  /** address:port, IPv6 in brackets. */
+  client: string;
+  /** Epoch milliseconds when the request head was complete. */
+  startedAt: number;
+  method: string;
+  /** Path and query, token-like query values redacted. */
+  path: string;
+  httpVersion: string;
+  origins: string[];
+  originNormalized?: true;
+  headSource?: 'rebuilt';
+  credentials: CredentialView[];
+  subprotocols: { offered: string[]; chosen?: string };
+  extensions: { offered: string[]; chosen?: string };
+  outcome: Session['outcome'];
+  status?: number;
+  reason?: string;
+  handshakeMs?: number;
+  /** The start of a rejection's body. */
+  body?: string;
+  error?: { code: string; message: string };
+  findings: Finding[];
+  requestHeaders: HeaderView[];
+  responseHeaders?: HeaderView[];
+}
+
+/** How a tunnel ended. */
+export interface EndView {
+  session: string;
+  endedBy: SessionEnd['endedBy'];
+  how: SessionEnd['how'];
+  error?: string;
+  durationMs: number;
+  bytes: { clientToServer: number; serverToClient: number };
+  close?: CloseSummary;
+  messages?: { client: DirectionStats; server: DirectionStats };
+  latency?: LatencySummary;
+  /** Raised while the tunnel was open (protocol) and about its close (close). */
+  findings: Finding[];
+}
+
+export const roundMs = (ms: number): number => Math.round(ms * 1000) / 1000;
+
+export function endpointText(e: Session['client']): string {
+  return `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}`;
+}
+
+export function handshakeView(s: Session): HandshakeView {
+  const hs = s.handshake;
+  const view: HandshakeView = {
+    session: s.id,
+    client: endpointText(s.client),
+    startedAt: s.startedAt,
+    method: hs.request.method,
+    path: redactTarget(hs.request.target),
+    httpVersion: hs.request.version,
+    origins: [...hs.origins],
+    credentials: hs.credentials.map((c) => ({
+      kind: c.kind,
+      name: c.name,
+      shape: c.shape,
+      ...(c.scheme !== undefined ? { scheme: c.scheme } : {}),
+      ...(c.jwt?.expired ? { expired: true as const } : {}),
+    })),
+    // A token subprotocol is only recognisable among its neighbours: the list is redacted as a whole.
+    subprotocols: { offered: hs.offeredProtocols.length ? redactSubprotocols(hs.offeredProtocols.join(', ')).split(', ') : [] },
+    extensions: { offered: [...hs.offeredExtensions] },
+    outcome: s.outcome,
+    findings: [...s.findings],
+    requestHeaders: redactHeaders(hs.request.headers),
+  };
+  if (s.originNormalized) view.originNormalized = true;
+  if (hs.headSource === 'rebuilt') view.headSource = 'rebuilt';
+  const up = s.upstream;
+  if (up) {
+    view.status = up.response.status;
+    view.reason = up.response.reason;
+    view.handshakeMs = roundMs(up.handshakeMs);
+    if (up.chosenProtocol !== undefined) view.subprotocols.chosen = redactChosenProtocol(hs.offeredProtocols, up.chosenProtocol);
+    if (up.chosenExtensions !== undefined) view.extensions.chosen = up.chosenExtensions;
+    if (up.bodyExcerpt) view.body = redactPayloadText(up.bodyExcerpt);
+    view.responseHeaders = redactResponseHeaders(up.response.headers, hs.offeredProtocols);
+  }
+  if (s.failure) view.error = { code: s.failure.code, message: s.failure.message };
+  return view;
+}
+
+export function endView(s: Session, end: SessionEnd): EndView {
+  const view: EndView = {
+    session: s.id,
+    endedBy: end.endedBy,
+    how: end.how,
+    durationMs: roundMs(end.durationMs),
+    bytes: { ...end.bytes },
+    findings: [...end.findings],
+  };
+  if (end.error !== undefined) view.error = end.error;
+  if (end.ws) {
+    view.close = { ...end.ws.close, reason: redactPayloadText(end.ws.close.reason) };
+    view.messages = end.ws.traffic;
+    view.latency = end.ws.latency;
+  }
+  return view;
+}
+
+const PREVIEW_CHARS = 200;
+/** Bytes of a binary payload shown (in hex) by a preview. */
+export const PREVIEW_HEX_BYTES = 32;
+
+/** A short, redacted rendering of a message's payload: text cut at 200 characters, binary as hex of its first bytes. */
+export function messagePreview(m: WsMessage): string {
+  if (m.kind === 'text') {
+    const text = m.data.subarray(0, PREVIEW_CHARS * 4).toString('utf8');
+    const cut = text.length > PREVIEW_CHARS || m.truncated || m.data.length > PREVIEW_CHARS * 4;
+    return redactPayloadText(text.slice(0, PREVIEW_CHARS)) + (cut ? '…' : '');
+  }
+  if (m.kind === 'close') return m.closeReason === undefined ? '' : redactPayloadText(m.closeReason);
+  if (m.data.length === 0) return '';
+  const hex = m.data.subarray(0, PREVIEW_HEX_BYTES).toString('hex');
+  return hex + (m.data.length > PREVIEW_HEX_BYTES || m.truncated ? '…' : '');
+}
