@@ -68,8 +68,8 @@ export interface EnvDiagnosis {
   wsUrl?: string;
 }
 
-export function diagnoseEnv(vars: ReadonlyMap<string, string>, source = 'the env file'): EnvDiagnosis {
-  const findings: Finding<FindingCodeOf<'environment'>>[] = [];
+/** The checklist variables the file sets, and the URLs among them (parsed where they parse). */
+function readVariables(vars: ReadonlyMap<string, string>): { variables: Record<string, string>; urls: ParsedUrl[] } {
   const variables: Record<string, string> = {};
   const urls: ParsedUrl[] = [];
   for (const name of CHECKLIST_VARS) {
@@ -90,7 +90,11 @@ export function diagnoseEnv(vars: ReadonlyMap<string, string>, source = 'the env
     if (value !== '') urls.push(p);
   }
 
-  // A URL the browser on the host cannot use.
+  return { variables, urls };
+}
+
+/** The URLs a browser on the host can use; each one it cannot is a finding. */
+function usableUrls(urls: readonly ParsedUrl[], source: string, findings: Finding<FindingCodeOf<'environment'>>[]): ParsedUrl[] {
   const usable: ParsedUrl[] = [];
   for (const p of urls) {
     const ws = (WS_URL_VARS as readonly string[]).includes(p.name);
@@ -132,8 +136,11 @@ export function diagnoseEnv(vars: ReadonlyMap<string, string>, source = 'the env
     usable.push(p);
   }
 
-  // Two variables for the same WebSocket endpoint that disagree.
-  const wsUrls = usable.filter((p) => (WS_URL_VARS as readonly string[]).includes(p.name));
+  return usable;
+}
+
+/** Two variables for the same WebSocket endpoint that disagree. */
+function wsUrlsDisagree(wsUrls: readonly ParsedUrl[], findings: Finding<FindingCodeOf<'environment'>>[]): void {
   if (wsUrls.length === 2) {
     const [a, b] = wsUrls as [Required<ParsedUrl>, Required<ParsedUrl>];
     const diff: string[] = [];
@@ -151,7 +158,10 @@ export function diagnoseEnv(vars: ReadonlyMap<string, string>, source = 'the env
     }
   }
 
-  // The API URL and the WebSocket URLs: the same host, schemes that pair.
+}
+
+/** The API URL and the WebSocket URLs: the same host, schemes that pair. */
+function apiAndWsDisagree(usable: readonly ParsedUrl[], wsUrls: readonly ParsedUrl[], findings: Finding<FindingCodeOf<'environment'>>[]): void {
   const api = usable.find((p) => (API_URL_VARS as readonly string[]).includes(p.name)) as Required<ParsedUrl> | undefined;
   if (api) {
     for (const w of wsUrls as Required<ParsedUrl>[]) {
@@ -185,7 +195,10 @@ export function diagnoseEnv(vars: ReadonlyMap<string, string>, source = 'the env
     }
   }
 
-  // The auth bypass: development only, and all of it.
+}
+
+/** The auth bypass: development only, and all of it. */
+function bypassProblems(vars: ReadonlyMap<string, string>, findings: Finding<FindingCodeOf<'environment'>>[]): void {
   const environment = vars.get(ENVIRONMENT_VAR);
   const on = BYPASS_VARS.filter((n) => TRUE.test(vars.get(n) ?? ''));
   if (on.length > 0 && environment !== 'development') {
@@ -209,6 +222,16 @@ export function diagnoseEnv(vars: ReadonlyMap<string, string>, source = 'the env
     );
   }
 
+}
+
+export function diagnoseEnv(vars: ReadonlyMap<string, string>, source = 'the env file'): EnvDiagnosis {
+  const findings: Finding<FindingCodeOf<'environment'>>[] = [];
+  const { variables, urls } = readVariables(vars);
+  const usable = usableUrls(urls, source, findings);
+  const wsUrls = usable.filter((p) => (WS_URL_VARS as readonly string[]).includes(p.name));
+  wsUrlsDisagree(wsUrls, findings);
+  apiAndWsDisagree(usable, wsUrls, findings);
+  bypassProblems(vars, findings);
   const out: EnvDiagnosis = { variables, findings };
   const ws = WS_URL_VARS.map((n) => vars.get(n)).find((v) => v !== undefined && v !== '');
   if (ws !== undefined) out.wsUrl = ws;
