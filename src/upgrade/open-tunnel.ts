@@ -11,7 +11,7 @@ import { FrameTap, type TapResult } from '../tap/frame-tap.js';
 import type { MessageHandler, MessageHook, SessionControl } from '../tunnel/hooks.js';
 import { tunnel, type ChunkObserver, type TunnelEnd } from '../tunnel/tunnel.js';
 import { negotiatedDeflate } from '../wire/extensions.js';
-import type { LiveSession, RelayContext } from './relay.js';
+import type { LiveSession, RelayContext } from './context.js';
 
 /** The frame tap of one tunnel, contained: a failure inside it is reported once and switches decoding off; forwarding never sees it. */
 class ContainedTap {

@@ -10,13 +10,11 @@
  * per upgrade, module-level listeners that find it on their socket.
  */
 import type net from 'node:net';
-import { inspectAnswer, inspectHandshake, inspectUpstreamFailure, invalidHandshakeFinding, type InspectContext } from '../inspect/registry.js';
+import { inspectAnswer, inspectHandshake, inspectUpstreamFailure, invalidHandshakeFinding } from '../inspect/registry.js';
 import type { Finding } from '../session/finding.js';
 import type { Session, SessionOutcome, UpstreamAnswer, UpstreamFailure } from '../session/session.js';
-import type { SessionBus } from '../sinks/bus.js';
-import type { MessageHook } from '../tunnel/hooks.js';
 import { headEnd, parseResponseHead, type RequestHead } from '../wire/http-head.js';
-import type { Target } from '../wire/target.js';
+import type { LiveSession, RelayContext } from './context.js';
 import { answerOf, readHandshake } from './handshake.js';
 import { openTunnel } from './open-tunnel.js';
 import { relayRejection } from './rejection.js';
@@ -24,38 +22,7 @@ import { endAndLinger, endpointOf, plainResponse } from './responses.js';
 import { rewriteHead } from './rewrite.js';
 import { connectUpstream, failureOf, UpstreamTimeout } from './upstream.js';
 
-export interface RelayConfig {
-  target: Target;
-  /** Frame decoding, when some sink wants frames. */
-  tap: { maxMessageBytes: number; correlate?: string };
-  inspect: Omit<InspectContext, 'now'>;
-  upstreamTimeoutMs: number;
-  maxHeaderSize: number;
-  insecure: boolean;
-}
-
-/** What the relay needs from the server around it. */
-export interface RelayContext {
-  config: RelayConfig;
-  bus: SessionBus;
-  /** Message hooks; a session one of them takes goes on the message path. */
-  hooks: readonly MessageHook[];
-  nextSessionId(): string;
-  /** Live tunnels and pending upgrades, for shutdown. */
-  live: Set<LiveSession>;
-  /** Session ends waiting for their frame tap to settle; shutdown waits for them. */
-  pendingEnds: Set<Promise<void>>;
-  /** The frame tap of a session failed (a bug in wstap): report it; forwarding goes on. */
-  onTapFailure(session: Session, error: unknown): void;
-  /** A message hook threw or rejected: report it; the message passes. */
-  onHookFailure(session: Session, error: unknown): void;
-}
-
-export interface LiveSession {
-  /** The session as emitted (a placeholder until the backend answers). */
-  session: Session;
-  abort(reason: string): void;
-}
+export type { LiveSession, RelayConfig, RelayContext } from './context.js';
 
 /** Client bytes that may wait for the 101 before wstap stops reading. */
 const EARLY_DATA_LIMIT = 1024 * 1024;
