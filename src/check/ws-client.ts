@@ -14,7 +14,7 @@ import { negotiatedDeflate } from '../wire/extensions.js';
 import { closeCodeMeaning, closePayload, encodeFrame } from '../wire/ws-frame.js';
 import type { Finding } from '../session/finding.js';
 import { readHandshake } from '../upgrade/handshake.js';
-import { headEnd, headerValue, parseRequestHead, parseResponseHead } from '../wire/http-head.js';
+import { headEnd, headerValue, parseRequestHead, parseResponseHead, type ResponseHead } from '../wire/http-head.js';
 import { answerOf } from '../upgrade/handshake.js';
 import { acceptProblems, inspectAnswer, inspectUpstreamFailure } from '../inspect/registry.js';
 import type { Handshake, UpstreamAnswer, UpstreamFailure } from '../session/session.js';
@@ -126,7 +126,7 @@ export function openWebSocket(req: HandshakeRequest): Promise<HandshakeOutcome> 
         if (buf.length > MAX_HEAD) fail({ code: 'EBADRESPONSE', message: `no end of the answer's head within ${MAX_HEAD} bytes` });
         return;
       }
-      let response;
+      let response: ResponseHead;
       try {
         response = parseResponseHead(Buffer.from(buf.subarray(0, end)));
       } catch (err) {
@@ -151,7 +151,7 @@ export function openWebSocket(req: HandshakeRequest): Promise<HandshakeOutcome> 
       }
       clearTimeout(timer);
       socket.off('data', onData);
-      readBody(socket, rest, response.headers, Math.min(req.timeoutMs, 2000)).then((body) => {
+      void readBody(socket, rest, response.headers, Math.min(req.timeoutMs, 2000)).then((body) => {
         if (body) answer = { ...answer, bodyExcerpt: body };
         finish({ kind: 'answered', handshake, answer, findings: inspectAnswer(handshake, answer), ms });
       });

@@ -59,7 +59,7 @@ export function formatHandshake(e: HandshakeLogEntry, p: Palette): string {
     e.outcome === 'tunnel'
       ? p.green(`${e.statusLine}`)
       : e.outcome === 'rejected'
-        ? p.red(`${e.statusLine}`) + ' from the backend, not upgraded'
+        ? `${p.red(`${e.statusLine}`)} from the backend, not upgraded`
         : e.outcome === 'failed'
           ? p.red(`502 (wstap): backend unreachable, ${e.error?.code ?? ''}`)
           : e.outcome === 'invalid'

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { RelayContext } from '../upgrade/relay.js';
 import { rejectMalformedUpgrade, relayUpgrade } from '../upgrade/relay.js';
 import { endAndLinger, plainResponse } from '../upgrade/responses.js';
-import { HeadParseError, hasToken, headEnd, parseRequestHead } from '../wire/http-head.js';
+import { HeadParseError, hasToken, headEnd, parseRequestHead, type RequestHead } from '../wire/http-head.js';
 
 export interface FirstHeadContext {
   relay: RelayContext;
@@ -96,7 +96,7 @@ class FirstHead {
   }
 
   private upgrade(buf: Buffer, end: number, bareLf: boolean): void {
-    let request;
+    let request: RequestHead;
     try {
       if (bareLf) throw new HeadParseError('bare LF line endings (lines must end with CRLF)');
       request = parseRequestHead(buf.subarray(0, end));

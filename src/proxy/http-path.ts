@@ -10,7 +10,7 @@ import type net from 'node:net';
 import type { Logger } from 'pino';
 import { rejectMalformedUpgrade, relayUpgrade, type RelayContext } from '../upgrade/relay.js';
 import { endAndLinger, plainResponse } from '../upgrade/responses.js';
-import { hasToken, requestHeadFromRaw } from '../wire/http-head.js';
+import { hasToken, requestHeadFromRaw, type RequestHead } from '../wire/http-head.js';
 import type { HttpForwarder } from './http-forward.js';
 import { isControlRequest, serveRoute, type Route } from './routes.js';
 
@@ -79,7 +79,7 @@ export function createHttpPath(ctx: HttpPathContext): http.Server {
 }
 
 function keepAliveUpgrade(relay: RelayContext, req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
-  let request;
+  let request: RequestHead;
   try {
     request = requestHeadFromRaw(req.method ?? 'GET', req.url ?? '/', req.httpVersion, req.rawHeaders);
   } catch (err) {

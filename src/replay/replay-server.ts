@@ -135,7 +135,7 @@ export async function createReplayServer(recording: Recording | string, opts: Re
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       const got = { kind: isBinary ? ('binary' as const) : ('text' as const), payload: data };
       const next = timeline[pos];
-      if (!next || next.from !== 'client') {
+      if (next?.from !== 'client') {
         const u: UnexpectedMessage = { session: s.id, index: matched, received: preview(got), diffs: [{ path: '$', expected: 'no more client messages', actual: preview(got) }] };
         unexpected.push(u);
         report({ type: 'unexpected', unexpected: u });

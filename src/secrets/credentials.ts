@@ -71,7 +71,7 @@ export function decodeJwt(value: string, nowMs: number): JwtFacts | undefined {
 function describe(value: string, nowMs: number): { shape: string; jwt?: JwtFacts } {
   const jwt = decodeJwt(value, nowMs);
   if (jwt) {
-    const parts = [`JWT${jwt.alg ? ' ' + jwt.alg : ''}`, `${value.length} chars`];
+    const parts = [`JWT${jwt.alg ? ` ${jwt.alg}` : ''}`, `${value.length} chars`];
     if (jwt.exp !== undefined) parts.push(`${jwt.expired ? 'expired' : 'expires'} ${new Date(jwt.exp * 1000).toISOString()}`);
     else parts.push('no exp');
     return { shape: parts.join(', '), jwt };

@@ -41,7 +41,7 @@ export class Recorder implements SessionSink {
   private readonly opens = new Map<string, OpenSession>();
   private readonly payloads: PayloadMode;
 
-  constructor(private readonly opts: RecorderOptions) {
+  constructor(opts: RecorderOptions) {
     this.payloads = opts.payloads ?? 'full';
     this.binaryBytes = this.payloads === 'full' ? Number.POSITIVE_INFINITY : this.payloads === 'none' ? 0 : this.payloads;
     this.writer = new JsonlWriter({
@@ -81,7 +81,7 @@ export class Recorder implements SessionSink {
     this.writer.writeValue(messageEvent(s.id, m, t, ts, this.payloads));
   }
 
-  end(s: Session, end: SessionEnd, view: EndView): void {
+  end(s: Session, _end: SessionEnd, view: EndView): void {
     const o = this.opens.get(s.id);
     this.opens.delete(s.id);
     const t = o ? roundMs(performance.now() - o.t0) : view.durationMs;

@@ -499,7 +499,7 @@ export class FrameDecoder {
   private goAsync(p: Pending, first: Buffer | undefined): void {
     p.async = true;
     if (this.inflateQueue === NO_JOBS) this.inflateQueue = [];
-    this.inflateQueue.push({ pending: p, parts: first && first.length ? [first] : [], ended: false });
+    this.inflateQueue.push({ pending: p, parts: first?.length ? [first] : [], ended: false });
     this.runInflater();
   }
 

@@ -11,7 +11,7 @@ import { diagnoseEnv, parseEnvFile } from '../../inspect/registry.js';
 import { action, UsageError } from '../errors.js';
 import { formatHeader, formatOrigins, formatStep, formatSummary } from '../../check/format.js';
 import { ORIGIN_PRESETS, parseOriginList } from '../../check/origins.js';
-import { CheckUrlError, parseCheckUrl, runCheck, type CheckOptions } from '../../check/run-check.js';
+import { type CheckUrlError, parseCheckUrl, runCheck, type CheckOptions } from '../../check/run-check.js';
 
 interface CheckCliOptions {
   origin?: string[];
