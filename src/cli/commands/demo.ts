@@ -1,6 +1,7 @@
 /** `wstap demo`: the built-in backend, wstap in front of it, and clients that reproduce the guide's issues. */
 import { Command, Option } from 'commander';
 import { createLogger } from '../../log/logger.js';
+import { PROXY_DEFAULTS } from '../../proxy/defaults.js';
 import { action } from '../errors.js';
 import { defaultLogFormat, logOptions, parsePort, type LogCliOptions } from '../options.js';
 
@@ -8,7 +9,7 @@ export function demoCommand(): Command {
   const cmd = new Command('demo')
     .description("a built-in backend like the troubleshooting guide's, wstap in front of it, and clients that reproduce its issues")
     .option('--keep', 'keep the backend and wstap running afterwards (for a browser or wscat)')
-    .addOption(new Option('-p, --port <n>', 'port for wstap (0: any free port)').default(8001).env('WSTAP_PORT').argParser(parsePort))
+    .addOption(new Option('-p, --port <n>', 'port for wstap (0: any free port)').default(PROXY_DEFAULTS.port).env('WSTAP_PORT').argParser(parsePort))
     .addOption(new Option('--backend-port <n>', 'port for the demo backend (0: any free port)').default(0).argParser(parsePort));
   for (const o of logOptions()) cmd.addOption(o);
   cmd.action(
