@@ -6,6 +6,7 @@
 import { redactTarget } from '../secrets/redact.js';
 import type { OriginProbe } from './origins.js';
 import { environmentStep, envFileStep } from './steps/environment.js';
+import { diagnoseStep, needsDiagnosis } from './steps/diagnose.js';
 import { handshakeStep } from './steps/handshake.js';
 import { healthStep } from './steps/health.js';
 import { originsStep } from './steps/origins.js';
@@ -44,8 +45,13 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   else add(reachable ? await healthStep(target, opts.health, timeoutMs, insecure) : skipped('health', unreachableWhy));
 
   const base: Omit<HandshakeRequest, 'origins'> = { target, path, headers: opts.headers ?? [], subprotocols: opts.subprotocols ?? [], insecure, timeoutMs };
-  const handshake = reachable ? await handshakeStep({ ...base, origins: opts.origins ?? [] }) : { step: skipped('handshake', unreachableWhy) };
+  const handshake: Partial<Awaited<ReturnType<typeof handshakeStep>>> & { step: CheckStep } = reachable
+    ? await handshakeStep({ ...base, origins: opts.origins ?? [] })
+    : { step: skipped('handshake', unreachableWhy) };
   add(handshake.step);
+  if (handshake.outcome?.kind === 'answered' && needsDiagnosis(handshake.outcome)) {
+    add(await diagnoseStep({ ...base, origins: opts.origins ?? [] }, handshake.outcome));
+  }
   const socket = handshake.socket;
   if (!socket) {
     add(skipped('linger', 'the WebSocket did not open'));

@@ -6,7 +6,7 @@ import type { OriginProbe } from './origins.js';
 import { roundMs } from './ws-client.js';
 
 export type Verdict = 'ok' | 'warn' | 'error' | 'skip';
-export type StepName = 'env-file' | 'environment' | 'resolve' | 'connect' | 'health' | 'handshake' | 'linger' | 'send' | 'origins';
+export type StepName = 'env-file' | 'environment' | 'resolve' | 'connect' | 'health' | 'handshake' | 'diagnose' | 'linger' | 'send' | 'origins';
 
 export interface CheckStep {
   name: StepName;

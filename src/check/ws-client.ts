@@ -141,7 +141,8 @@ export function openWebSocket(req: HandshakeRequest): Promise<HandshakeOutcome> 
       socket.on('error', () => {});
       socket.off('error', fail);
       if (response.status === 101 && acceptProblems(handshake, answer).length === 0) {
-        finish({ kind: 'answered', handshake, answer, findings: [], ms, socket: new CheckSocket(socket, rest, negotiatedDeflate(response.headers) !== undefined) });
+        const socketOf = new CheckSocket(socket, rest, negotiatedDeflate(response.headers) !== undefined);
+        finish({ kind: 'answered', handshake, answer, findings: inspectAnswer(handshake, answer), ms, socket: socketOf });
         return;
       }
       if (response.status === 101) {

@@ -7,6 +7,7 @@
 import type { Finding, FindingCodeOf, FindingPhase } from '../session/finding.js';
 import type { Handshake } from '../session/session.js';
 import { inspectAnswer } from './answer.js';
+import { inspectProbedRejection } from './rejection.js';
 import { inspectClose } from './close.js';
 import { localhostInContainerFinding } from './environment/container.js';
 import { diagnoseEnv } from './environment/env-file.js';
@@ -24,7 +25,7 @@ type InspectorOf<P extends FindingPhase> = (...args: any[]) => PhaseFindings<P> 
 /** The inspectors of each phase, in the order their findings are listed. */
 export const INSPECTORS = {
   handshake: { validity: inspectHandshakeValidity, origin: inspectOrigin, auth: inspectAuth },
-  answer: { answer: inspectAnswer },
+  answer: { answer: inspectAnswer, probedRejection: inspectProbedRejection },
   upstream: { connection: inspectUpstreamFailure, health: inspectHealthAnswer },
   close: { close: inspectClose },
   protocol: { violation: inspectViolation },
@@ -44,6 +45,7 @@ export type { AnswerInspector, HandshakeInspector, InspectContext } from './type
 export { acceptProblems, expectedAccept, inspectAnswer } from './answer.js';
 export { handshakeProblems, invalidHandshakeFinding } from './handshake/validity.js';
 export { inspectClose } from './close.js';
+export { inspectProbedRejection, namedCause, rejectionCandidates, type ProbedRejection, type RejectionCause } from './rejection.js';
 export { inspectViolation } from './protocol.js';
 export { inspectHealthAnswer, inspectUpstreamFailure } from './upstream.js';
 export { detectContainer, isLocalhost, localhostInContainerFinding, type ContainerInfo } from './environment/container.js';

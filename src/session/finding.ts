@@ -32,6 +32,16 @@ export const FINDING_CATALOG = {
     phase: 'answer',
     when: 'a 101 whose Sec-WebSocket-Accept (or Upgrade) is missing or wrong: not tunnelled',
   },
+  'subprotocol-mismatch': {
+    severity: 'error',
+    phase: 'answer',
+    when: 'the client offered subprotocols and the 101 selected none, or one it did not offer: browsers fail the connection',
+  },
+  'extension-mismatch': {
+    severity: 'error',
+    phase: 'answer',
+    when: 'the 101 chose an extension (or a parameter) the client did not offer: browsers fail the connection',
+  },
   'upstream-refused': { severity: 'error', phase: 'upstream', when: 'connection refused: backend down or port not mapped' },
   'upstream-dns': { severity: 'error', phase: 'upstream', when: 'the target host name does not resolve: service name or network' },
   'upstream-timeout': { severity: 'error', phase: 'upstream', when: 'no connection, or no answer to the request, in time' },
@@ -60,6 +70,11 @@ export const FINDING_CATALOG = {
     severity: 'warn',
     phase: 'environment',
     when: "an env file's URLs disagree: different hosts, or schemes that do not pair (https with ws://)",
+  },
+  'env-ws-path-missing': {
+    severity: 'warn',
+    phase: 'environment',
+    when: "an env file's WebSocket URL has no path (ws://host:port): most backends serve WebSockets on one, such as /ws",
   },
   'env-auth-bypass': {
     severity: 'warn',

@@ -180,7 +180,9 @@ class Upgrade {
     draft.upstream = answer;
     const answerFindings = inspectAnswer(draft.handshake, answer);
     this.detach();
-    if (answer.response.status === 101 && answerFindings.length === 0) {
+    // A valid 101 is tunnelled even when what it negotiated is wrong (the client decides; the finding says why it fails).
+    if (answer.response.status === 101 && !answerFindings.some((f) => f.code === 'upgrade-accept-invalid')) {
+      draft.findings.push(...answerFindings);
       draft.outcome = 'tunnel';
       this.live.session = complete(draft);
       openTunnel(ctx, this.live, client, upstream, rest, this.early);

@@ -124,6 +124,16 @@ function usableUrls(urls: readonly ParsedUrl[], source: string, findings: Findin
       );
       continue;
     }
+    if (ws && (p.url.pathname === '/' || p.url.pathname === '')) {
+      findings.push(
+        finding(
+          'env-ws-path-missing',
+          `${p.name}=${shown(p)} has no path: the upgrade goes to /.`,
+          `Most backends serve WebSockets on a path (FastAPI/Starlette answer an empty 403 to an upgrade on a path with no WebSocket route): ` +
+            `add it, e.g. ${p.name}=${p.url.protocol}//${p.url.host}/ws. wstap check on the URL proves which path upgrades.`,
+        ),
+      );
+    }
     if (ws && (p.url.protocol === 'http:' || p.url.protocol === 'https:')) {
       findings.push(
         finding(
