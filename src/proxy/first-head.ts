@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { RelayContext } from '../upgrade/relay.js';
 import { rejectMalformedUpgrade, relayUpgrade } from '../upgrade/relay.js';
 import { endAndLinger, plainResponse } from '../upgrade/responses.js';
+import type { WebSocketPaths } from './http-log.js';
 import { HeadParseError, hasToken, headEnd, parseRequestHead, type RequestHead } from '../wire/http-head.js';
 
 export interface FirstHeadContext {
@@ -18,6 +19,8 @@ export interface FirstHeadContext {
   headTimeoutMs: number;
   /** Ordinary HTTP (and upgrades to other protocols): Node's parser takes the socket from the first byte. */
   toHttp(socket: net.Socket): void;
+  /** Paths that carried upgrades. */
+  wsPaths: WebSocketPaths;
 }
 
 const kHead = Symbol('wstap.first-head');
@@ -109,6 +112,7 @@ class FirstHead {
       this.toHttp(buf);
       return;
     }
+    this.ctx.wsPaths.add(request.target);
     relayUpgrade(this.ctx.relay, this.socket, request, buf.subarray(end), 'wire');
   }
 }

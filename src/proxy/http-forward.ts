@@ -26,8 +26,13 @@ export interface HttpProblem {
 
 export interface HttpForwarder {
   handle(req: http.IncomingMessage, res: http.ServerResponse): void;
+  /** The start of the response body, for requests peekBody() chose (what the backend said). */
+  bodyExcerpt(res: http.ServerResponse): string | undefined;
   close(): void;
 }
+
+/** Bytes of a response body kept for the log, for the requests whose body says why they failed. */
+const EXCERPT = 512;
 
 const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade']);
 
@@ -85,9 +90,10 @@ function limitConnect(proxyReq: http.ClientRequest, ms: number): void {
 
 export function createHttpForwarder(
   target: Target,
-  opts: { insecure: boolean; connectTimeoutMs: number },
+  opts: { insecure: boolean; connectTimeoutMs: number; peekBody?: (req: http.IncomingMessage) => boolean },
   report: (problem: HttpProblem) => void,
 ): HttpForwarder {
+  const excerpts = new WeakMap<http.ServerResponse, string>();
   const proxy = httpProxy.createProxyServer({
     target: target.url,
     changeOrigin: false,
@@ -104,7 +110,7 @@ export function createHttpForwarder(
     limitConnect(proxyReq, opts.connectTimeoutMs);
   });
 
-  proxy.on('proxyRes', (proxyRes, _req, res) => {
+  proxy.on('proxyRes', (proxyRes, req, res) => {
     const raw: string[] = [];
     const rh = proxyRes.rawHeaders;
     // Framing headers are Node's to set for the client connection; everything else goes back as the backend sent it.
@@ -113,6 +119,15 @@ export function createHttpForwarder(
       raw.push(rh[i]!, rh[i + 1]!);
     }
     res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, raw);
+    if (opts.peekBody?.(req)) {
+      let kept = '';
+      const keep = (chunk: Buffer): void => {
+        kept += chunk.toString('utf8', 0, Math.min(chunk.length, EXCERPT - kept.length));
+        excerpts.set(res, kept);
+        if (kept.length >= EXCERPT) proxyRes.off('data', keep);
+      };
+      proxyRes.on('data', keep);
+    }
     proxyRes.pipe(res);
     proxyRes.on('error', () => res.destroy());
     proxyRes.on('aborted', () => res.destroy());
@@ -149,6 +164,7 @@ export function createHttpForwarder(
         report(problem);
       });
     },
+    bodyExcerpt: (res) => excerpts.get(res),
     close() {
       proxy.close();
     },

@@ -12,6 +12,7 @@ import { rejectMalformedUpgrade, relayUpgrade, type RelayContext } from '../upgr
 import { endAndLinger, plainResponse } from '../upgrade/responses.js';
 import { hasToken, requestHeadFromRaw, type RequestHead } from '../wire/http-head.js';
 import type { HttpForwarder } from './http-forward.js';
+import { exchangeOf, httpNote, logExchange, type WebSocketPaths } from './http-log.js';
 import { isControlRequest, serveRoute, type Route } from './routes.js';
 
 export interface HttpPathContext {
@@ -20,6 +21,8 @@ export interface HttpPathContext {
   routes: readonly Route[];
   log: Logger;
   maxHeaderSize: number;
+  /** Paths that carried upgrades: a later GET on one is worth a line. */
+  wsPaths: WebSocketPaths;
 }
 
 /** Responses still being written on a connection: a pipelined upgrade waits for them. */
@@ -44,14 +47,24 @@ export function createHttpPath(ctx: HttpPathContext): http.Server {
         go();
       }
     });
-    if (isControlRequest(req.url ?? '/')) serveRoute(ctx.routes, req, res);
-    else ctx.forwarder.handle(req, res);
+    if (isControlRequest(req.url ?? '/')) {
+      serveRoute(ctx.routes, req, res);
+      return;
+    }
+    const startedAt = performance.now();
+    res.once('close', () => {
+      // A request wstap could not forward has its own error line (http-error).
+      if (res.getHeader('x-wstap') !== undefined || !res.headersSent) return;
+      logExchange(ctx.log, exchangeOf(req, res, startedAt), httpNote(req, res.statusCode, ctx.wsPaths, ctx.forwarder.bodyExcerpt(res)));
+    });
+    ctx.forwarder.handle(req, res);
   });
 
   // Only reached for an upgrade on a keep-alive connection that already carried HTTP requests.
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     socket.pause();
     const f = inFlight.get(socket);
+    ctx.wsPaths.add(req.url ?? '/');
     if (f && f.count > 0) f.waiting = () => keepAliveUpgrade(ctx.relay, req, socket, head);
     else keepAliveUpgrade(ctx.relay, req, socket, head);
   });

@@ -15,6 +15,7 @@ import { PROXY_DEFAULTS } from './defaults.js';
 import { readFirstHead } from './first-head.js';
 import { healthRoute } from './health.js';
 import { createHttpForwarder, type HttpProblem } from './http-forward.js';
+import { isPolling, WebSocketPaths } from './http-log.js';
 import { createHttpPath } from './http-path.js';
 import { listenAll } from './listen.js';
 import type { Route } from './routes.js';
@@ -114,13 +115,15 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   const relay = relayContext(options, target, bus, log);
   const forwarder = createHttpForwarder(
     target,
-    { insecure: relay.config.insecure, connectTimeoutMs: relay.config.upstreamTimeoutMs },
+    { insecure: relay.config.insecure, connectTimeoutMs: relay.config.upstreamTimeoutMs, peekBody: (req) => isPolling(req.url ?? '/') },
     (p) => reportHttpProblem(log, p),
   );
   const routes: Route[] = [healthRoute(target)];
-  const httpServer = createHttpPath({ relay, forwarder, routes, log, maxHeaderSize });
+  const wsPaths = new WebSocketPaths();
+  const httpServer = createHttpPath({ relay, forwarder, routes, log, maxHeaderSize, wsPaths });
   const headCtx = {
     relay,
+    wsPaths,
     log,
     maxHeaderSize,
     headTimeoutMs: options.headTimeoutMs ?? PROXY_DEFAULTS.headTimeoutMs,
