@@ -106,14 +106,20 @@ export type RecordingEvent = RecordingHeader | SessionOpenEvent | MessageEvent |
 
 /** A loaded recording, grouped by session. */
 export interface Recording {
+  /** The first run's header. */
   header: RecordingHeader;
+  /** One header per run: a recorder appends a run to an existing file. */
+  runs: RecordingHeader[];
   sessions: RecordedSession[];
   /** Problems that did not stop the load (a torn last line). */
   warnings: string[];
 }
 
 export interface RecordedSession {
+  /** Unique in the file: the session id in the first run, RUN:id in later ones (2:ws-1). */
   id: string;
+  /** Which run of the file (from 1). */
+  run: number;
   open: SessionOpenEvent;
   messages: MessageEvent[];
   close?: SessionCloseEvent;

@@ -13,6 +13,7 @@ import {
   type Recording,
   type RecordedHeader,
   type RecordedSession,
+  type RecordingHeader,
 } from './format.js';
 
 export interface HarWebSocketMessage {
@@ -145,6 +146,7 @@ export function harToRecording(text: string, source: string): Recording {
     const headers = (e.request.headers ?? []).filter((h) => !h.name.startsWith(':'));
     const session: RecordedSession = {
       id,
+      run: 1,
       open: {
         type: 'open',
         session: id,
@@ -202,9 +204,6 @@ export function harToRecording(text: string, source: string): Recording {
     sessions.push(session);
   });
   if (sessions.length === 0) throw new HarError(`${source} has no WebSocket entries (save the HAR from DevTools with the WS filter, or use wstap export)`);
-  return {
-    header: { type: 'header', format: RECORDING_FORMAT, version: RECORDING_VERSION, createdAt: '', wstap: 'har', payloads: 'full' },
-    sessions,
-    warnings: [],
-  };
+  const header: RecordingHeader = { type: 'header', format: RECORDING_FORMAT, version: RECORDING_VERSION, createdAt: '', wstap: 'har', payloads: 'full' };
+  return { header, runs: [header], sessions, warnings: [] };
 }

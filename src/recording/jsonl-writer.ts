@@ -15,7 +15,10 @@ const SLAB_MIN_ROOM = 16 * 1024;
 
 export interface JsonlWriterOptions {
   file: string;
-  /** 'a' appends to an existing file; 'w' (default) starts a new one. */
+  /**
+   * 'a' appends to an existing file (after a line cut short by a crash, on a line of its own);
+   * 'w' (default) starts a new one.
+   */
   flags?: 'w' | 'a';
   /** Stop (with one report) once the file would exceed this many bytes. */
   maxBytes?: number;
@@ -32,9 +35,15 @@ export class JsonlWriter {
   private slabStart = 0;
   private slabEnd = 0;
 
+  /** What the file held before this writer (appending), in bytes. */
+  readonly existingBytes: number;
+
   constructor(private readonly opts: JsonlWriterOptions) {
-    this.stream = fs.createWriteStream(opts.file, { flags: opts.flags ?? 'w' });
+    const flags = opts.flags ?? 'w';
+    this.existingBytes = flags === 'a' ? existingSize(opts.file) : 0;
+    this.stream = fs.createWriteStream(opts.file, { flags });
     this.stream.on('error', (err: NodeJS.ErrnoException) => this.stop(this.describe(err)));
+    if (this.existingBytes > 0 && !endsWithNewline(opts.file, this.existingBytes)) this.stream.write('\n');
   }
 
   /** Still writing (no error, no limit reached). */
@@ -135,5 +144,28 @@ export class JsonlWriter {
       this.stream.end(() => resolve());
       this.stream.once('error', () => resolve());
     });
+  }
+}
+
+function existingSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Whether the file's last byte is a newline (a writer killed mid-line leaves it without one). */
+function endsWithNewline(file: string, size: number): boolean {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const b = Buffer.alloc(1);
+    fs.readSync(fd, b, 0, 1, size - 1);
+    return b[0] === 0x0a;
+  } catch {
+    return true;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Loads a recording: validates every line (an error names the line and the field),
- * migrates older versions, skips a torn last line (a crash mid-write) with a
- * warning, and groups events by session. A .har file is imported (har.ts).
+ * migrates older versions, skips a line a crash cut short (at the end, or at the end of a run)
+ * with a warning, and groups events by session. A file holds one run per header line: sessions
+ * of the second and later runs are keyed RUN:id (2:ws-1). A .har file is imported (har.ts).
  */
 import fs from 'node:fs';
 import {
@@ -62,7 +63,7 @@ function checkHeaders(list: unknown, line: number, field: string): void {
 const SIDES = new Set(['client', 'server']);
 const KINDS = new Set(['text', 'binary', 'ping', 'pong', 'close']);
 
-function validate(e: Json, line: number): RecordingEvent {
+function validate(e: Json, line: number): Exclude<RecordingEvent, RecordingHeader> {
   switch (e['type']) {
     case 'open': {
       need(e, line, 'session', 'string');
@@ -118,15 +119,15 @@ function validate(e: Json, line: number): RecordingEvent {
   }
 }
 
-function readHeader(e: Json, source: string): RecordingHeader {
+function readHeader(e: Json, source: string, line: number): RecordingHeader {
   if (e['type'] !== 'header' || e['format'] !== RECORDING_FORMAT) {
-    throw new RecordingError(`${source} is not a wstap recording: line 1 must be {"type":"header","format":"${RECORDING_FORMAT}",...}`, 1, 'format');
+    throw new RecordingError(`${source} is not a wstap recording: line ${line} must be {"type":"header","format":"${RECORDING_FORMAT}",...}`, line, 'format');
   }
-  if (typeof e['version'] !== 'number' || !Number.isInteger(e['version']) || e['version'] < 1) fail(1, 'version', 'must be a whole number from 1');
+  if (typeof e['version'] !== 'number' || !Number.isInteger(e['version']) || e['version'] < 1) fail(line, 'version', 'must be a whole number from 1');
   if ((e['version'] as number) > RECORDING_VERSION) {
     throw new RecordingError(
       `${source} is a version ${String(e['version'])} recording, written by a newer wstap; this wstap reads versions up to ${RECORDING_VERSION}: upgrade wstap`,
-      1,
+      line,
       'version',
     );
   }
@@ -136,10 +137,15 @@ function readHeader(e: Json, source: string): RecordingHeader {
   return e as unknown as RecordingHeader;
 }
 
+export interface ParseOptions {
+  /** Skip lines that are not valid events (counted in a warning) instead of failing on the first one. */
+  skipInvalid?: boolean;
+}
+
 /** Parses the text of a JSON Lines recording. Errors name the source, the line and the field. */
-export function parseRecording(text: string, source = 'the recording'): Recording {
+export function parseRecording(text: string, source = 'the recording', opts: ParseOptions = {}): Recording {
   try {
-    return parseLines(text, source);
+    return parseLines(text, source, opts);
   } catch (err) {
     if (err instanceof RecordingError && err.line !== undefined && !err.message.startsWith(source)) {
       throw new RecordingError(`${source}: ${err.message}`, err.line, err.field);
@@ -148,74 +154,105 @@ export function parseRecording(text: string, source = 'the recording'): Recordin
   }
 }
 
-function parseLines(text: string, source: string): Recording {
-  const warnings: string[] = [];
+const isHeaderLine = (raw: string | undefined): boolean => raw !== undefined && raw.startsWith('{"type":"header"');
+
+/** The JSON objects of the lines, with their line numbers; a line cut short by a crash is skipped with a warning. */
+function readLines(text: string, source: string, warnings: string[], opts: ParseOptions): { e: Json; line: number }[] {
   const lines = text.split('\n');
   const endsClean = text.endsWith('\n');
   if (endsClean) lines.pop();
   if (lines.length === 0 || (lines.length === 1 && lines[0]!.trim() === '')) throw new RecordingError(`${source} is empty`);
-  const events: { e: Json; line: number }[] = [];
   const firstLine = lines.findIndex((l) => l.trim() !== '');
+  const head = lines[firstLine]!;
+  if (!isHeaderLine(head)) throw new RecordingError(`${source} is not a wstap recording: line 1 must be {"type":"header","format":"${RECORDING_FORMAT}",...}`, 1, 'format');
+  const out: { e: Json; line: number }[] = [];
+  let skipped = 0;
   lines.forEach((raw, i) => {
     const line = i + 1;
     if (raw.trim() === '') return;
-    if (i === firstLine) {
-      // The header decides whether this is a recording at all.
-      let head: unknown;
-      try {
-        head = JSON.parse(raw);
-      } catch {
-        if (i === lines.length - 1 && !endsClean && raw.startsWith('{"type":"header"')) {
-          throw new RecordingError(`${source} has no header line: its first line is incomplete (the writer stopped mid-line)`, 1, 'format');
-        }
-        head = undefined;
-      }
-      if (typeof head !== 'object' || head === null || (head as Json)['type'] !== 'header') {
-        throw new RecordingError(`${source} is not a wstap recording: line 1 must be {"type":"header","format":"${RECORDING_FORMAT}",...}`, 1, 'format');
-      }
-    }
+    let e: unknown;
     try {
-      const e = JSON.parse(raw) as unknown;
-      if (typeof e !== 'object' || e === null || Array.isArray(e)) fail(line, 'event', 'must be a JSON object');
-      events.push({ e: e as Json, line });
+      e = JSON.parse(raw);
     } catch (err) {
-      if (err instanceof RecordingError) throw err;
+      if (i === firstLine && i === lines.length - 1 && !endsClean) {
+        throw new RecordingError(`${source} has no header line: its first line is incomplete (the writer stopped mid-line)`, 1, 'format');
+      }
+      // The last line, or the last line of a run that a crash cut short before the next run began.
       if (i === lines.length - 1 && !endsClean) {
         warnings.push(`line ${line}: an incomplete last line (the writer stopped mid-line) was skipped`);
         return;
       }
-      throw new RecordingError(`line ${line}: not valid JSON (${(err as Error).message})`, line);
+      if (isHeaderLine(lines[i + 1])) {
+        warnings.push(`line ${line}: an incomplete line at the end of a run (the writer stopped mid-line) was skipped`);
+        return;
+      }
+      if (opts.skipInvalid) {
+        skipped++;
+        return;
+      }
+      throw new RecordingError(`line ${line}: not valid JSON (${(err as Error).message}); --skip-invalid skips such lines`, line);
     }
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) {
+      if (opts.skipInvalid) {
+        skipped++;
+        return;
+      }
+      fail(line, 'event', 'must be a JSON object');
+    }
+    out.push({ e: e as Json, line });
   });
-  const first = events.shift();
-  if (!first) throw new RecordingError(`${source} has no header line`, 1);
-  const header = readHeader(first.e, source);
+  if (skipped) warnings.push(`${skipped} invalid line${skipped > 1 ? 's were' : ' was'} skipped (--skip-invalid)`);
+  return out;
+}
+
+/** A session's key in a file of several runs: its id in the first run, RUN:id in later ones. */
+const sessionKey = (run: number, id: string): string => (run === 1 ? id : `${run}:${id}`);
+
+function parseLines(text: string, source: string, opts: ParseOptions): Recording {
+  const warnings: string[] = [];
+  const events = readLines(text, source, warnings, opts);
+  const runs: RecordingHeader[] = [];
   const sessions = new Map<string, RecordedSession>();
+  let invalid = 0;
   for (const { e: raw, line } of events) {
+    if (raw['type'] === 'header') {
+      runs.push(readHeader(raw, source, line));
+      continue;
+    }
+    const header = runs[runs.length - 1]!;
     let e = raw;
     for (let v = header.version; v < RECORDING_VERSION; v++) {
       const migrate = MIGRATIONS[v];
       if (!migrate) throw new RecordingError(`${source}: no migration from version ${v} to ${v + 1}`, line, 'version');
       e = migrate(e);
     }
-    const ev = validate(e, line);
-    if (ev.type === 'open') {
-      if (sessions.has(ev.session)) fail(line, 'session', `"${ev.session}" is opened twice`);
-      sessions.set(ev.session, { id: ev.session, open: ev, messages: [] });
-      continue;
+    try {
+      addEvent(sessions, runs.length, validate(e, line), line);
+    } catch (err) {
+      if (!(opts.skipInvalid && err instanceof RecordingError)) throw err;
+      invalid++;
     }
-    if (ev.type === 'header') continue;
-    const s = sessions.get(ev.session);
-    if (!s) fail(line, 'session', `"${ev.session}" has no open event before this line`);
-    if (ev.type === 'message') s.messages.push(ev);
-    else s.close = ev;
   }
-  header.version = RECORDING_VERSION;
-  return { header, sessions: [...sessions.values()], warnings };
+  if (invalid) warnings.push(`${invalid} invalid event${invalid > 1 ? 's were' : ' was'} skipped (--skip-invalid)`);
+  for (const r of runs) r.version = RECORDING_VERSION;
+  return { header: runs[0]!, runs, sessions: [...sessions.values()], warnings };
+}
+
+function addEvent(sessions: Map<string, RecordedSession>, run: number, ev: Exclude<RecordingEvent, RecordingHeader>, line: number): void {
+  const key = sessionKey(run, ev.session);
+  if (ev.type === 'open') {
+    if (sessions.has(key)) fail(line, 'session', `"${ev.session}" is opened twice`);
+    sessions.set(key, { id: key, run, open: ev, messages: [] });
+    return;
+  }
+  const s = sessions.get(key);
+  if (!s) fail(line, 'session', `"${ev.session}" has no open event before this line`);
+  if (ev.type === 'message') s.messages.push(ev);
+  else s.close = ev;
 }
 
 /** Loads a wstap recording (.jsonl) or a HAR file with WebSocket entries (Chrome DevTools, wstap export). */
-export function loadRecording(file: string): Recording {
+export function loadRecording(file: string, opts: ParseOptions = {}): Recording {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -224,5 +261,5 @@ export function loadRecording(file: string): Recording {
     throw new RecordingError(`cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
   }
   if (looksLikeHar(file, text)) return harToRecording(text, file);
-  return parseRecording(text, file);
+  return parseRecording(text, file, opts);
 }

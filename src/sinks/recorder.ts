@@ -17,8 +17,13 @@ export { parsePayloadMode, type PayloadMode } from '../recording/events.js';
 export interface RecorderOptions {
   file: string;
   payloads?: PayloadMode;
-  /** Stop recording (with one log line) once the file would exceed this many bytes. */
+  /** Stop recording (with one log line) once this run would exceed this many bytes. */
   maxBytes?: number;
+  /**
+   * Append a new run to an existing file (the default: a compose volume keeps every run), or
+   * start the file anew.
+   */
+  append?: boolean;
   target?: string;
   version: string;
   logger: Logger;
@@ -46,6 +51,7 @@ export class Recorder implements SessionSink {
     this.binaryBytes = this.payloads === 'full' ? Number.POSITIVE_INFINITY : this.payloads === 'none' ? 0 : this.payloads;
     this.writer = new JsonlWriter({
       file: opts.file,
+      flags: opts.append === false ? 'w' : 'a',
       ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
       onStop: (why, bytes, level) => opts.logger[level]({ event: 'recording-stopped', file: opts.file, bytes }, why),
     });
@@ -63,6 +69,11 @@ export class Recorder implements SessionSink {
 
   get active(): boolean {
     return this.writer.active;
+  }
+
+  /** Bytes the file held before this run (0: a new file). */
+  get appendedTo(): number {
+    return this.writer.existingBytes;
   }
 
   handshake(s: Session, view: HandshakeView): void {

@@ -3,16 +3,17 @@ import fs from 'node:fs';
 import { Command } from 'commander';
 import { WSTAP_VERSION } from '../../version.js';
 import { action } from '../errors.js';
-import { loadForCommand } from '../recording-file.js';
+import { loadForCommand, SKIP_INVALID } from '../recording-file.js';
 
 export function exportCommand(): Command {
   return new Command('export')
     .description('write a recording as HAR 1.2 with WebSocket messages (opens in Chrome DevTools)')
     .argument('<file>', 'a wstap recording (.jsonl)')
+    .option(...SKIP_INVALID)
     .requiredOption('--har <out>', 'the HAR file to write')
     .action(
-      action(async (file: string, o: { har: string }) => {
-        const rec = loadForCommand(file);
+      action(async (file: string, o: { har: string; skipInvalid?: boolean }) => {
+        const rec = loadForCommand(file, { skipInvalid: o.skipInvalid ?? false });
         const { recordingToHar } = await import('../../recording/har.js');
         const har = recordingToHar(rec, WSTAP_VERSION);
         fs.writeFileSync(o.har, `${JSON.stringify(har, null, 2)}\n`);

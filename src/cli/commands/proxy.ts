@@ -4,6 +4,7 @@
  * gives open sessions a bounded grace, flushes, and exits 0.
  */
 import { Command, Option } from 'commander';
+import { formatBytes } from '../../log/entries.js';
 import { createLogger, type WstapLogger } from '../../log/logger.js';
 import { PROXY_DEFAULTS } from '../../proxy/defaults.js';
 import { startProxy, type ProxyOptions } from '../../proxy/server.js';
@@ -59,7 +60,14 @@ export interface RunProxyOptions extends Omit<ProxyOptions, 'logger' | 'sinks'> 
 function sinksFor(log: WstapLogger, opts: RunProxyOptions): SessionSink[] {
   const sinks: SessionSink[] = [];
   if (opts.record) {
-    sinks.push(new Recorder({ ...opts.record, target: opts.target, version: WSTAP_VERSION, logger: log.logger }));
+    const recorder = new Recorder({ ...opts.record, target: opts.target, version: WSTAP_VERSION, logger: log.logger });
+    const file = opts.record.file;
+    const appended = recorder.appendedTo;
+    log.logger.info(
+      { event: 'recording', file, appendedTo: appended },
+      appended > 0 ? `recording to ${file}: a new run after the ${formatBytes(appended)} already there` : `recording to ${file}`,
+    );
+    sinks.push(recorder);
   }
   sinks.push(createLogSink(log.logger, { hideControl: opts.hideControl ?? false, ...(opts.match ? { match: opts.match } : {}) }));
   return sinks;

@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { action } from '../errors.js';
 import { checkWsUrl, collect, collectHeader, collectIgnore } from '../options.js';
-import { loadForCommand } from '../recording-file.js';
+import { loadForCommand, SKIP_INVALID } from '../recording-file.js';
 
 interface ReplayCliOptions {
   target: string;
@@ -12,12 +12,14 @@ interface ReplayCliOptions {
   timing: 'causal' | 'original';
   timeout: number;
   json?: boolean;
+  skipInvalid?: boolean;
 }
 
 export function replayCommand(): Command {
   return new Command('replay')
     .description('replay recorded sessions against a backend and compare its answers with the recording (exit 1 on a difference)')
     .argument('<file>', 'a wstap recording (.jsonl) or a HAR file')
+    .option(...SKIP_INVALID)
     .addOption(new Option('--target <ws-url>', 'the backend; its path replaces the recorded one unless it is /').makeOptionMandatory().argParser(checkWsUrl))
     .option('--session <id>', 'replay only this session (repeatable)', collect)
     .option('--header <line>', 'a handshake header to send instead of the recorded (redacted) one, e.g. "Authorization: Bearer ..." (repeatable)', collectHeader)
@@ -27,7 +29,7 @@ export function replayCommand(): Command {
     .option('--json', 'the result as JSON')
     .action(
       action(async (file: string, o: ReplayCliOptions) => {
-        const rec = loadForCommand(file);
+        const rec = loadForCommand(file, { skipInvalid: o.skipInvalid ?? false });
         // Each command loads what it runs (ws, the HAR writer) when it runs: `wstap` as a proxy loads none of it.
         const { formatReplay, replayRecording } = await import('../../replay/replay-client.js');
         const result = await replayRecording(rec, {

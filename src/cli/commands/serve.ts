@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import type { ReplayServerEvent } from '../../replay/replay-server.js';
 import { action, CommandError } from '../errors.js';
 import { collectIgnore, parsePort } from '../options.js';
-import { loadForCommand } from '../recording-file.js';
+import { loadForCommand, SKIP_INVALID } from '../recording-file.js';
 
 interface ServeCliOptions {
   port: number;
@@ -11,6 +11,7 @@ interface ServeCliOptions {
   ignore?: string[];
   onUnexpected: 'close' | 'ignore';
   timing: 'causal' | 'original';
+  skipInvalid?: boolean;
 }
 
 function describe(e: ReplayServerEvent): string {
@@ -26,6 +27,7 @@ export function serveCommand(): Command {
   return new Command('serve')
     .description('a mock backend that plays recorded sessions to WebSocket clients')
     .argument('<file>', 'a wstap recording (.jsonl) or a HAR file')
+    .option(...SKIP_INVALID)
     .addOption(new Option('-p, --port <n>', 'port to listen on').default(8000).env('WSTAP_PORT').argParser(parsePort))
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--ignore <path>', 'a JSON path ignored when matching client messages (repeatable)', collectIgnore)
@@ -33,7 +35,7 @@ export function serveCommand(): Command {
     .addOption(new Option('--timing <mode>', 'causal: answer at once; original: keep the recorded gaps').choices(['causal', 'original']).default('causal'))
     .action(
       action(async (file: string, o: ServeCliOptions) => {
-        const rec = loadForCommand(file);
+        const rec = loadForCommand(file, { skipInvalid: o.skipInvalid ?? false });
         const { createReplayServer } = await import('../../replay/replay-server.js');
         const server = await createReplayServer(rec, {
           port: o.port,
