@@ -29,7 +29,7 @@ export function serveCommand(): Command {
     .argument('<file>', 'a wstap recording (.jsonl) or a HAR file')
     .option(...SKIP_INVALID)
     .addOption(new Option('-p, --port <n>', 'port to listen on').default(8000).env('WSTAP_PORT').argParser(parsePort))
-    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .addOption(new Option('--host <addr>', 'address to listen on').default('127.0.0.1').env('WSTAP_HOST'))
     .option('--ignore <path>', 'a JSON path ignored when matching client messages (repeatable)', collectIgnore)
     .addOption(new Option('--on-unexpected <action>', 'close the connection (1008) or ignore the message').choices(['close', 'ignore']).default('close'))
     .addOption(new Option('--timing <mode>', 'causal: answer at once; original: keep the recorded gaps').choices(['causal', 'original']).default('causal'))
