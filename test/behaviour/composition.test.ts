@@ -14,11 +14,10 @@ import { startProxy, type ProxyOptions, type ProxyServer } from '../../src/proxy
 import type { Session, SessionEnd } from '../../src/session/session.js';
 import type { SessionSink } from '../../src/sinks/bus.js';
 import { createLogSink } from '../../src/sinks/log-sink.js';
+import { defer, runDeferred } from '../support/cleanup.js';
+import { until } from '../support/wait.js';
 
-const cleanup: (() => Promise<unknown> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
+afterEach(runDeferred);
 
 /** A ws echo backend that also counts the plain HTTP requests it gets. */
 async function backend(): Promise<{ url: string; httpRequests: string[] }> {
@@ -30,7 +29,7 @@ async function backend(): Promise<{ url: string; httpRequests: string[] }> {
   const wss = new WebSocketServer({ server });
   wss.on('connection', (ws) => ws.on('message', (d, binary) => ws.send(d, { binary })));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanup.push(() => new Promise<void>((r) => {
+  defer(() => new Promise<void>((r) => {
     wss.close();
     server.closeAllConnections();
     server.close(() => r());
@@ -40,7 +39,7 @@ async function backend(): Promise<{ url: string; httpRequests: string[] }> {
 
 async function proxy(opts: Omit<ProxyOptions, 'port' | 'hosts'>): Promise<ProxyServer> {
   const p = await startProxy({ port: 0, hosts: ['127.0.0.1'], ...opts });
-  cleanup.push(() => p.close(200));
+  defer(() => p.close(200));
   return p;
 }
 
@@ -60,14 +59,6 @@ function capture(wantsFrames = false): { sink: SessionSink; handshakes: Session[
   const ends: { session: Session; end: SessionEnd }[] = [];
   const sink: SessionSink = { name: 'capture', wantsFrames, handshake: (s) => void handshakes.push(s), end: (session, end) => void ends.push({ session, end }) };
   return { sink, handshakes, ends };
-}
-
-async function waitFor(pred: () => boolean, what: string): Promise<void> {
-  const t = Date.now();
-  while (!pred()) {
-    if (Date.now() - t > 5000) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 function jsonLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
@@ -93,7 +84,7 @@ describe('startProxy composes what it is handed', () => {
     const { logger, lines } = jsonLogger();
     const p = await proxy({ target: b.url, logger, sinks: [createLogSink(logger)] });
     await roundTrip(`ws://127.0.0.1:${p.port}/ws`, 'once');
-    await waitFor(() => lines.some((l) => l['event'] === 'session-end'), 'the session-end line');
+    await until(() => lines.some((l) => l['event'] === 'session-end'), 'the session-end line', { seen: () => lines.map((l) => l['event']) });
     expect(lines.filter((l) => l['event'] === 'handshake')).toHaveLength(1);
     expect(lines.filter((l) => l['event'] === 'session-end')).toHaveLength(1);
   });
@@ -103,7 +94,7 @@ describe('startProxy composes what it is handed', () => {
     const c = capture(true);
     const p = await proxy({ target: b.url, sinks: [c.sink] });
     await roundTrip(`ws://127.0.0.1:${p.port}/ws`, 'x');
-    await waitFor(() => c.ends.length === 1, 'the session end');
+    await until(() => c.ends.length === 1, 'the session end', { seen: () => `${c.ends.length} ends` });
     const s = c.handshakes[0]!;
     expect(s.outcome).toBe('tunnel');
     expect(Object.isFrozen(s)).toBe(true);
@@ -119,7 +110,7 @@ describe('startProxy composes what it is handed', () => {
     const c = capture(false);
     const p = await proxy({ target: b.url, sinks: [c.sink] });
     await roundTrip(`ws://127.0.0.1:${p.port}/ws`, 'x');
-    await waitFor(() => c.ends.length === 1, 'the session end');
+    await until(() => c.ends.length === 1, 'the session end', { seen: () => `${c.ends.length} ends` });
     expect(c.ends[0]!.end.ws).toBeUndefined();
     expect(c.ends[0]!.end.bytes.clientToServer).toBeGreaterThan(0);
   });
@@ -136,7 +127,7 @@ describe('startProxy composes what it is handed', () => {
     };
     const p = await proxy({ target: b.url, logger, sinks: [broken, c.sink] });
     for (const text of ['a', 'b']) expect(await roundTrip(`ws://127.0.0.1:${p.port}/ws`, text)).toBe(text);
-    await waitFor(() => c.ends.length === 2, 'both session ends');
+    await until(() => c.ends.length === 2, 'both session ends', { seen: () => `${c.ends.length} ends` });
     expect(c.handshakes).toHaveLength(2);
     expect(lines.filter((l) => l['event'] === 'sink-failed')).toEqual([expect.objectContaining({ sink: 'broken', err: 'Error: boom' })]);
   });

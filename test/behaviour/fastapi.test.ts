@@ -9,7 +9,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { runCheck, type CheckResult } from '../../src/check/run-check.js';
 import type { Session } from '../../src/session/session.js';
-import { startTestProxy, type TestProxy } from '../support/helpers.js';
+import { defer, runDeferred } from '../support/cleanup.js';
+import { openTestProxy, type TestProxy } from '../support/helpers.js';
 import { launchChromium, openInPage, servePage } from '../support/peers/chromium.js';
 import { startFastApi, type FastApiBackend } from '../support/peers/fastapi.js';
 
@@ -22,15 +23,10 @@ afterAll(async () => {
   await Promise.all([api?.close(), browser?.close()]);
 });
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+afterEach(runDeferred);
 
-async function proxy(): Promise<TestProxy> {
-  const tp = await startTestProxy({ target: api.url });
-  cleanups.push(() => tp.close());
-  return tp;
+function proxy(): Promise<TestProxy> {
+  return openTestProxy({ target: api.url });
 }
 
 /** A ws client's upgrade through the proxy; resolves with the refusal's status (or 101). */
@@ -113,7 +109,7 @@ describe('a subprotocol the backend did not select', () => {
   it('Chromium offers "chat", FastAPI accepts without one: the page fails at once, the handshake has subprotocol-mismatch', async () => {
     const tp = await proxy();
     const site = await servePage(browser, '<!doctype html><title>subprotocol</title>');
-    cleanups.push(site.close);
+    defer(site.close);
     const seen = await openInPage(site.page, tp.wsUrl('/ws-noproto'), { protocols: ['chat'], send: ['hi'] });
     expect(seen.opened).toBe(false);
     expect(seen.close.code).toBe(1006);
@@ -127,7 +123,7 @@ describe('a subprotocol the backend did not select', () => {
   it('when the backend selects the offered one, the page opens and nothing is flagged', async () => {
     const tp = await proxy();
     const site = await servePage(browser, '<!doctype html><title>subprotocol</title>');
-    cleanups.push(site.close);
+    defer(site.close);
     const seen = await openInPage(site.page, tp.wsUrl('/ws-proto'), { protocols: ['chat'], send: ['hi'] });
     expect(seen).toMatchObject({ opened: true, protocol: 'chat', received: ['hi'], close: { code: 1000 } });
     const s = await tp.nextHandshake();

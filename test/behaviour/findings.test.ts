@@ -5,30 +5,19 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startDemoBackend } from '../../src/demo/backend.js';
 import type { FindingCode } from '../../src/session/finding.js';
 import type { Session } from '../../src/session/session.js';
-import { fakeJwt, hasHead, rawClient, refusedPort, startRawBackend, startTestProxy, switchingHead, upgradeHead, type TestProxy } from '../support/helpers.js';
+import { demoBackend } from '../support/backends.js';
+import { defer, runDeferred } from '../support/cleanup.js';
+import { fakeJwt, hasHead, openRawBackend, openTestProxy, rawClient, refusedPort, switchingHead, upgradeHead, type TestProxy } from '../support/helpers.js';
 
-const cleanups: (() => Promise<unknown> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+afterEach(runDeferred);
 
 const GOOD = 'http://localhost:3000';
 
 async function demoProxy(opts: { allowOrigins?: string[]; normalizeOrigin?: boolean } = {}): Promise<TestProxy> {
-  const backend = await startDemoBackend({ env: {} });
-  cleanups.push(() => backend.close());
-  const tp = await startTestProxy({ target: backend.url, ...opts });
-  cleanups.push(() => tp.close());
-  return tp;
-}
-
-async function proxyTo(target: string, opts: Record<string, unknown> = {}): Promise<TestProxy> {
-  const tp = await startTestProxy({ target, ...opts });
-  cleanups.push(() => tp.close());
-  return tp;
+  const backend = await demoBackend();
+  return openTestProxy({ target: backend.url, ...opts });
 }
 
 /** Opens a ws client and resolves with what it saw (open+close code, or the HTTP status). */
@@ -127,9 +116,8 @@ describe('findings', () => {
   });
 
   it('handshake-invalid: wstap answers 400 and the backend never sees the request', async () => {
-    const backend = await startRawBackend();
-    cleanups.push(() => backend.close());
-    const tp = await proxyTo(backend.url);
+    const backend = await openRawBackend();
+    const tp = await openTestProxy({ target: backend.url });
     const c = await rawClient(tp.port);
     c.socket.write(upgradeHead('/ws').replace('Sec-WebSocket-Version: 13', 'Sec-WebSocket-Version: 8'));
     const got = await c.waitFor(hasHead);
@@ -152,12 +140,11 @@ describe('findings', () => {
   });
 
   it('upgrade-accept-invalid: a 101 with a wrong Sec-WebSocket-Accept is not tunnelled', async () => {
-    const backend = await startRawBackend(async (conn) => {
+    const backend = await openRawBackend(async (conn) => {
       await conn.waitFor(hasHead);
       conn.socket.write(switchingHead('AAAAAAAAAAAAAAAAAAAAAA=='));
     });
-    cleanups.push(() => backend.close());
-    const tp = await proxyTo(backend.url);
+    const tp = await openTestProxy({ target: backend.url });
     await connect(tp.wsUrl(), { Origin: GOOD, Authorization: `Bearer ${fakeJwt(60)}` });
     const s = await tp.nextHandshake();
     expect(s.outcome).toBe('rejected');
@@ -165,7 +152,7 @@ describe('findings', () => {
   });
 
   it('upstream-refused: nothing listens on the target port; the client gets a 502 that says so', async () => {
-    const tp = await proxyTo(`http://127.0.0.1:${await refusedPort()}`);
+    const tp = await openTestProxy({ target: `http://127.0.0.1:${await refusedPort()}` });
     const c = await rawClient(tp.port);
     c.socket.write(upgradeHead('/ws', ['Origin: http://localhost:3000']));
     const text = (await c.waitFor((b) => b.includes('ECONNREFUSED'))).toString();
@@ -177,7 +164,7 @@ describe('findings', () => {
   });
 
   it('upstream-dns: the target host name does not resolve', async () => {
-    const tp = await proxyTo('http://backend.invalid:8000');
+    const tp = await openTestProxy({ target: 'http://backend.invalid:8000' });
     const seen = await connect(tp.wsUrl(), { Origin: GOOD, Authorization: `Bearer ${fakeJwt(60)}` });
     expect(seen.status).toBe(502);
     const s = await tp.nextHandshake();
@@ -186,9 +173,8 @@ describe('findings', () => {
   });
 
   it('upstream-timeout: the backend accepts the connection and never answers', async () => {
-    const backend = await startRawBackend();
-    cleanups.push(() => backend.close());
-    const tp = await proxyTo(backend.url, { upstreamTimeoutMs: 300 });
+    const backend = await openRawBackend();
+    const tp = await openTestProxy({ target: backend.url, upstreamTimeoutMs: 300 });
     const seen = await connect(tp.wsUrl(), { Origin: GOOD, Authorization: `Bearer ${fakeJwt(60)}` });
     expect(seen.status).toBe(502);
     const s = await tp.nextHandshake();
@@ -197,12 +183,11 @@ describe('findings', () => {
   });
 
   it('upstream-reset: the backend resets the connection instead of answering', async () => {
-    const backend = await startRawBackend(async (conn) => {
+    const backend = await openRawBackend(async (conn) => {
       await conn.waitFor(hasHead);
       conn.socket.resetAndDestroy();
     });
-    cleanups.push(() => backend.close());
-    const tp = await proxyTo(backend.url);
+    const tp = await openTestProxy({ target: backend.url });
     const seen = await connect(tp.wsUrl(), { Origin: GOOD, Authorization: `Bearer ${fakeJwt(60)}` });
     expect(seen.status).toBe(502);
     expect(codes(await tp.nextHandshake())).toEqual(['upstream-reset']);
@@ -211,8 +196,8 @@ describe('findings', () => {
   it('upstream-tls: an https target that speaks plain HTTP', async () => {
     const plain = net.createServer((s) => { s.resume(); s.end('HTTP/1.1 400 Bad Request\r\n\r\n'); });
     await new Promise<void>((r) => plain.listen(0, '127.0.0.1', () => r()));
-    cleanups.push(() => new Promise<void>((r) => plain.close(() => r())));
-    const tp = await proxyTo(`https://127.0.0.1:${(plain.address() as net.AddressInfo).port}`);
+    defer(() => new Promise<void>((r) => plain.close(() => r())));
+    const tp = await openTestProxy({ target: `https://127.0.0.1:${(plain.address() as net.AddressInfo).port}` });
     const seen = await connect(tp.wsUrl(), { Origin: GOOD, Authorization: `Bearer ${fakeJwt(60)}` });
     expect(seen.status).toBe(502);
     const s = await tp.nextHandshake();

@@ -1,14 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startDemoBackend, type DemoBackend } from '../../src/demo/backend.js';
-import { fakeJwt, startTestProxy, type TestProxy } from '../support/helpers.js';
+import { demoBackend } from '../support/backends.js';
+import { runDeferred } from '../support/cleanup.js';
+import { fakeJwt, openTestProxy, type TestProxy } from '../support/helpers.js';
 
-let backend: DemoBackend | undefined;
-let tp: TestProxy | undefined;
-afterEach(async () => {
-  await tp?.close();
-  await backend?.close();
-});
+afterEach(runDeferred);
 
 async function talk(url: string, send: (ws: WebSocket) => void, answers: number): Promise<void> {
   const ws = new WebSocket(url, { headers: { Origin: 'http://localhost:3000', Authorization: `Bearer ${fakeJwt(600)}` } });
@@ -25,8 +21,8 @@ const messageLines = (tp: TestProxy) => tp.logs.filter((l) => l['event'] === 'me
 
 describe('message log (debug level)', () => {
   it('one line per message with direction, kind, sizes, a redacted preview and the latency', async () => {
-    backend = await startDemoBackend({ env: {} });
-    tp = await startTestProxy({ target: backend.url });
+    const backend = await demoBackend();
+    const tp = await openTestProxy({ target: backend.url });
     await talk(tp.wsUrl(), (ws) => {
       ws.ping('p1');
       ws.send(JSON.stringify({ id: 7, token: 'not-a-real-secret-value', text: 'hello' }));
@@ -47,8 +43,8 @@ describe('message log (debug level)', () => {
   });
 
   it('--hide-control leaves pings and pongs out; --match keeps only matching text', async () => {
-    backend = await startDemoBackend({ env: {} });
-    tp = await startTestProxy({ target: backend.url, hideControl: true, match: /needle/ });
+    const backend = await demoBackend();
+    const tp = await openTestProxy({ target: backend.url, hideControl: true, match: /needle/ });
     await talk(tp.wsUrl(), (ws) => {
       ws.ping('p1');
       ws.send('hay');

@@ -3,41 +3,15 @@
  * of RFC 6455 is reported once as a protocol-error that names the side and the rule,
  * and the proxy goes on forwarding every byte, unchanged, both ways.
  */
-import { deflateRawSync, constants as zlibConstants } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Finding } from '../../src/session/finding.js';
-import type { Side, WsMessage } from '../../src/session/message.js';
-import type { SessionSink } from '../../src/sinks/bus.js';
-import { frame, hasHead, KEY, rawClient, startRawBackend, startTestProxy, switchingHead, upgradeHead, type RawConnection, type TestProxy } from '../support/helpers.js';
+import type { Side } from '../../src/session/message.js';
+import { closePayload } from '../../src/wire/ws-frame.js';
+import { runDeferred } from '../support/cleanup.js';
+import { frame, hasHead, KEY, openRawBackend, openRawClient, openTestProxy, pmd, switchingHead, upgradeHead, type RawConnection, type TestProxy } from '../support/helpers.js';
+import { tapSink, tapState, type Tap } from '../support/tap.js';
+import { sleep, until } from '../support/wait.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-async function until(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const started = Date.now();
-  while (!pred()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-interface Tap {
-  msgs: WsMessage[];
-  findings: Finding[];
-  sink: SessionSink;
-}
-
-function tapSink(): Tap {
-  const msgs: WsMessage[] = [];
-  const findings: Finding[] = [];
-  return {
-    msgs,
-    findings,
-    sink: { name: 'msgs', wantsFrames: true, message: (_s, m) => void msgs.push(m), finding: (_s, f) => void findings.push(f) },
-  };
-}
+afterEach(runDeferred);
 
 interface RawSession {
   tp: TestProxy;
@@ -56,20 +30,16 @@ interface RawSession {
 /** A raw client and a raw backend with a valid upgrade between them, through the proxy. */
 async function rawSession(opts: { deflate?: boolean } = {}): Promise<RawSession> {
   const ext = opts.deflate ? ['Sec-WebSocket-Extensions: permessage-deflate'] : [];
-  const backend = await startRawBackend((c) => {
+  const backend = await openRawBackend((c) => {
     void c.waitFor(hasHead).then(() => c.socket.write(switchingHead(KEY, ext)), () => {});
   });
-  cleanups.push(() => backend.close());
   const tap = tapSink();
-  const tp = await startTestProxy({ target: backend.url, sinks: [tap.sink] });
-  cleanups.push(() => tp.close());
-  const client = await rawClient(tp.port);
-  cleanups.push(() => void client.socket.destroy());
+  const tp = await openTestProxy({ target: backend.url, sinks: [tap.sink] });
+  const client = await openRawClient(tp.port);
   const head = upgradeHead('/ws', opts.deflate ? ['Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits'] : []);
   client.socket.write(head);
   const clientHead = await client.waitFor(hasHead);
-  await until(() => backend.connections.length === 1, 'the backend connection');
-  const server = backend.connections[0]!;
+  const server = await backend.connection(0);
   const serverHead = await server.waitFor(hasHead);
   // The handshake went through byte for byte.
   expect(serverHead.toString('latin1')).toBe(head);
@@ -97,13 +67,6 @@ function expectForwardedExactly(s: RawSession): void {
   expect(toServer.equals(fromClient)).toBe(true);
   expect(toClient.equals(fromServer)).toBe(true);
 }
-
-const closePayload = (code: number, reason = ''): Buffer => {
-  const b = Buffer.alloc(2 + Buffer.byteLength(reason));
-  b.writeUInt16BE(code, 0);
-  b.write(reason, 2);
-  return b;
-};
 
 const withBits = (f: Buffer, bits: number): Buffer => {
   const copy = Buffer.from(f);
@@ -169,7 +132,7 @@ describe('frame tap: protocol errors from a misbehaving peer', () => {
     await sess.send(from, Buffer.from([0x00, 0xff, 0x7f, 0x80, 0x01]));
     // The other direction keeps working, decoding included.
     await sess.send(other, mk(other, `${other} after`));
-    await until(() => sess.tap.findings.length >= 1, 'the protocol-error finding');
+    await until(() => sess.tap.findings.length >= 1, 'the protocol-error finding', { seen: () => tapState(sess.tap) });
 
     expectForwardedExactly(sess);
     const errors = sess.tap.findings.filter((f) => f.code === 'protocol-error');
@@ -182,7 +145,7 @@ describe('frame tap: protocol errors from a misbehaving peer', () => {
 
     const texts = (side: Side): string[] => sess.tap.msgs.filter((m) => m.from === side && m.kind === 'text').map((m) => m.data.toString());
     expect(texts(from)).toEqual([`${from} before`]);
-    await until(() => texts(other).length === 2, `the ${other}'s messages decoded`);
+    await until(() => texts(other).length === 2, `the ${other}'s messages decoded`, { seen: () => texts(other) });
     expect(texts(other)).toEqual([`${other} before`, `${other} after`]);
 
     // Still forwarding after all that; then both close.
@@ -205,7 +168,7 @@ describe('frame tap: protocol errors from a misbehaving peer', () => {
     const sess = await rawSession({ deflate: true });
     await sess.send('server', s(0x9, 'ping', { rsv1: true }));
     await sess.send('server', s(0x1, 'after'));
-    await until(() => sess.tap.findings.length >= 1, 'the finding');
+    await until(() => sess.tap.findings.length >= 1, 'the finding', { seen: () => tapState(sess.tap) });
     expectForwardedExactly(sess);
     expect(sess.tap.findings.map((f) => f.code)).toEqual(['protocol-error']);
     expect(sess.tap.findings[0]!.message).toMatch(/^The server sent RSV1 bit set on a continuation or control frame/);
@@ -215,7 +178,7 @@ describe('frame tap: protocol errors from a misbehaving peer', () => {
     const sess = await rawSession({ deflate: true });
     await sess.send('server', s(0x1, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x13]), { rsv1: true }));
     await sess.send('server', s(0x1, 'after'));
-    await until(() => sess.tap.findings.length >= 1, 'the finding');
+    await until(() => sess.tap.findings.length >= 1, 'the finding', { seen: () => tapState(sess.tap) });
     expectForwardedExactly(sess);
     expect(sess.tap.findings.map((f) => f.code)).toEqual(['protocol-error']);
     expect(sess.tap.findings[0]!.message).toMatch(/^The server sent invalid compressed data/);
@@ -223,12 +186,6 @@ describe('frame tap: protocol errors from a misbehaving peer', () => {
 });
 
 // --- decoding at the edges with raw peers ---------------------------------------------------
-
-/** A message compressed as permessage-deflate does it: raw deflate, sync flush, trailer removed. */
-function pmd(data: Buffer): Buffer {
-  const out = deflateRawSync(data, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
-  return out.subarray(0, out.length - 4);
-}
 
 describe('frame tap: raw peers, decoding at the edges', () => {
   it('frames written one byte at a time decode the same (masked, extended length, fragmented, ping inside)', async () => {
@@ -238,11 +195,11 @@ describe('frame tap: raw peers, decoding at the edges', () => {
     const bytes = Buffer.concat([c(0x1, payload), c(0x2, Buffer.from([1, 2, 3]), { fin: false }), c(0x9, 'in between'), c(0x0, Buffer.from([4, 5]))]);
     for (const b of bytes) {
       sess.client.socket.write(Buffer.from([b]));
-      await new Promise((r) => setTimeout(r, 1));
+      await sleep(1);
     }
     sess.written.client.push(bytes);
     await sess.server.waitFor((all) => all.length >= sess.serverHead.length + bytes.length);
-    await until(() => sess.tap.msgs.length >= 3, 'three messages');
+    await until(() => sess.tap.msgs.length >= 3, 'three messages', { seen: () => tapState(sess.tap) });
     expectForwardedExactly(sess);
     expect(sess.tap.findings).toEqual([]);
     const got = sess.tap.msgs.map((m) => [m.from, m.kind, m.data.toString('hex'), m.frames]);
@@ -258,11 +215,11 @@ describe('frame tap: raw peers, decoding at the edges', () => {
     const bytes = c(0x1, payload);
     for (let i = 0; i < bytes.length; i += 37) {
       sess.client.socket.write(bytes.subarray(i, i + 37));
-      await new Promise((r) => setTimeout(r, 1));
+      await sleep(1);
     }
     sess.written.client.push(bytes);
     await sess.server.waitFor((all) => all.length >= sess.serverHead.length + bytes.length);
-    await until(() => sess.tap.msgs.length >= 1, 'the message');
+    await until(() => sess.tap.msgs.length >= 1, 'the message', { seen: () => tapState(sess.tap) });
     expectForwardedExactly(sess);
     expect(sess.tap.findings).toEqual([]);
     expect(sess.tap.msgs.map((m) => [m.from, m.kind, m.size, m.frames])).toEqual([['client', 'text', 1000, 1]]);
@@ -292,7 +249,7 @@ describe('frame tap: raw peers, decoding at the edges', () => {
       if (sess.server.received().length >= serverNeeds && !sess.server.socket.writableEnded) sess.server.socket.end();
     });
     sess.server.socket.write(serverBytes);
-    const { session, end } = await sess.tp.nextEnd();
+    const { end } = await sess.tp.nextEnd();
     expectForwardedExactly(sess);
     const decoded = {
       messages: [...sess.tap.msgs].sort((a, b) => a.lastByteAt - b.lastByteAt).map((m) => [m.from, m.kind, m.size]),

@@ -6,22 +6,17 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startDemoBackend, type DemoBackend } from '../../src/demo/backend.js';
+import type { DemoBackend } from '../../src/demo/backend.js';
 import type { Recording } from '../../src/recording/format.js';
 import { harToRecording, recordingToHar, type Har } from '../../src/recording/har.js';
 import { loadRecording } from '../../src/recording/loader.js';
 import { createReplayServer } from '../../src/replay/replay-server.js';
+import { demoBackend } from '../support/backends.js';
 import { fakeJwt } from '../support/helpers.js';
 import { closeClient, defer, ensureBuilt, openClient, recordThroughProxy, runBin, runDeferred, tmpFile } from '../support/recording.js';
 
 beforeAll(ensureBuilt, 120_000);
 afterEach(runDeferred);
-
-async function demoBackend(): Promise<DemoBackend> {
-  const b = await startDemoBackend({ env: {} });
-  defer(() => b.close());
-  return b;
-}
 
 const BYTES = Buffer.from([0, 1, 2, 200, 255]);
 
@@ -144,12 +139,10 @@ describe('HAR export and import round trip', () => {
 });
 
 describe('the close after a HAR round trip', () => {
-  // BUG (src/recording/har.ts): recordingToHar writes _webSocketClose without who closed, and
-  // harToRecording sets initiator 'server' on every imported close. A session the client closed
-  // comes back as one the server closes: served from the HAR, the mock backend closes the
-  // connection itself right after its last message (replay-server.ts finish()), which the
-  // original backend never did. Fix: export the initiator (e.g. `_webSocketClose.initiator`,
-  // 'client' | 'server') and read it back, defaulting to 'server' only when it is absent.
+  // Guards who closed across a HAR round trip: recordingToHar exports the close's initiator and
+  // harToRecording reads it back ('server' only when it is absent). Otherwise a session the client
+  // closed comes back as one the server closes, and served from the HAR the mock backend would
+  // close the connection itself right after its last message, which the original backend never did.
   it('a session the client closed is not closed by the mock server after the round trip', async () => {
     const backend = await demoBackend();
     const { rec } = await recordTwo(backend);

@@ -1,18 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { startRawBackend, refusedPort, startTestProxy, type TestProxy, type RawBackend } from '../support/helpers.js';
+import { runDeferred } from '../support/cleanup.js';
+import { openRawBackend, openTestProxy, refusedPort } from '../support/helpers.js';
 
-let tp: TestProxy | undefined;
-let backend: RawBackend | undefined;
-afterEach(async () => {
-  await tp?.close();
-  await backend?.close();
-});
+afterEach(runDeferred);
 
 describe('/__wstap/health', () => {
   it('answers itself, never forwards, and reports the target as reachable', async () => {
-    backend = await startRawBackend();
-    tp = await startTestProxy({ target: backend.url });
+    const backend = await openRawBackend();
+    const tp = await openTestProxy({ target: backend.url });
     const res = await request(`${tp.url}/__wstap/health`);
     expect(res.statusCode).toBe(200);
     const body = (await res.body.json()) as { status: string; target: { url: string; reachable: boolean } };
@@ -24,7 +20,7 @@ describe('/__wstap/health', () => {
   });
 
   it('stays 200 when the target is down, and says why', async () => {
-    tp = await startTestProxy({ target: `http://127.0.0.1:${await refusedPort()}` });
+    const tp = await openTestProxy({ target: `http://127.0.0.1:${await refusedPort()}` });
     const res = await request(`${tp.url}/__wstap/health`);
     expect(res.statusCode).toBe(200);
     expect(await res.body.json()).toMatchObject({ status: 'ok', target: { reachable: false, error: 'ECONNREFUSED' } });

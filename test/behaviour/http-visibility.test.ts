@@ -10,52 +10,42 @@ import { Server } from 'socket.io';
 import { io } from 'socket.io-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { startTestProxy, type TestProxy } from '../support/helpers.js';
+import { defer, runDeferred } from '../support/cleanup.js';
+import { openTestProxy, type TestProxy } from '../support/helpers.js';
+import { until } from '../support/wait.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+afterEach(runDeferred);
 
 async function listen(server: http.Server): Promise<string> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(() => new Promise<void>((r) => {
+  defer(() => new Promise<void>((r) => {
     server.closeAllConnections();
     server.close(() => r());
   }));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-async function proxy(target: string): Promise<TestProxy> {
-  const tp = await startTestProxy({ target });
-  cleanups.push(() => tp.close());
-  return tp;
+function proxy(target: string): Promise<TestProxy> {
+  return openTestProxy({ target });
 }
 
 const httpLines = (tp: TestProxy) => tp.logs.filter((l) => l['event'] === 'http');
 
-async function waitFor<T>(probe: () => T | undefined, what: string): Promise<T> {
-  const t = Date.now();
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() - t > 5000) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** Waits for the http line the probe picks; on a timeout, shows the http lines seen. */
+const httpLine = <T>(tp: TestProxy, probe: () => T | undefined, what: string): Promise<T> => until(probe, what, { seen: () => httpLines(tp).map((l) => `${String(l['method'])} ${String(l['path'])}`) });
 
 describe('plain HTTP through wstap', () => {
   it('a Socket.IO client refused during long-polling: an info line with the CONNECT_ERROR and its message', async () => {
     const server = http.createServer();
     const sio = new Server(server);
     sio.use((_socket, next) => next(new Error('Authentication required')));
-    cleanups.push(() => void sio.close());
+    defer(() => void sio.close());
     const tp = await proxy(await listen(server));
     const client = io(`http://127.0.0.1:${tp.port}`, { transports: ['polling'], reconnection: false });
-    cleanups.push(() => void client.close());
+    defer(() => void client.close());
     const err = await new Promise<Error>((resolve) => client.once('connect_error', resolve));
     expect(err.message).toBe('Authentication required');
-    const line = await waitFor(() => httpLines(tp).find((l) => typeof l['note'] === 'string' && String(l['note']).includes('CONNECT_ERROR')), 'the CONNECT_ERROR line');
+    const line = await httpLine(tp, () => httpLines(tp).find((l) => typeof l['note'] === 'string' && String(l['note']).includes('CONNECT_ERROR')), 'the CONNECT_ERROR line');
     // The server's answer to the client's CONNECT comes in the next GET poll.
     expect(line).toMatchObject({ level: 30, method: 'GET', status: 200 });
     expect(String(line['note'])).toMatch(/^Socket\.IO refused the connection during long-polling \(CONNECT_ERROR \{"message":"Authentication required"\}\)/);
@@ -69,7 +59,7 @@ describe('plain HTTP through wstap', () => {
       else res.end('page');
     });
     const wss = new WebSocketServer({ server });
-    cleanups.push(() => void wss.close());
+    defer(() => void wss.close());
     const tp = await proxy(await listen(server));
     const ws = new WebSocket(tp.wsUrl('/live'));
     await new Promise((r) => ws.once('open', r));
@@ -79,12 +69,12 @@ describe('plain HTTP through wstap', () => {
     expect(await get('/live')).toBe(200);
     expect(await get('/index.html')).toBe(200);
     expect(await get('/ws/status')).toBe(404);
-    const live = await waitFor(() => httpLines(tp).find((l) => l['path'] === '/live'), 'the GET /live line');
+    const live = await httpLine(tp, () => httpLines(tp).find((l) => l['path'] === '/live'), 'the GET /live line');
     expect(live).toMatchObject({ level: 30, status: 200 });
     expect(String(live['note'])).toMatch(/a GET without Upgrade on \/live, a WebSocket path: a browser opened the WebSocket URL as a page/);
-    const refused = await waitFor(() => httpLines(tp).find((l) => l['path'] === '/ws/status'), 'the GET /ws/status line');
+    const refused = await httpLine(tp, () => httpLines(tp).find((l) => l['path'] === '/ws/status'), 'the GET /ws/status line');
     expect(refused).toMatchObject({ level: 30, status: 404, note: 'the backend refused a request on a WebSocket path with 404' });
-    const page = await waitFor(() => httpLines(tp).find((l) => l['path'] === '/index.html'), 'the GET /index.html line');
+    const page = await httpLine(tp, () => httpLines(tp).find((l) => l['path'] === '/index.html'), 'the GET /index.html line');
     expect(page).toMatchObject({ level: 20, status: 200 });
     expect(page['note']).toBeUndefined();
   });

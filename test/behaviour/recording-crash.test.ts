@@ -5,19 +5,13 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startDemoBackend, type DemoBackend } from '../../src/demo/backend.js';
 import { loadRecording, parseRecording, RecordingError } from '../../src/recording/loader.js';
+import { demoBackend } from '../support/backends.js';
 import { fakeJwt } from '../support/helpers.js';
-import { closeClient, defer, ensureBuilt, openClient, recordingWhen, recordThroughProxy, runBin, runDeferred, startBinProxy, tmpFile, type Client } from '../support/recording.js';
+import { closeClient, ensureBuilt, openClient, recordingWhen, recordThroughProxy, runBin, runDeferred, startBinProxy, tmpFile, type Client } from '../support/recording.js';
 
 beforeAll(ensureBuilt, 120_000);
 afterEach(runDeferred);
-
-async function demoBackend(): Promise<DemoBackend> {
-  const b = await startDemoBackend({ env: {} });
-  defer(() => b.close());
-  return b;
-}
 
 /** A client that sends its next message as soon as the previous one is answered, until stopped. */
 function keepSending(c: Client): void {
@@ -229,13 +223,10 @@ describe('a file that is no recording', () => {
     expect(e).toMatchObject({ line: 1, field: 'format' });
   });
 
-  // BUG (src/recording/loader.ts, parseRecording): when line 1 is not JSON at all (a text
-  // file, a pretty-printed JSON file whose line 1 is "{"), the error is the generic
-  // "line 1: not valid JSON (...)", without the file name and without saying that the file
-  // is no wstap recording; a one-line text file without a newline is even taken for a torn
-  // line and reported as "has no header line". Fix: when the first non-empty line does not
-  // parse (or is not a header), throw `${source} is not a wstap recording: ...` (line 1,
-  // field 'format') before any other check.
+  // Guards the error for a file that is no recording at all: when line 1 is not JSON (a text
+  // file, a pretty-printed JSON file whose line 1 is "{"), or a one-line text file without a
+  // newline (which could pass for a torn line), the error names the file and says it is no
+  // wstap recording (line 1, field 'format'), not a generic "line 1: not valid JSON".
   it('a text file, or a pretty-printed JSON file: "is not a wstap recording", naming the file', () => {
     const texts = ['hello\nworld\n', 'just one line', JSON.stringify({ name: 'pkg', version: '1.0.0' }, null, 2) + '\n'];
     for (const [i, text] of texts.entries()) {

@@ -1,19 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startDemoBackend, type DemoBackend } from '../../src/demo/backend.js';
-import { fakeJwt, startTestProxy, type TestProxy } from '../support/helpers.js';
+import { demoBackend } from '../support/backends.js';
+import { runDeferred } from '../support/cleanup.js';
+import { fakeJwt, openTestProxy } from '../support/helpers.js';
 
-let backend: DemoBackend | undefined;
-let tp: TestProxy | undefined;
-afterEach(async () => {
-  await tp?.close();
-  await backend?.close();
-});
+afterEach(runDeferred);
 
 describe('smoke', () => {
   it('relays a ws session through the proxy and logs the handshake', async () => {
-    backend = await startDemoBackend({ env: {} });
-    tp = await startTestProxy({ target: backend.url });
+    const backend = await demoBackend();
+    const tp = await openTestProxy({ target: backend.url });
     const ws = new WebSocket(tp.wsUrl('/ws'), { headers: { Origin: 'http://localhost:3000', Authorization: `Bearer ${fakeJwt(600)}` } });
     const reply = await new Promise<string>((resolve, reject) => {
       ws.on('open', () => ws.send('{"hello":1}'));

@@ -11,14 +11,12 @@ import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Server } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
-import type { WsMessage } from '../../src/session/message.js';
-import type { SessionSink } from '../../src/sinks/bus.js';
-import { refusedPort, startTestProxy, type TestProxy } from '../support/helpers.js';
+import { defer, runDeferred } from '../support/cleanup.js';
+import { openTestProxy, refusedPort } from '../support/helpers.js';
+import { proxyTo, tapSink } from '../support/tap.js';
+import { until } from '../support/wait.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+afterEach(runDeferred);
 
 async function socketIoBackend(): Promise<{ url: string; server: Server }> {
   const httpServer = http.createServer();
@@ -32,31 +30,22 @@ async function socketIoBackend(): Promise<{ url: string; server: Server }> {
     socket.on('shout', (text: string) => server.emit('heard', text.toUpperCase()));
   });
   await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', () => r()));
-  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+  defer(() => new Promise<void>((r) => server.close(() => r())));
   return { url: `http://127.0.0.1:${(httpServer.address() as { port: number }).port}`, server };
 }
 
 function client(url: string): Socket {
   const socket = io(url, { transports: ['polling', 'websocket'], extraHeaders: { Origin: 'http://localhost:3000' }, reconnection: false });
-  cleanups.push(() => void socket.disconnect());
+  defer(() => void socket.disconnect());
   return socket;
-}
-
-async function until(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const started = Date.now();
-  while (!pred()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('Socket.IO 4 through wstap (long-polling, then the WebSocket upgrade)', () => {
   it('connects, upgrades, and events, acks and binary attachments arrive intact both ways; wstap decodes the frames', async () => {
     const backend = await socketIoBackend();
-    const msgs: WsMessage[] = [];
-    const sink: SessionSink = { name: 'msgs', wantsFrames: true, message: (_s, m) => void msgs.push(m) };
-    const tp: TestProxy = await startTestProxy({ target: backend.url, sinks: [sink] });
-    cleanups.push(() => tp.close());
+    const tap = tapSink();
+    const { msgs } = tap;
+    const tp = await proxyTo(backend.url, tap);
 
     const socket = client(tp.url);
     const transports: string[] = [];
@@ -65,7 +54,7 @@ describe('Socket.IO 4 through wstap (long-polling, then the WebSocket upgrade)',
       socket.once('connect', () => resolve());
       socket.once('connect_error', reject);
     });
-    await until(() => socket.io.engine.transport.name === 'websocket', 'the upgrade to websocket');
+    await until(() => socket.io.engine.transport.name === 'websocket', 'the upgrade to websocket', { seen: () => socket.io.engine.transport.name });
     expect(transports[0]).toBe('polling');
 
     // An event with an acknowledgement, a broadcast, and a binary attachment of 200 KB.
@@ -101,12 +90,11 @@ describe('Socket.IO 4 through wstap (long-polling, then the WebSocket upgrade)',
   });
 
   it('a Socket.IO backend that is down: the polling request gets a 502 that names the cause, and the client reports a connect_error', async () => {
-    const tp = await startTestProxy({ target: `http://127.0.0.1:${await refusedPort()}` });
-    cleanups.push(() => tp.close());
+    const tp = await openTestProxy({ target: `http://127.0.0.1:${await refusedPort()}` });
     const socket = client(tp.url);
     const err = await new Promise<Error & { description?: number }>((resolve) => socket.once('connect_error', resolve));
     expect(err.message).toMatch(/xhr poll error/);
-    await until(() => tp.logs.some((l) => l['event'] === 'http-error'), 'an http-error log line');
+    await until(() => tp.logs.some((l) => l['event'] === 'http-error'), 'an http-error log line', { seen: () => tp.logs.map((l) => l['event']) });
     const line = tp.logs.find((l) => l['event'] === 'http-error')!;
     expect((line['finding'] as { code: string }).code).toBe('upstream-refused');
     expect(String(line['path'])).toMatch(/^\/socket\.io\/\?EIO=4&transport=polling/);

@@ -8,16 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import type { WsMessage } from '../../src/session/message.js';
-import type { SessionSink } from '../../src/sinks/bus.js';
-import { startTestProxy } from '../support/helpers.js';
+import { defer, runDeferred } from '../support/cleanup.js';
+import { openTestProxy } from '../support/helpers.js';
+import { proxyTo, tapSink } from '../support/tap.js';
 import { startTlsEchoBackend } from '../support/tls-backend.js';
+import { until } from '../support/wait.js';
+import { wsClient } from '../support/ws-client.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+afterEach(runDeferred);
 
 async function get(url: string): Promise<{ status: number; body: string }> {
   const res = await fetch(url);
@@ -27,23 +25,21 @@ async function get(url: string): Promise<{ status: number; body: string }> {
 describe('a TLS backend (--target https://)', () => {
   it('with --insecure: a WebSocket session (permessage-deflate) and an HTTP GET pass through, payloads intact and decoded', async () => {
     const backend = await startTlsEchoBackend();
-    cleanups.push(() => backend.close());
-    const msgs: WsMessage[] = [];
-    const sink: SessionSink = { name: 'msgs', wantsFrames: true, message: (_s, m) => void msgs.push(m) };
-    const tp = await startTestProxy({ target: `https://127.0.0.1:${backend.port}`, insecure: true, sinks: [sink] });
-    cleanups.push(() => tp.close());
+    defer(() => backend.close());
+    const tap = tapSink();
+    const { msgs } = tap;
+    const tp = await proxyTo(`https://127.0.0.1:${backend.port}`, tap, { insecure: true });
 
     expect(await get(`${tp.url}/health`)).toEqual({ status: 200, body: 'ok' });
 
-    const ws = new WebSocket(tp.wsUrl('/ws'), { perMessageDeflate: true });
-    cleanups.push(() => ws.terminate());
+    const ws = wsClient(tp.wsUrl('/ws'), { perMessageDeflate: true });
     const got: Buffer[] = [];
     ws.on('message', (d) => got.push(d as Buffer));
     await once(ws, 'open');
     const blob = randomBytes(100_000);
     ws.send('hello over TLS');
     ws.send(blob);
-    while (got.length < 2) await new Promise((r) => setTimeout(r, 10));
+    await until(() => got.length >= 2, 'both echoes', { seen: () => `${got.length} echoes` });
     expect(got[0]!.toString()).toBe('hello over TLS');
     expect(got[1]!.equals(blob)).toBe(true);
     ws.close(1000, 'done');
@@ -60,13 +56,10 @@ describe('a TLS backend (--target https://)', () => {
 
   it('without --insecure: the self-signed certificate is refused; the upgrade and the HTTP request get a 502 with upstream-tls', async () => {
     const backend = await startTlsEchoBackend();
-    cleanups.push(() => backend.close());
-    const tp = await startTestProxy({ target: `https://127.0.0.1:${backend.port}` });
-    cleanups.push(() => tp.close());
+    defer(() => backend.close());
+    const tp = await openTestProxy({ target: `https://127.0.0.1:${backend.port}` });
 
-    const ws = new WebSocket(tp.wsUrl('/ws'));
-    cleanups.push(() => ws.terminate());
-    ws.on('error', () => {});
+    const ws = wsClient(tp.wsUrl('/ws'));
     const [, res] = (await once(ws, 'unexpected-response')) as [unknown, import('node:http').IncomingMessage];
     expect(res.statusCode).toBe(502);
     res.resume();
@@ -87,18 +80,15 @@ describe('a TLS backend (--target https://)', () => {
       socket.resume();
     });
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
-    cleanups.push(() => new Promise<void>((r) => silent.close(() => r())));
+    defer(() => new Promise<void>((r) => silent.close(() => r())));
     const port = (silent.address() as net.AddressInfo).port;
-    const tp = await startTestProxy({ target: `https://127.0.0.1:${port}`, upstreamTimeoutMs: 300 });
-    cleanups.push(() => tp.close());
+    const tp = await openTestProxy({ target: `https://127.0.0.1:${port}`, upstreamTimeoutMs: 300 });
 
     const http = await get(`${tp.url}/health`);
     expect(http.status).toBe(502);
     expect(tp.logs.find((l) => l['event'] === 'http-error')?.['finding']).toMatchObject({ code: 'upstream-timeout' });
 
-    const ws = new WebSocket(tp.wsUrl('/ws'));
-    cleanups.push(() => ws.terminate());
-    ws.on('error', () => {});
+    const ws = wsClient(tp.wsUrl('/ws'));
     const [, res] = (await once(ws, 'unexpected-response')) as [unknown, import('node:http').IncomingMessage];
     expect(res.statusCode).toBe(502);
     res.resume();

@@ -5,12 +5,18 @@
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { Writable } from 'node:stream';
+import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
 import pino from 'pino';
 import { startProxy, type ProxyOptions, type ProxyServer } from '../../src/proxy/server.js';
 import type { SessionSink } from '../../src/sinks/bus.js';
 import { createLogSink } from '../../src/sinks/log-sink.js';
 import { Recorder, type PayloadMode } from '../../src/sinks/recorder.js';
 import type { Session, SessionEnd } from '../../src/session/session.js';
+import { encodeFrame } from '../../src/wire/ws-frame.js';
+import { defer } from './cleanup.js';
+import { until, withTimeout } from './wait.js';
+
+export { sleep } from './wait.js';
 
 export const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 export const acceptFor = (key: string): string => createHash('sha1').update(key + GUID).digest('base64');
@@ -32,16 +38,9 @@ export interface TestProxy {
   close(): Promise<void>;
 }
 
-function waitFor<T>(list: T[], n: number, what: string, timeoutMs = 5000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = (): void => {
-      if (list.length >= n) return resolve(list[n - 1]!);
-      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what} #${n} (have ${list.length})`));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
+/** The nth item of a list that grows (counting from 1), once it is there. */
+function nth<T>(list: T[], n: number, what: string, timeoutMs = 5000): Promise<T> {
+  return until(() => (list.length >= n ? list[n - 1] : undefined), `${what} #${n}`, { timeoutMs, seen: () => `${list.length} so far` });
 }
 
 /** A test proxy's options: the proxy's, plus the sinks the CLI would compose (the log's filters, a recording). */
@@ -83,10 +82,20 @@ export async function startTestProxy(opts: TestProxyOptions): Promise<TestProxy>
     handshakes,
     ends,
     logs,
-    nextHandshake: (n = ++hsCursor) => waitFor(handshakes, n, 'handshake'),
-    nextEnd: (n = ++endCursor) => waitFor(ends, n, 'session end'),
+    nextHandshake: (n = ++hsCursor) => nth(handshakes, n, 'handshake'),
+    nextEnd: (n = ++endCursor) => nth(ends, n, 'session end'),
     close: () => proxy.close(200),
   };
+}
+
+/**
+ * startTestProxy, closed after the test. The close is bounded: proxy.close() waits for every
+ * client connection to go, and a test that failed on a leak may leave one behind.
+ */
+export async function openTestProxy(opts: TestProxyOptions): Promise<TestProxy> {
+  const tp = await startTestProxy(opts);
+  defer(() => withTimeout(tp.close(), 1500, 'proxy.close()'));
+  return tp;
 }
 
 /** A port on 127.0.0.1 where nothing listens. */
@@ -107,6 +116,8 @@ export interface RawBackend {
   url: string;
   connections: RawConnection[];
   nextConnection(): Promise<RawConnection>;
+  /** The connection number i (counting from 0), whenever it arrives. */
+  connection(i: number, timeoutMs?: number): Promise<RawConnection>;
   close(): Promise<void>;
 }
 
@@ -132,16 +143,14 @@ function rawConnection(socket: net.Socket): RawConnection {
     received,
     ended,
     waitFor(pred, timeoutMs = 5000) {
-      return new Promise((resolve, reject) => {
-        const started = Date.now();
-        const tick = (): void => {
+      return until(
+        () => {
           const all = received();
-          if (pred(all)) return resolve(all);
-          if (Date.now() - started > timeoutMs) return reject(new Error(`timed out; received ${all.length} bytes: ${JSON.stringify(all.toString('latin1').slice(0, 200))}`));
-          setTimeout(tick, 5);
-        };
-        tick();
-      });
+          return pred(all) ? all : undefined;
+        },
+        'the bytes received to match',
+        { timeoutMs, seen: received },
+      );
     },
   };
 }
@@ -159,13 +168,31 @@ export async function startRawBackend(onConnection?: (c: RawConnection) => void)
     port,
     url: `http://127.0.0.1:${port}`,
     connections,
-    nextConnection: () => waitFor(connections, connections.length + 1, 'backend connection'),
+    nextConnection: () => nth(connections, connections.length + 1, 'backend connection'),
+    connection: (i, timeoutMs = 5000) => nth(connections, i + 1, 'backend connection', timeoutMs),
     close: () =>
       new Promise<void>((r) => {
         for (const c of connections) c.socket.destroy();
         server.close(() => r());
       }),
   };
+}
+
+/** startRawBackend, closed after the test. */
+export async function openRawBackend(onConnection?: (c: RawConnection) => void): Promise<RawBackend> {
+  const b = await startRawBackend(onConnection);
+  defer(() => b.close());
+  return b;
+}
+
+/**
+ * A test proxy in front of a backend that is already running. After the test the backend is
+ * closed first (its sockets destroyed), then the proxy, which so finds no tunnel left open.
+ */
+export async function proxyInFront<B extends { url: string; close(): Promise<void> }>(backend: B, opts: Omit<TestProxyOptions, 'target'> = {}): Promise<{ backend: B; tp: TestProxy }> {
+  const tp = await openTestProxy({ target: backend.url, ...opts });
+  defer(() => backend.close());
+  return { backend, tp };
 }
 
 /** A raw TCP client: connect, write bytes, collect everything that comes back. */
@@ -176,6 +203,23 @@ export async function rawClient(port: number): Promise<RawConnection> {
     socket.once('error', reject);
   });
   return rawConnection(socket);
+}
+
+/** rawClient, destroyed after the test. */
+export async function openRawClient(port: number): Promise<RawConnection> {
+  const c = await rawClient(port);
+  defer(() => c.socket.destroy());
+  return c;
+}
+
+/** Resolves when the socket's readable side has ended (FIN received). */
+export function readEnded(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => (socket.readableEnded ? resolve() : socket.once('end', () => resolve())));
+}
+
+/** Resolves when the socket is closed. */
+export function socketClosed(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => (socket.closed ? resolve() : socket.once('close', () => resolve())));
 }
 
 export const hasHead = (b: Buffer): boolean => b.includes('\r\n\r\n');
@@ -189,28 +233,19 @@ export function switchingHead(key = KEY, extra: string[] = []): string {
   return ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${acceptFor(key)}`, ...extra, '', ''].join('\r\n');
 }
 
-/** One WebSocket frame. Client frames are masked (mask given or random). */
+/** The masking key of the client frames frame() makes: fixed, so that a test's bytes are the same on every run. */
+const TEST_MASK = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
+
+/** One WebSocket frame (src/wire/ws-frame.ts encodes it). Client frames are masked with a fixed key. */
 export function frame(opcode: number, payload: Buffer | string, opts: { fin?: boolean; mask?: boolean; rsv1?: boolean } = {}): Buffer {
-  const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  const fin = opts.fin ?? true;
-  const masked = opts.mask ?? false;
-  const len = data.length;
-  const header: number[] = [(fin ? 0x80 : 0) | (opts.rsv1 ? 0x40 : 0) | opcode];
-  const maskBit = masked ? 0x80 : 0;
-  if (len < 126) header.push(maskBit | len);
-  else if (len < 65536) header.push(maskBit | 126, len >> 8, len & 0xff);
-  else {
-    header.push(maskBit | 127, 0, 0, 0, 0);
-    header.push((len >>> 24) & 0xff, (len >>> 16) & 0xff, (len >>> 8) & 0xff, len & 0xff);
-  }
-  if (!masked) return Buffer.concat([Buffer.from(header), data]);
-  const key = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
-  const out = Buffer.alloc(data.length);
-  for (let i = 0; i < data.length; i++) out[i] = data[i]! ^ key[i % 4]!;
-  return Buffer.concat([Buffer.from(header), key, out]);
+  return encodeFrame({ opcode, payload, fin: opts.fin ?? true, rsv1: opts.rsv1 ?? false, mask: opts.mask ? TEST_MASK : false });
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** A message compressed as permessage-deflate does it: raw deflate, sync flush, the 4-byte trailer removed. */
+export function pmd(data: Buffer | string): Buffer {
+  const out = deflateRawSync(typeof data === 'string' ? Buffer.from(data) : data, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  return out.subarray(0, out.length - 4);
+}
 
 /** A JWT-shaped test token (unsigned: the signature is an obvious placeholder). */
 export function fakeJwt(expSecondsFromNow: number): string {

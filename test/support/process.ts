@@ -3,14 +3,21 @@
  * completion, or start one and wait for its output. Every process started here is
  * tracked, and stopAll() kills the ones still running.
  */
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = fileURLToPath(new URL('../../bin/wstap.js', import.meta.url));
+
+/** The dist build the bin runs: `npm test` builds first (pretest); a bare `npx vitest run` may not have. For beforeAll. */
+export function ensureBuilt(): void {
+  if (!existsSync(new URL('../../dist/cli/main.js', import.meta.url))) {
+    execFileSync('npx', ['tsc', '-p', '.'], { cwd: ROOT, stdio: 'inherit' });
+  }
+}
 
 export interface Ran {
   code: number | null;

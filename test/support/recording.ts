@@ -1,77 +1,28 @@
 /**
- * Helpers for the recording and replay tests (issue 4): temp files, WebSocket clients
- * that are cleaned up, a session recorded through a real proxy, and the real bin as a
- * child process. Real sockets on 127.0.0.1 and ephemeral ports; nothing is mocked.
+ * Helpers for the recording and replay tests (issue 4): WebSocket clients that are cleaned
+ * up, a recording proxy, a session recorded through a real proxy, and the real bin
+ * (support/cli.ts) under the names these tests use. Cleanup, temp files and waiting live in
+ * cleanup.ts, temp.ts and wait.ts; they are re-exported here for the tests that import them
+ * from this module. Real sockets on 127.0.0.1 and ephemeral ports; nothing is mocked.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 
 import WebSocket, { type ClientOptions } from 'ws';
 import type { Recording } from '../../src/recording/format.js';
 import { loadRecording, parseRecording } from '../../src/recording/loader.js';
 import type { PayloadMode } from '../../src/sinks/recorder.js';
-import { startTestProxy } from './helpers.js';
+import { runWstap, startJsonProxy, startWstap } from './cli.js';
+import { defer } from './cleanup.js';
+import { openTestProxy, type TestProxy } from './helpers.js';
+import type { Ran, Started } from './process.js';
+import { tmpFile } from './temp.js';
+import { until } from './wait.js';
 
-import { ROOT, runBin as runProcess, startBin as startProcess, type Ran, type Started } from './process.js';
-
-export { BIN, ROOT } from './process.js';
-
-// --- cleanup -------------------------------------------------------------------------
-
-const deferred: (() => Promise<void> | void)[] = [];
-
-/** Runs fn after the current test (in reverse order of registration). */
-export function defer(fn: () => Promise<void> | void): void {
-  deferred.push(fn);
-}
-
-/** For afterEach: runs and forgets everything deferred. */
-export async function runDeferred(): Promise<void> {
-  for (const fn of deferred.splice(0).reverse()) {
-    try {
-      await fn();
-    } catch {
-      // A cleanup that fails must not hide the test's own result or skip the others.
-    }
-  }
-}
-
-/** A fresh folder under os.tmpdir(), removed after the test. */
-export function tmpDir(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wstap-rec-test-'));
-  defer(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** A path in a fresh temp folder (the file does not exist yet). */
-export function tmpFile(name = 'session.jsonl'): string {
-  return path.join(tmpDir(), name);
-}
-
-/** The dist build the bin runs: `npm test` builds first; a bare `npx vitest run` may not have. */
-export function ensureBuilt(): void {
-  if (!existsSync(new URL('../../dist/cli/main.js', import.meta.url))) {
-    execFileSync('npx', ['tsc', '-p', '.'], { cwd: ROOT, stdio: 'inherit' });
-  }
-}
-
-// --- polling -------------------------------------------------------------------------
-
-/** Resolves once probe() returns something other than undefined/false (polls every 5 ms). */
-export function until<T>(probe: () => T | undefined | false, what: string, timeoutMs = 4000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = (): void => {
-      const v = probe();
-      if (v !== undefined && v !== false) return resolve(v);
-      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
+export { BIN, ROOT, ensureBuilt } from './process.js';
+export { defer, runDeferred } from './cleanup.js';
+export { tmpDir, tmpFile } from './temp.js';
+export { until } from './wait.js';
+export type { LogLine } from './cli.js';
 
 /** Reads a recording file once it holds a line that matches (the recorder writes asynchronously). */
 export async function recordingWhen(file: string, pred: (events: Record<string, unknown>[]) => boolean, what: string): Promise<Recording> {
@@ -89,7 +40,7 @@ export async function recordingWhen(file: string, pred: (events: Record<string, 
         }
       });
     return pred(events) ? t : undefined;
-  }, what);
+  }, what, { seen: () => (existsSync(file) ? `${readFileSync(file, 'utf8').split('\n').length - 1} lines in the file` : 'no file yet') });
   return parseRecording(text, file);
 }
 
@@ -122,7 +73,7 @@ export async function openClient(url: string, protocols: string[] = [], options:
     });
     ws.once('error', reject);
   });
-  const message = (n: number): ReturnType<Client['message']> => until(() => received[n - 1], `message #${n} (have ${received.length})`);
+  const message = (n: number): ReturnType<Client['message']> => until(() => received[n - 1], `message #${n}`, { seen: () => `${received.length} messages: ${received.map((r) => r.text.slice(0, 60)).join(' | ')}` });
   return {
     ws,
     received,
@@ -144,6 +95,18 @@ export async function closeClient(c: Client, code = 1000, reason = 'done'): Prom
 
 // --- recording a real session ------------------------------------------------------
 
+/** A test proxy in front of target that records to record.file; closed after the test. */
+export function recordingProxy(target: string, record: { file: string; payloads?: PayloadMode; maxBytes?: number }): Promise<TestProxy> {
+  return openTestProxy({ target, record });
+}
+
+/** The data messages (text and binary) of a session, as from/kind/payload. */
+export function dataOf(rec: Recording, i = 0): { from: string; kind: string; text?: string; base64?: string }[] {
+  return rec.sessions[i]!.messages
+    .filter((m) => m.kind === 'text' || m.kind === 'binary')
+    .map((m) => ({ from: m.from, kind: m.kind, ...(m.text !== undefined ? { text: m.text } : {}), ...(m.base64 !== undefined ? { base64: m.base64 } : {}) }));
+}
+
 /**
  * Records what `script` does through an in-process wstap in front of `target` and loads
  * the file once every tunnelled session has ended. `wsUrl(path)` points at the proxy.
@@ -154,10 +117,10 @@ export async function recordThroughProxy(
   opts: { file?: string; payloads?: PayloadMode } = {},
 ): Promise<{ file: string; rec: Recording }> {
   const file = opts.file ?? tmpFile();
-  const tp = await startTestProxy({ target, record: { file, ...(opts.payloads !== undefined ? { payloads: opts.payloads } : {}) } });
-  defer(() => tp.close());
+  const tp = await openTestProxy({ target, record: { file, ...(opts.payloads !== undefined ? { payloads: opts.payloads } : {}) } });
   await script((p) => tp.wsUrl(p));
-  await until(() => tp.ends.length >= tp.handshakes.filter((h) => h.outcome === 'tunnel').length, 'every recorded session to end');
+  const tunnels = (): number => tp.handshakes.filter((h) => h.outcome === 'tunnel').length;
+  await until(() => tp.ends.length >= tunnels(), 'every recorded session to end', { seen: () => `${tp.ends.length} of ${tunnels()} ended` });
   await tp.close();
   const rec = loadRecording(file);
   if (rec.warnings.length) throw new Error(`the recording has warnings: ${rec.warnings.join('; ')}`);
@@ -166,29 +129,21 @@ export async function recordThroughProxy(
 
 // --- the real bin --------------------------------------------------------------------
 
-export type LogLine = Record<string, unknown>;
-
-/** The real bin (test/process-helpers.ts). */
+/** The real bin (support/cli.ts). */
 export type Bin = Started;
 
-/** `node bin/wstap.js ...args`; killed (SIGKILL) after the test if still running. */
+/** `node bin/wstap.js ...args` (support/cli.ts startWstap); killed after the test if still running. */
 export function startBin(args: string[], env: Record<string, string> = {}): Bin {
-  const bin = startProcess(args, env);
-  defer(() => {
-    if (bin.proc.exitCode === null && bin.proc.signalCode === null) bin.proc.kill('SIGKILL');
-  });
-  return bin;
+  return startWstap(args, env);
 }
 
-/** Runs the bin to completion (killed after limitMs, so a hang fails on its exit status). */
+/** Runs the bin to completion (support/cli.ts runWstap). */
 export function runBin(args: string[], limitMs = 4000): Promise<Ran> {
-  return runProcess(args, {}, limitMs);
+  return runWstap(args, {}, limitMs);
 }
 
-/** The proxy through the real bin with JSON logs on an ephemeral port; resolves once it listens. */
+/** The proxy through the real bin with JSON logs on an ephemeral port (support/cli.ts startJsonProxy). */
 export async function startBinProxy(args: string[]): Promise<{ bin: Bin; port: number }> {
-  const bin = startBin(['--port', '0', '--host', '127.0.0.1', '--log-format', 'json', ...args]);
-  const listening = await bin.waitForJson((l) => l['event'] === 'listening', 'the listening line');
-  const addresses = listening['addresses'] as { address: string; port: number }[];
-  return { bin, port: addresses[0]!.port };
+  const { w, port } = await startJsonProxy(args);
+  return { bin: w, port };
 }

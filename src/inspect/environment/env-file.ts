@@ -124,16 +124,6 @@ function usableUrls(urls: readonly ParsedUrl[], source: string, findings: Findin
       );
       continue;
     }
-    if (ws && (p.url.pathname === '/' || p.url.pathname === '')) {
-      findings.push(
-        finding(
-          'env-ws-path-missing',
-          `${p.name}=${shown(p)} has no path: the upgrade goes to /.`,
-          `Most backends serve WebSockets on a path (FastAPI/Starlette answer an empty 403 to an upgrade on a path with no WebSocket route): ` +
-            `add it, e.g. ${p.name}=${p.url.protocol}//${p.url.host}/ws. wstap check on the URL proves which path upgrades.`,
-        ),
-      );
-    }
     if (ws && (p.url.protocol === 'http:' || p.url.protocol === 'https:')) {
       findings.push(
         finding(
@@ -147,6 +137,30 @@ function usableUrls(urls: readonly ParsedUrl[], source: string, findings: Findin
   }
 
   return usable;
+}
+
+const hasPath = (u: URL): boolean => u.pathname !== '/' && u.pathname !== '';
+
+/**
+ * A WebSocket URL without a path sends the upgrade to /, where most backends serve none. Unless
+ * another WebSocket variable names the same host and port with a path: then it is a base the
+ * frontend adds the path to (the guide's NEXT_PUBLIC_WS_URL=ws://localhost:8000 beside
+ * NEXT_PUBLIC_WEBSOCKET_URL=ws://localhost:8000/ws).
+ */
+function pathlessWsUrls(wsUrls: readonly ParsedUrl[], findings: Finding<FindingCodeOf<'environment'>>[]): void {
+  for (const p of wsUrls as Required<ParsedUrl>[]) {
+    if (hasPath(p.url)) continue;
+    const base = (wsUrls as Required<ParsedUrl>[]).some((o) => o !== p && o.url.host === p.url.host && hasPath(o.url));
+    if (base) continue;
+    findings.push(
+      finding(
+        'env-ws-path-missing',
+        `${p.name}=${shown(p)} has no path: a frontend that connects to it as it is sends the upgrade to /.`,
+        'Most backends serve WebSockets on a path (FastAPI/Starlette answer an empty 403 to an upgrade on a path with no WebSocket route): ' +
+          `add it, e.g. ${p.name}=${p.url.protocol}//${p.url.host}/ws, unless the frontend adds the path itself. wstap check on the URL proves which path upgrades.`,
+      ),
+    );
+  }
 }
 
 /** Two variables for the same WebSocket endpoint that disagree. */
@@ -240,6 +254,7 @@ export function diagnoseEnv(vars: ReadonlyMap<string, string>, source = 'the env
   const usable = usableUrls(urls, source, findings);
   const wsUrls = usable.filter((p) => (WS_URL_VARS as readonly string[]).includes(p.name));
   wsUrlsDisagree(wsUrls, findings);
+  pathlessWsUrls(wsUrls, findings);
   apiAndWsDisagree(usable, wsUrls, findings);
   bypassProblems(vars, findings);
   const out: EnvDiagnosis = { variables, findings };

@@ -87,6 +87,9 @@ if __name__ == "__main__":
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    # Listening before the port is printed: a connection made as soon as the test reads it
+    # waits in the backlog until uvicorn accepts, instead of being refused (a 502 at wstap).
+    sock.listen(128)
     print(sock.getsockname()[1], flush=True)
     ws_impl = sys.argv[1] if len(sys.argv) > 1 else "websockets"
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws=ws_impl))

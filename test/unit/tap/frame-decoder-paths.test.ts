@@ -6,22 +6,10 @@
  */
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import type { WsMessage } from '../../../src/session/message.js';
 import { FrameDecoder } from '../../../src/tap/frame-decoder.js';
-import type { DecodedMessage, ProtocolViolation, Side, WsMessage } from '../../../src/session/message.js';
+import { decoder } from '../../support/decoder.js';
 import { frame } from '../../support/helpers.js';
-
-function decoder(from: Side, opts: { deflate?: boolean; max?: number } = {}) {
-  const messages: DecodedMessage[] = [];
-  const violations: ProtocolViolation[] = [];
-  const d = new FrameDecoder({
-    from,
-    deflate: opts.deflate ?? false,
-    maxMessageBytes: opts.max ?? 1 << 20,
-    onMessage: (m) => messages.push(m),
-    onViolation: (v) => violations.push(v),
-  });
-  return { d, messages, violations };
-}
 
 /** A permessage-deflate sender with context takeover: each message may refer back to the ones before. */
 function deflater(): (data: Buffer | string) => Buffer {

@@ -1,27 +1,6 @@
-import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { FrameDecoder } from '../../../src/tap/frame-decoder.js';
-import type { ProtocolViolation, Side, WsMessage } from '../../../src/session/message.js';
-import { frame } from '../../support/helpers.js';
-
-function decoder(from: Side, opts: { deflate?: boolean; max?: number } = {}) {
-  const messages: WsMessage[] = [];
-  const violations: ProtocolViolation[] = [];
-  const d = new FrameDecoder({
-    from,
-    deflate: opts.deflate ?? false,
-    maxMessageBytes: opts.max ?? 1 << 20,
-    onMessage: (m) => messages.push(m),
-    onViolation: (v) => violations.push(v),
-  });
-  return { d, messages, violations };
-}
-
-/** Deflates a message as permessage-deflate does: raw deflate, sync flush, trailer removed. */
-function pmd(text: string): Buffer {
-  const out = deflateRawSync(Buffer.from(text), { finishFlush: 2 /* Z_SYNC_FLUSH */ });
-  return out.subarray(0, out.length - 4);
-}
+import { decoder } from '../../support/decoder.js';
+import { frame, pmd } from '../../support/helpers.js';
 
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
 

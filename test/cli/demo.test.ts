@@ -1,0 +1,38 @@
+/**
+ * `wstap demo` through the real launcher: the guide's scenarios end to end, every finding
+ * shown and a healthy tunnel, in JSON and pretty logs.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { findingCodes, runWstap, type LogLine } from '../support/cli.js';
+import { runDeferred } from '../support/cleanup.js';
+import { ensureBuilt } from '../support/process.js';
+
+beforeAll(ensureBuilt, 120_000);
+afterEach(runDeferred);
+
+describe('wstap demo', () => {
+  it('--log-format json: exits 0 and shows every finding of the guide and a healthy tunnel', { timeout: 15_000 }, async () => {
+    const r = await runWstap(['demo', '--port', '0', '--log-format', 'json'], {}, 12_000);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as LogLine);
+    const handshakes = lines.filter((l) => l['event'] === 'handshake');
+    const codes = new Set(handshakes.flatMap(findingCodes));
+    for (const c of ['auth-missing', 'auth-expired', 'origin-disallowed', 'origin-duplicate', 'upgrade-rejected', 'upstream-refused', 'upstream-dns']) {
+      expect(codes, c).toContain(c);
+    }
+    expect(handshakes.some((l) => l['outcome'] === 'tunnel')).toBe(true);
+    expect(lines.some((l) => l['event'] === 'session-end')).toBe(true);
+  });
+
+  it('--log-format pretty: exits 0 and shows fix: lines', { timeout: 15_000 }, async () => {
+    const r = await runWstap(['demo', '--port', '0', '--log-format', 'pretty'], {}, 12_000);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^\s+fix: /m);
+    expect(r.stdout).not.toMatch(/\u001b\[/);
+  });
+});
