@@ -37,6 +37,7 @@ function severityColor(p: Palette, f: Finding): (s: string) => string {
 export function pairing(count: number, correlation: string | undefined, inOrder: number | undefined): string {
   if (!correlation) return ' each client message → next server message';
   if (!inOrder) return ` paired by ${correlation}`;
+  if (inOrder >= count) return ` paired in order (no answer carried a matching ${correlation})`;
   return ` paired by ${correlation} (${count - inOrder} of ${count}; ${inOrder} without a matching ${correlation}, in order)`;
 }
 
@@ -96,7 +97,7 @@ export function formatSessionEnd(e: SessionEndLogEntry, p: Palette): string {
     const c = e.messages.client;
     const s = e.messages.server;
     const side = (label: string, d: typeof c): string =>
-      `${label} ${d.messages} (${formatBytes(d.payloadBytes)}${d.wireBytes !== d.payloadBytes ? `, ${formatBytes(d.wireBytes)} on the wire` : ''})${d.blind ? p.red(' decoding stopped') : ''}`;
+      `${label} ${d.data} data${d.control ? ` + ${d.control} control` : ''} (${formatBytes(d.payloadBytes)}${d.wireBytes !== d.payloadBytes ? `, ${formatBytes(d.wireBytes)} on the wire` : ''})${d.blind ? p.red(' decoding stopped') : ''}`;
     out += row(p, 'Messages', `${side('client →', c)} · ${side('server ←', s)}`);
   }
   const l = e.latency;

@@ -10,8 +10,12 @@ export interface Percentiles {
 }
 
 export interface DirectionStats {
-  /** Messages, control frames (ping, pong, close) included. */
+  /** Messages, control frames (ping, pong, close) included: data + control. */
   messages: number;
+  /** Text and binary messages. */
+  data: number;
+  /** Pings, pongs and close frames. */
+  control: number;
   /** Bytes on the wire (frames, headers included). */
   wireBytes: number;
   /** Decoded payload bytes (after inflate). */

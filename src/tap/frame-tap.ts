@@ -32,7 +32,7 @@ export interface TapResult {
   findings: Finding[];
 }
 
-const newStats = (): DirectionStats => ({ messages: 0, wireBytes: 0, payloadBytes: 0 });
+const newStats = (): DirectionStats => ({ messages: 0, data: 0, control: 0, wireBytes: 0, payloadBytes: 0 });
 
 // A tap exists for every open tunnel, idle ones included: its decoders and latency tracker
 // are made when the first bytes (the first message) arrive.
@@ -79,6 +79,8 @@ export class FrameTap {
   private message(m: DecodedMessage): void {
     const s = this.statsOf(m.from);
     s.messages++;
+    if (m.kind === 'text' || m.kind === 'binary') s.data++;
+    else s.control++;
     s.wireBytes += m.wireSize;
     s.payloadBytes += m.size;
     if (m.kind === 'close') {

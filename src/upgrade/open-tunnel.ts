@@ -100,7 +100,11 @@ export function openTunnel(ctx: RelayContext, live: LiveSession, client: net.Soc
   const now = performance.now();
   client.write(res.raw);
   if (rest.length) client.write(rest);
-  for (const c of early) upstream.write(c);
+  let earlyBytes = 0;
+  for (const c of early) {
+    upstream.write(c);
+    earlyBytes += c.length;
+  }
   ctx.bus.handshake(session);
   if (tap && rest.length) tap.server(rest, now);
   if (tap) for (const c of early) tap.client(c, now);
@@ -112,7 +116,9 @@ export function openTunnel(ctx: RelayContext, live: LiveSession, client: net.Soc
     ...(handlers.length ? { messages: { handlers, deflate, onHookFailure: (err: unknown) => ctx.onHookFailure(session, err) } } : {}),
     onEnd(end) {
       ctx.live.delete(live);
-      reportEnd(ctx, session, end, tap);
+      // What the backend sent with its 101 and what the client sent before it went out before the tunnel: counted too.
+      const bytes = { clientToServer: end.bytes.clientToServer + earlyBytes, serverToClient: end.bytes.serverToClient + rest.length };
+      reportEnd(ctx, session, { ...end, bytes }, tap);
     },
   });
   if (handlers.length) {
