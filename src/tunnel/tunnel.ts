@@ -4,6 +4,11 @@
  * Observers get each chunk after it was handed to the other socket; they must not
  * keep or modify it (copy it first).
  *
+ * A session that a message hook took goes on the message path instead (message-path.ts):
+ * the same sockets, listeners and end semantics, but each direction's bytes go through its
+ * message reader and the hooks, and observers see what was written. The plain and observed
+ * paths do not know about it.
+ *
  * A tunnel lives as long as its connection, and an idle proxy holds thousands: its
  * listeners are module-level functions that find their state on the socket (no closures
  * or contexts per tunnel), and the per-chunk path allocates nothing but one number when
@@ -13,7 +18,7 @@ import type net from 'node:net';
 import type { Side } from '../session/message.js';
 import type { SessionEnd, TunnelSide } from '../session/session.js';
 import type { OutMessage } from './hooks.js';
-import type { MessagePathOptions } from './message-path.js';
+import { MessagePath, type MessageDirection, type MessagePathOptions } from './message-path.js';
 
 /** Sees a forwarded chunk and the time it arrived (performance.now()). */
 export type ChunkObserver = (chunk: Buffer, at: number) => void;
@@ -52,6 +57,8 @@ class Direction {
    */
   waiting: number[] | undefined;
   onWritten: ((err?: Error | null) => void) | undefined;
+  /** This direction on the message path. */
+  messages: MessageDirection | undefined;
 
   constructor(
     readonly tunnel: TunnelState,
@@ -76,6 +83,7 @@ class Direction {
 class TunnelState implements Tunnel {
   readonly up: Direction;
   readonly down: Direction;
+  readonly messages: MessagePath | undefined;
   private readonly started = performance.now();
   private first: { side: TunnelSide; how: TunnelEnd['how']; error?: string } | undefined;
   private closed = 0;
@@ -89,6 +97,11 @@ class TunnelState implements Tunnel {
   ) {
     this.up = new Direction(this, 'client', client, server, opts.onClientChunk, opts.onForwarded);
     this.down = new Direction(this, 'server', server, client, opts.onServerChunk, opts.onForwarded);
+    this.messages = opts.messages && MessagePath.open(opts.messages, this.up, this.down);
+    if (this.messages) {
+      this.up.messages = this.messages.up;
+      this.down.messages = this.messages.down;
+    }
   }
 
   note(side: TunnelSide, how: TunnelEnd['how'], error?: string): void {
@@ -100,6 +113,7 @@ class TunnelState implements Tunnel {
   socketClosed(): void {
     if (++this.closed < 2 || this.reported) return;
     this.reported = true;
+    this.messages?.dispose();
     const first = this.first;
     this.onEnd({
       endedBy: first?.side ?? 'proxy',
@@ -116,8 +130,9 @@ class TunnelState implements Tunnel {
     this.server.destroy();
   }
 
-  send(): void {
-    throw new Error('this session is not on the message path: only sessions a message hook took at the handshake can be sent to');
+  send(to: Side, m: OutMessage): void {
+    if (!this.messages) throw new Error('this session is not on the message path: only sessions a message hook took at the handshake can be sent to');
+    this.messages.send(to, m);
   }
 }
 
@@ -150,15 +165,30 @@ function onDataPlain(this: TunnelSocket, chunk: Buffer): void {
   if (!d.to.write(chunk)) this.pause();
 }
 
+/** The message path: the direction's reader takes the bytes (it writes, and pauses this socket, itself). */
+function onDataMessages(this: TunnelSocket, chunk: Buffer): void {
+  const d = this[kDirection]!;
+  d.bytes += chunk.length;
+  d.messages!.push(chunk, performance.now());
+}
+
 /** This socket can take more: the other one, which writes into it, may read again. */
 function onDrain(this: TunnelSocket): void {
   this[kDirection]!.to.resume();
 }
 
+/** The same on the message path: the direction that writes into this socket decides. */
+function onDrainMessages(this: TunnelSocket): void {
+  const t = this[kDirection]!.tunnel;
+  (this === t.client ? t.down : t.up).messages!.drained();
+}
+
 function onEndOfInput(this: TunnelSocket): void {
   const d = this[kDirection]!;
   d.tunnel.note(d.side, 'fin');
-  if (!d.to.destroyed) d.to.end();
+  // On the message path the end follows what the direction still holds.
+  if (d.messages) d.messages.endOfInput();
+  else if (!d.to.destroyed) d.to.end();
 }
 
 function onSocketError(this: TunnelSocket, err: NodeJS.ErrnoException): void {
@@ -190,6 +220,11 @@ function attach(d: Direction): void {
 }
 
 function pump(d: Direction): void {
+  if (d.messages) {
+    d.from.on('data', onDataMessages);
+    d.to.on('drain', onDrainMessages);
+    return;
+  }
   d.from.on('data', d.observe ? onDataObserved : onDataPlain);
   d.to.on('drain', onDrain);
 }

@@ -8,7 +8,7 @@ import type { Finding } from '../session/finding.js';
 import type { Side } from '../session/message.js';
 import type { Session, SessionEnd } from '../session/session.js';
 import { FrameTap, type TapResult } from '../tap/frame-tap.js';
-import type { MessageHandler, MessageHook, SessionControl } from '../tunnel/hooks.js';
+import type { MessageHandler, MessageHook, OutMessage, SessionControl } from '../tunnel/hooks.js';
 import { tunnel, type ChunkObserver, type TunnelEnd } from '../tunnel/tunnel.js';
 import { negotiatedDeflate } from '../wire/extensions.js';
 import type { LiveSession, RelayContext } from './context.js';
@@ -97,27 +97,20 @@ export function openTunnel(ctx: RelayContext, live: LiveSession, client: net.Soc
   const res = session.upstream!.response;
   const deflate = negotiatedDeflate(res.headers);
   const tap = ctx.bus.wantsFrames ? new ContainedTap(ctx, session, deflate !== undefined) : undefined;
-  const now = performance.now();
-  client.write(res.raw);
-  if (rest.length) client.write(rest);
-  let earlyBytes = 0;
-  for (const c of early) {
-    upstream.write(c);
-    earlyBytes += c.length;
-  }
-  ctx.bus.handshake(session);
-  if (tap && rest.length) tap.server(rest, now);
-  if (tap) for (const c of early) tap.client(c, now);
-  const pending: { to: Side; m: Parameters<SessionControl['send']>[1] }[] = [];
+  // The hooks are chosen before anything is forwarded: on the message path, the bytes that came
+  // with the 101 and the client's early bytes are messages like the others.
+  const pending: { to: Side; m: OutMessage }[] = [];
   let control: SessionControl = { send: (to, m) => void pending.push({ to, m }) };
   const handlers = ctx.hooks.length ? handlerFor(ctx.hooks, session, { send: (to, m) => control.send(to, m) }) : [];
+  client.write(res.raw);
+  ctx.bus.handshake(session);
+  const counted = handlers.length ? handBack(client, upstream, rest, early) : forwardNow(client, upstream, rest, early, tap);
   const tun = tunnel(client, upstream, {
     ...(tap ? { onClientChunk: tap.client, onServerChunk: tap.server, onForwarded: tap.forwarded } : {}),
     ...(handlers.length ? { messages: { handlers, deflate, onHookFailure: (err: unknown) => ctx.onHookFailure(session, err) } } : {}),
     onEnd(end) {
       ctx.live.delete(live);
-      // What the backend sent with its 101 and what the client sent before it went out before the tunnel: counted too.
-      const bytes = { clientToServer: end.bytes.clientToServer + earlyBytes, serverToClient: end.bytes.serverToClient + rest.length };
+      const bytes = { clientToServer: end.bytes.clientToServer + counted.clientToServer, serverToClient: end.bytes.serverToClient + counted.serverToClient };
       reportEnd(ctx, session, { ...end, bytes }, tap);
     },
   });
@@ -126,4 +119,28 @@ export function openTunnel(ctx: RelayContext, live: LiveSession, client: net.Soc
     for (const p of pending) tun.send(p.to, p.m);
   }
   live.abort = (reason) => tun.destroy(reason);
+}
+
+/**
+ * The byte-faithful paths: what the backend sent with its 101 goes to the client and the held
+ * client bytes to the backend at once (the tap sees them), counted here since the tunnel never reads them.
+ */
+function forwardNow(client: net.Socket, upstream: net.Socket, rest: Buffer, early: readonly Buffer[], tap: ContainedTap | undefined): { clientToServer: number; serverToClient: number } {
+  const now = performance.now();
+  if (rest.length) client.write(rest);
+  let earlyBytes = 0;
+  for (const c of early) {
+    upstream.write(c);
+    earlyBytes += c.length;
+  }
+  if (tap && rest.length) tap.server(rest, now);
+  if (tap) for (const c of early) tap.client(c, now);
+  return { clientToServer: earlyBytes, serverToClient: rest.length };
+}
+
+/** The message path: those bytes go back into their sockets, and the tunnel reads (and counts) them first. */
+function handBack(client: net.Socket, upstream: net.Socket, rest: Buffer, early: readonly Buffer[]): { clientToServer: number; serverToClient: number } {
+  if (rest.length) upstream.unshift(rest);
+  if (early.length) client.unshift(early.length === 1 ? early[0]! : Buffer.concat(early));
+  return { clientToServer: 0, serverToClient: 0 };
 }
