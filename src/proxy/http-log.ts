@@ -29,6 +29,7 @@ export function isPolling(url: string): boolean {
 const WS_LIKE = /(^|\/)(ws|wss|websocket|websockets|socket|socket\.io|engine\.io|graphql|cable|hub|realtime)(\/|$)/i;
 
 /** Socket.IO's CONNECT_ERROR packet in a polling answer: 44{"message":"..."} (or 44/nsp,{...}). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: engine.io separates the packets of a polling payload with \x1e.
 const CONNECT_ERROR = /(?:^|\x1e|\d:)44(?:\/[^,]*,)?(\{.*?\})(?:\x1e|$)/;
 
 export interface HttpExchange {
