@@ -91,16 +91,25 @@ export function defaultLogFormat(): LogFormat {
 
 export function logOptions(): Option[] {
   return [
-    new Option('--log-format <format>', 'pretty on a terminal, json (one object per line) otherwise')
-      .choices(['pretty', 'json'])
+    new Option('--log-format <format>', 'pretty on a terminal, json (one object per line) otherwise; compact: one line per session')
+      .choices(['pretty', 'json', 'compact'])
       .env('WSTAP_LOG_FORMAT'),
     new Option('--log-level <level>', 'least severe level written').choices([...LOG_LEVELS]).default('info').env('WSTAP_LOG_LEVEL'),
+    new Option('-q, --quiet', 'only problems: warnings and errors (the same as --log-level warn)'),
   ];
 }
 
 export interface LogCliOptions {
   logFormat?: LogFormat;
   logLevel: LogLevel;
+  quiet?: boolean;
+}
+
+/** --quiet raises the level to warn (an explicit quieter level stays). */
+export function logLevelOf(opts: LogCliOptions): LogLevel {
+  if (!opts.quiet) return opts.logLevel;
+  const order = LOG_LEVELS as readonly string[];
+  return order.indexOf(opts.logLevel) > order.indexOf('warn') ? opts.logLevel : 'warn';
 }
 
 /** An option parser from a function that throws: its message becomes commander's one-line error. */

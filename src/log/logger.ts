@@ -5,10 +5,11 @@
 import pino, { type Logger } from 'pino';
 import pinoPretty from 'pino-pretty';
 import type { HandshakeLogEntry, MessageLogEntry, SessionEndLogEntry } from './entries.js';
-import { COLORS, formatFindings, formatHandshake, formatMessage, formatSessionEnd, NO_COLORS, type Palette } from './pretty.js';
+import { COLORS, formatFindings, formatHandshake, formatMessage, formatSessionEnd, HintMemory, NO_COLORS, type Palette } from './pretty.js';
 import type { Finding } from '../session/finding.js';
 
-export type LogFormat = 'pretty' | 'json';
+/** compact: the pretty layout for wstap's own lines; sessions are one line each (the CLI composes the compact sink). */
+export type LogFormat = 'pretty' | 'json' | 'compact';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -31,20 +32,20 @@ export interface WstapLogger {
 
 type LogObject = Record<string, unknown> & { msg?: string };
 
-function prettyLine(log: LogObject, p: Palette): string {
+function prettyLine(log: LogObject, p: Palette, hints: HintMemory): string {
   switch (log['event']) {
     case 'handshake':
-      return formatHandshake(log as unknown as HandshakeLogEntry, p);
+      return formatHandshake(log as unknown as HandshakeLogEntry, p, hints);
     case 'session-end':
-      return formatSessionEnd(log as unknown as SessionEndLogEntry, p);
+      return formatSessionEnd(log as unknown as SessionEndLogEntry, p, hints);
     case 'message':
       return formatMessage(log as unknown as MessageLogEntry, p);
     case 'finding':
-      return `${String(log['session'])}${formatFindings([log['finding'] as Finding], p, '  ').replace(/^\n\s*/, ' ')}`;
+      return `${String(log['session'])}${formatFindings([log['finding'] as Finding], p, '  ', hints).replace(/^\n\s*/, ' ')}`;
     default: {
       let out = String(log.msg ?? '');
       const f = log['finding'] as Finding | undefined;
-      if (f) out += formatFindings([f], p);
+      if (f) out += formatFindings([f], p, '    ', hints);
       const hint = log['hint'];
       if (typeof hint === 'string') out += `\n    ${p.green('fix:')} ${hint}`;
       return out;
@@ -81,6 +82,7 @@ export function createLogger(opts: LoggerOptions): WstapLogger {
   }
   const colors = opts.colors ?? (dest === 1 && process.stdout.isTTY === true && !process.env['NO_COLOR']);
   const palette = colors ? COLORS : NO_COLORS;
+  const hints = new HintMemory();
   const destination = typeof dest === 'number' ? pino.destination({ dest, sync: true }) : pino.destination({ dest, sync: true, mkdir: true });
   const stream = pinoPretty({
     colorize: colors,
@@ -88,7 +90,7 @@ export function createLogger(opts: LoggerOptions): WstapLogger {
     ignore: 'pid,hostname',
     hideObject: true,
     singleLine: false,
-    messageFormat: (log) => prettyLine(log as LogObject, palette),
+    messageFormat: (log) => prettyLine(log as LogObject, palette, hints),
     destination,
     sync: true,
   });

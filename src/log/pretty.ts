@@ -45,17 +45,40 @@ function row(p: Palette, label: string, value: string): string {
   return `\n    ${p.dim(label.padEnd(12))} ${value}`;
 }
 
-export function formatFindings(findings: readonly Finding[], p: Palette, indent = '    '): string {
+/**
+ * Which hints a terminal has shown lately: a reconnect loop repeats the same findings, and a
+ * 400-character fix ten times a minute buries everything else. A hint is shown once per code
+ * per window; after that the line refers to it.
+ */
+export class HintMemory {
+  private readonly shownAt = new Map<string, number>();
+  constructor(private readonly windowMs = 5 * 60_000) {}
+
+  /** undefined: show the hint now; else the time it was shown. */
+  seen(code: string, hint: string, now = Date.now()): number | undefined {
+    const key = `${code}\0${hint}`;
+    const at = this.shownAt.get(key);
+    if (at !== undefined && now - at < this.windowMs) return at;
+    if (this.shownAt.size > 1000) this.shownAt.clear();
+    this.shownAt.set(key, now);
+    return undefined;
+  }
+}
+
+const clock = (ms: number): string => new Date(ms).toISOString().slice(11, 19);
+
+export function formatFindings(findings: readonly Finding[], p: Palette, indent = '    ', hints?: HintMemory): string {
   let out = '';
   for (const f of findings) {
     const c = severityColor(p, f);
     out += `\n${indent}${c(`${MARK[f.severity]} ${f.code}`)}  ${f.message}`;
-    out += `\n${indent}  ${p.green('fix:')} ${f.hint}`;
+    const shown = hints?.seen(f.code, f.hint);
+    out += `\n${indent}  ${p.green('fix:')} ${shown === undefined ? f.hint : p.dim(`as above (${clock(shown)} UTC)`)}`;
   }
   return out;
 }
 
-export function formatHandshake(e: HandshakeLogEntry, p: Palette): string {
+export function formatHandshake(e: HandshakeLogEntry, p: Palette, hints?: HintMemory): string {
   const status =
     e.outcome === 'tunnel'
       ? p.green(`${e.statusLine}`)
@@ -83,7 +106,7 @@ export function formatHandshake(e: HandshakeLogEntry, p: Palette): string {
   }
   if (e.body) out += row(p, 'Body', JSON.stringify(e.body.trim().slice(0, 200)));
   if (e.error && e.outcome !== 'failed') out += row(p, 'Error', `${e.error.code}: ${e.error.message}`);
-  out += formatFindings(e.findings, p);
+  out += formatFindings(e.findings, p, '    ', hints);
   return out;
 }
 
@@ -91,7 +114,7 @@ function pct(p: Percentiles): string {
   return `p50 ${p.p50} ms · p95 ${p.p95} · p99 ${p.p99} · max ${p.max} (${p.count})`;
 }
 
-export function formatSessionEnd(e: SessionEndLogEntry, p: Palette): string {
+export function formatSessionEnd(e: SessionEndLogEntry, p: Palette, hints?: HintMemory): string {
   let out = sessionEndMessage(e);
   if (e.messages) {
     const c = e.messages.client;
@@ -104,7 +127,7 @@ export function formatSessionEnd(e: SessionEndLogEntry, p: Palette): string {
   if (l?.requests) out += row(p, 'Latency', `${pct(l.requests)}${p.dim(pairing(l.requests.count, l.correlation, l.inOrder))}`);
   if (l?.pings) out += row(p, 'Ping', pct(l.pings));
   if (l?.proxyAddedMs) out += row(p, 'wstap added', `p50 ${l.proxyAddedMs.p50} ms · p99 ${l.proxyAddedMs.p99} · max ${l.proxyAddedMs.max}`);
-  out += formatFindings(e.findings, p);
+  out += formatFindings(e.findings, p, '    ', hints);
   return out;
 }
 

@@ -11,7 +11,8 @@ function wsUrl(address: string, port: number): string {
 
 export function logStartup(logger: Logger, proxy: ProxyServer, opts: Pick<ProxyOptions, 'allowOrigins' | 'normalizeOrigin'>): void {
   const listen = proxy.addresses.map((a) => wsUrl(a.address, a.port)).join(' and ');
-  logger.info(
+  // The one line a --quiet run prints too: where it listens.
+  logger[logger.isLevelEnabled('info') ? 'info' : 'warn'](
     {
       event: 'listening',
       addresses: proxy.addresses,

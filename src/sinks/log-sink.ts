@@ -27,8 +27,9 @@ export function createLogSink(logger: Logger, opts: LogSinkOptions = {}): Sessio
   const debug = logger.isLevelEnabled('debug');
   const sink: SessionSink = {
     name: 'log',
-    // The close summary is an info line: decoding is needed unless the log is quieter than that.
-    wantsFrames: logger.isLevelEnabled('info'),
+    // The close summary is an info line, and its findings (1008, 1006) are warnings: decoding is
+    // needed unless the log is quieter than warn.
+    wantsFrames: logger.isLevelEnabled('warn'),
     // A debug message line shows the first bytes of a binary payload in hex.
     binaryBytes: PREVIEW_HEX_BYTES,
     handshake(_session, view) {

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { createLogger } from '../../log/logger.js';
 import { PROXY_DEFAULTS } from '../../proxy/defaults.js';
 import { action } from '../errors.js';
-import { defaultLogFormat, logOptions, parsePort, type LogCliOptions } from '../options.js';
+import { defaultLogFormat, logLevelOf, logOptions, parsePort, type LogCliOptions } from '../options.js';
 
 export function demoCommand(): Command {
   const cmd = new Command('demo')
@@ -14,7 +14,7 @@ export function demoCommand(): Command {
   for (const o of logOptions()) cmd.addOption(o);
   cmd.action(
     action(async (opts: LogCliOptions & { keep?: boolean; port: number; backendPort: number }) => {
-      const log = createLogger({ format: opts.logFormat ?? defaultLogFormat(), level: opts.logLevel });
+      const log = createLogger({ format: opts.logFormat ?? defaultLogFormat(), level: logLevelOf(opts) });
       // Loaded when it runs: `wstap` as a proxy loads none of the demo.
       const { runDemo } = await import('../../demo/run-demo.js');
       return runDemo(log, { keep: opts.keep ?? false, port: opts.port, backendPort: opts.backendPort });

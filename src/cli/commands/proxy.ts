@@ -10,7 +10,9 @@ import { PROXY_DEFAULTS } from '../../proxy/defaults.js';
 import { startProxy, type ProxyOptions } from '../../proxy/server.js';
 import { logStartup, warnIfLocalhostInContainer } from '../../proxy/startup.js';
 import type { SessionSink } from '../../sinks/bus.js';
+import { createCompactSink } from '../../sinks/compact-sink.js';
 import { createLogSink } from '../../sinks/log-sink.js';
+import { RunSummarySink } from '../../sinks/run-summary.js';
 import { parsePayloadMode, Recorder, type PayloadMode } from '../../sinks/recorder.js';
 import { WSTAP_VERSION } from '../../version.js';
 import { action } from '../errors.js';
@@ -20,6 +22,7 @@ import {
   collectOrigin,
   defaultLogFormat,
   envFlag,
+  logLevelOf,
   logOptions,
   parseBytes,
   parseHosts,
@@ -51,6 +54,8 @@ interface ProxyCliOptions extends LogCliOptions {
 
 export interface RunProxyOptions extends Omit<ProxyOptions, 'logger' | 'sinks'> {
   shutdownGraceMs: number;
+  /** --log-format compact: one line per session. */
+  compact?: boolean;
   hideControl?: boolean;
   match?: RegExp;
   record?: { file: string; payloads: PayloadMode; maxBytes?: number };
@@ -69,15 +74,16 @@ function sinksFor(log: WstapLogger, opts: RunProxyOptions): SessionSink[] {
     );
     sinks.push(recorder);
   }
-  sinks.push(createLogSink(log.logger, { hideControl: opts.hideControl ?? false, ...(opts.match ? { match: opts.match } : {}) }));
+  sinks.push(opts.compact ? createCompactSink(log.logger) : createLogSink(log.logger, { hideControl: opts.hideControl ?? false, ...(opts.match ? { match: opts.match } : {}) }));
   return sinks;
 }
 
 /** Runs until SIGINT or SIGTERM; resolves with the exit status once everything is written. */
 export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise<number> {
   const { logger } = log;
-  const { shutdownGraceMs, hideControl: _h, match: _m, record: _r, ...proxyOptions } = opts;
-  const proxy = await startProxy({ ...proxyOptions, logger, sinks: sinksFor(log, opts) });
+  const { shutdownGraceMs, hideControl: _h, match: _m, record: _r, compact: _c, ...proxyOptions } = opts;
+  const summary = new RunSummarySink();
+  const proxy = await startProxy({ ...proxyOptions, logger, sinks: [...sinksFor(log, opts), summary] });
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
@@ -91,6 +97,7 @@ export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise
       proxy
         .close(shutdownGraceMs)
         .then(async () => {
+          logger[summary.level]({ event: 'run-summary', ...summary.result }, `run summary: ${summary.text()}`);
           logger.info({ event: 'stopped' }, 'wstap stopped');
           await log.close();
           resolve(0);
@@ -152,8 +159,10 @@ export function proxyCommand(name: string): Command {
   for (const o of logOptions()) cmd.addOption(o);
   cmd.action(
     action((opts: ProxyCliOptions) => {
-      const log = createLogger({ format: opts.logFormat ?? defaultLogFormat(), level: opts.logLevel });
+      const format = opts.logFormat ?? defaultLogFormat();
+      const log = createLogger({ format, level: logLevelOf(opts) });
       return runProxy(log, {
+        compact: format === 'compact',
         target: opts.target,
         port: opts.port,
         allowOrigins: opts.allowOrigin ?? [],

@@ -1,0 +1,64 @@
+/**
+ * --log-format compact: one line per session, when it is over (a tunnel when it closed, any
+ * other outcome when the backend answered): the request, the answer, the close, the bytes and the
+ * finding codes. A hint is printed once per code per few minutes, on a line of its own.
+ */
+import type { Logger } from 'pino';
+import { formatBytes, formatDuration } from '../log/entries.js';
+import { HintMemory } from '../log/pretty.js';
+import { worstSeverity, type Finding } from '../session/finding.js';
+import type { HandshakeView } from '../views/views.js';
+import type { SessionSink } from './bus.js';
+
+const MARK = { error: '✖', warn: '▲', info: 'ℹ' } as const;
+
+function answerText(v: HandshakeView): string {
+  switch (v.outcome) {
+    case 'tunnel':
+      return '101';
+    case 'rejected':
+      return `${v.status ?? '?'} from the backend`;
+    case 'failed':
+      return `502 (${v.error?.code ?? 'upstream'})`;
+    case 'invalid':
+      return '400 (not a WebSocket upgrade)';
+    case 'aborted':
+      return 'client left';
+  }
+}
+
+const codes = (findings: readonly Finding[]): string => (findings.length ? ` · ${findings.map((f) => `${MARK[f.severity]} ${f.code}`).join(' ')}` : '');
+
+export function createCompactSink(logger: Logger): SessionSink {
+  const hints = new HintMemory();
+  /** The start of each open tunnel's line, until it closes. */
+  const open = new Map<string, { head: string; findings: readonly Finding[] }>();
+  const write = (head: string, findings: readonly Finding[]): void => {
+    const level = worstSeverity(findings) ?? 'info';
+    if (!logger.isLevelEnabled(level)) return;
+    let text = `${head}${codes(findings)}`;
+    for (const f of findings) if (hints.seen(f.code, f.hint) === undefined) text += `\n    fix for ${f.code}: ${f.hint}`;
+    logger[level]({ event: 'session-line' }, text);
+  };
+  return {
+    name: 'compact log',
+    wantsFrames: logger.isLevelEnabled('warn'),
+    handshake(session, v) {
+      const head = `${v.session} ${v.method} ${v.path} from ${v.client} → ${answerText(v)}`;
+      if (session.outcome === 'tunnel') open.set(session.id, { head, findings: v.findings });
+      else write(head, v.findings);
+    },
+    end(session, _end, v) {
+      const start = open.get(session.id);
+      open.delete(session.id);
+      const c = v.close;
+      const closed = !c
+        ? `ended (${v.endedBy} ${v.how})`
+        : c.initiator === 'none'
+          ? 'ended without a close frame (1006)'
+          : `closed by ${c.initiator} ${c.code}${c.reason ? ` "${c.reason}"` : ''}${c.clean ? '' : ', unanswered'}`;
+      const line = `${start?.head ?? session.id} · ${closed} after ${formatDuration(v.durationMs)} · ↑ ${formatBytes(v.bytes.clientToServer)} ↓ ${formatBytes(v.bytes.serverToClient)}`;
+      write(line, [...(start?.findings ?? []), ...v.findings]);
+    },
+  };
+}
