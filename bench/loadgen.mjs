@@ -56,8 +56,29 @@ function open(url, deflate) {
 function payloads(size, binary, n) {
   const out = [];
   let seed = 12345;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
-  const words = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet', 'kilo', 'lima', 'mike', 'price', 'volume', 'bid', 'ask', '1024', '3.1415', 'true'];
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  const words = [
+    'alpha',
+    'bravo',
+    'charlie',
+    'delta',
+    'echo',
+    'foxtrot',
+    'golf',
+    'hotel',
+    'india',
+    'juliet',
+    'kilo',
+    'lima',
+    'mike',
+    'price',
+    'volume',
+    'bid',
+    'ask',
+    '1024',
+    '3.1415',
+    'true',
+  ];
   for (let i = 0; i < n; i++) {
     if (binary) {
       const b = Buffer.allocUnsafe(size);
@@ -220,7 +241,14 @@ async function throughput() {
   const cpu0 = cpuMs();
   const elapsedMs = await phase(spec.durationMs);
   const achieved = roundTrips / (elapsedMs / 1000);
-  emit({ event: 'done', roundTrips, bytes, elapsedMs, loadgenCpuMs: cpuMs() - cpu0, ...(paced ? { offered: spec.rate, saturated: achieved < 0.95 * spec.rate } : {}) });
+  emit({
+    event: 'done',
+    roundTrips,
+    bytes,
+    elapsedMs,
+    loadgenCpuMs: cpuMs() - cpu0,
+    ...(paced ? { offered: spec.rate, saturated: achieved < 0.95 * spec.rate } : {}),
+  });
   for (const c of conns) {
     c.ws.removeAllListeners('close');
     c.ws.terminate();

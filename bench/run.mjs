@@ -89,7 +89,8 @@ const QUICK = {
 };
 const cfg = { ...(opts.quick ? QUICK : FULL) };
 if (opts.idle) {
-  if (opts.idle.some((n) => !Number.isInteger(n) || n < 1 || n > 9_500)) throw new Error('--idle: counts from 1 to 9500 (the open-file limit is 20,000 and a proxy holds two per connection)');
+  if (opts.idle.some((n) => !Number.isInteger(n) || n < 1 || n > 9_500))
+    throw new Error('--idle: counts from 1 to 9500 (the open-file limit is 20,000 and a proxy holds two per connection)');
   cfg.idle = opts.idle;
 }
 const REPS = opts.reps ?? cfg.reps;
@@ -321,14 +322,30 @@ http {
  * The environment wstap runs with in its Docker image (MALLOC_TRIM_THRESHOLD_, see the
  * Dockerfile), read from the Dockerfile so the bench measures what ships.
  */
-const WSTAP_ENV = Object.fromEntries([...readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').matchAll(/\b(MALLOC_\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+const WSTAP_ENV = Object.fromEntries(
+  [...readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').matchAll(/\b(MALLOC_\w+)=(\S+)/g)].map((m) => [m[1], m[2]]),
+);
 
 /** A wstap process in front of backend port bp; quiet ones are found by their port, the rest by their listening line. */
 async function startWstap(name, bp, extra, { inspect = false, quiet = false, env = WSTAP_ENV } = {}) {
   const port = quiet ? await freePort() : 0;
   const child = start(
     name,
-    ['node', ...inspectArgs(inspect), ...WSTAP_NODE_ARGS, 'bin/wstap.js', '--target', `http://127.0.0.1:${bp}`, '--port', String(port), '--host', '127.0.0.1', '--log-format', 'json', ...extra],
+    [
+      'node',
+      ...inspectArgs(inspect),
+      ...WSTAP_NODE_ARGS,
+      'bin/wstap.js',
+      '--target',
+      `http://127.0.0.1:${bp}`,
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--log-format',
+      'json',
+      ...extra,
+    ],
     { core: PROXY_CORE, inspect, quiet, env },
   );
   if (quiet) {
@@ -609,12 +626,16 @@ const result = {
   },
   commit: gitInfo(),
   config: cfg,
-  targets: Object.fromEntries(targetNames.map((n) => [n, { label: TARGET_DEFS[n].label, ...(TARGET_DEFS[n].missing ? { missing: TARGET_DEFS[n].missing } : {}) }])),
+  targets: Object.fromEntries(
+    targetNames.map((n) => [n, { label: TARGET_DEFS[n].label, ...(TARGET_DEFS[n].missing ? { missing: TARGET_DEFS[n].missing } : {}) }]),
+  ),
   scenarios: {},
 };
 
 if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run npm run build first (npm run bench does)');
-log(`wstap bench (${result.mode}, ${REPS} rep${REPS > 1 ? 's' : ''}; ${HAVE_TASKSET ? 'proxies on core 0, load generator and backend on core 1' : 'not pinned'}; bufferutil ${result.machine.bufferutil ? 'on' : 'off'}; ${NGINX ?? 'no nginx'})`);
+log(
+  `wstap bench (${result.mode}, ${REPS} rep${REPS > 1 ? 's' : ''}; ${HAVE_TASKSET ? 'proxies on core 0, load generator and backend on core 1' : 'not pinned'}; bufferutil ${result.machine.bufferutil ? 'on' : 'off'}; ${NGINX ?? 'no nginx'})`,
+);
 
 const t0 = Date.now();
 if (['ping-pong', 'small', 'bulk', 'idle'].some(wantScenario)) {
@@ -636,7 +657,9 @@ if (['ping-pong', 'small', 'bulk', 'idle'].some(wantScenario)) {
         if (idleSkipped(name, count)) continue;
         const r = await measureIdle(name, count);
         runs[name] = [r];
-        log(`  idle ${count} ${name}: opened ${r.opened}/${count} in ${Math.round(r.openMs)} ms${r.rssPerConnKb !== undefined ? `, ${r.rssPerConnKb.toFixed(1)} KiB/conn` : ''}${r.held ? '' : ' NOT HELD'}`);
+        log(
+          `  idle ${count} ${name}: opened ${r.opened}/${count} in ${Math.round(r.openMs)} ms${r.rssPerConnKb !== undefined ? `, ${r.rssPerConnKb.toFixed(1)} KiB/conn` : ''}${r.held ? '' : ' NOT HELD'}`,
+        );
       }
       result.scenarios[`idle-${count}`] = runs;
     }
@@ -669,8 +692,12 @@ out.push('');
 out.push(
   `Node ${process.version}, ${result.machine.cpus} × ${result.machine.cpuModel ?? 'cpu'}, ` +
     `${HAVE_TASKSET ? 'proxy pinned to core 0, load generator and backend to core 1' : 'no pinning'}, bufferutil ${result.machine.bufferutil ? 'installed' : 'missing'}, commit ${result.commit}. ` +
-    `wstap runs with the environment of its Docker image (${Object.entries(WSTAP_ENV).map(([k, v]) => `${k}=${v}`).join(' ') || 'nothing set'}). ` +
-    'CPU is the proxy process\'s utime + stime per forwarded message (each round trip forwards two) or per MB forwarded (both directions); × pipe is the median of the per-repetition ratios to the bare TCP pipe. ' +
+    `wstap runs with the environment of its Docker image (${
+      Object.entries(WSTAP_ENV)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ') || 'nothing set'
+    }). ` +
+    "CPU is the proxy process's utime + stime per forwarded message (each round trip forwards two) or per MB forwarded (both directions); × pipe is the median of the per-repetition ratios to the bare TCP pipe. " +
     'Background CPU is what the rest of the machine (other processes, other guests) used during the measurement, as a share of both cores: above a few percent, the run was disturbed.',
 );
 
@@ -726,11 +753,19 @@ function loadTable(key, title, kind) {
 const pp = cfg.pingPong;
 loadTable('ping-pong', `Ping-pong latency (1 connection, ${pp.size}-byte messages, ${N(pp.roundTrips)} round trips)`, 'latency');
 const sm = cfg.small;
-loadTable('small', `Small messages (${sm.connections} connections × ${sm.inFlight} in flight, ${sm.size} B JSON text, ${sm.durationMs / 1000} s)`, 'msg');
+loadTable(
+  'small',
+  `Small messages (${sm.connections} connections × ${sm.inFlight} in flight, ${sm.size} B JSON text, ${sm.durationMs / 1000} s)`,
+  'msg',
+);
 const bk = cfg.bulk;
 loadTable('bulk', `Bulk (${bk.connections} connections × ${bk.inFlight} in flight, ${bk.size / 1024} KB binary, ${bk.durationMs / 1000} s)`, 'bulk');
 const cm = cfg.compressed;
-loadTable('compressed', `Compressed small messages (permessage-deflate, ${cm.connections} × ${cm.inFlight} in flight, ${cm.size} B JSON text, ${cm.durationMs / 1000} s)`, 'msg');
+loadTable(
+  'compressed',
+  `Compressed small messages (permessage-deflate, ${cm.connections} × ${cm.inFlight} in flight, ${cm.size} B JSON text, ${cm.durationMs / 1000} s)`,
+  'msg',
+);
 
 for (const count of cfg.idle) {
   const runs = result.scenarios[`idle-${count}`];
@@ -741,11 +776,19 @@ for (const count of cfg.idle) {
   for (const name of targetNames) {
     const r = runs[name]?.[0];
     if (!r) {
-      out.push(idleSkipped(name, count) ? `| ${TARGET_DEFS[name].label} | not run at this count (see the smaller one; \`--targets\` runs it) |${' |'.repeat(4)}` : missingRow(name, 6));
+      out.push(
+        idleSkipped(name, count)
+          ? `| ${TARGET_DEFS[name].label} | not run at this count (see the smaller one; \`--targets\` runs it) |${' |'.repeat(4)}`
+          : missingRow(name, 6),
+      );
       continue;
     }
-    const why = r.held ? 'yes' : `no (${[r.failed && `${r.failed} failed ${JSON.stringify(r.connectErrors)}`, r.closedEarly && `${r.closedEarly} closed early`, !r.proxyAlive && 'proxy died', r.proxyErrorLines && `${r.proxyErrorLines} error lines`].filter(Boolean).join(', ')})`;
-    out.push(`| ${TARGET_DEFS[name].label} | ${N(r.opened)} | ${fmtInt(r.openMs)} | ${fmt(r.rssPerConnKb)} | ${name === 'direct' ? '–' : ratio(pipeRss ? r.rssPerConnKb / pipeRss : undefined)} | ${why} |`);
+    const why = r.held
+      ? 'yes'
+      : `no (${[r.failed && `${r.failed} failed ${JSON.stringify(r.connectErrors)}`, r.closedEarly && `${r.closedEarly} closed early`, !r.proxyAlive && 'proxy died', r.proxyErrorLines && `${r.proxyErrorLines} error lines`].filter(Boolean).join(', ')})`;
+    out.push(
+      `| ${TARGET_DEFS[name].label} | ${N(r.opened)} | ${fmtInt(r.openMs)} | ${fmt(r.rssPerConnKb)} | ${name === 'direct' ? '–' : ratio(pipeRss ? r.rssPerConnKb / pipeRss : undefined)} | ${why} |`,
+    );
   }
 }
 

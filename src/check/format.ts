@@ -44,7 +44,8 @@ export function formatOrigins(origins: readonly OriginProbe[], p: Palette): stri
 export function formatSummary(r: CheckResult, p: Palette): string {
   const failed = r.steps.filter((s) => s.verdict === 'error').map((s) => s.name);
   const warned = r.steps.filter((s) => s.verdict === 'warn').map((s) => s.name);
-  if (failed.length) return p.red(`✖ failed: ${failed.join(', ')}${warned.length ? ` (warnings: ${warned.join(', ')})` : ''} · ${ms(r.totalMs)} · exit 1`);
+  if (failed.length)
+    return p.red(`✖ failed: ${failed.join(', ')}${warned.length ? ` (warnings: ${warned.join(', ')})` : ''} · ${ms(r.totalMs)} · exit 1`);
   if (warned.length) return p.yellow(`▲ healthy, with warnings: ${warned.join(', ')} · ${ms(r.totalMs)} · exit 0`);
   return p.green(`✔ healthy · ${ms(r.totalMs)} · exit 0`);
 }

@@ -18,7 +18,10 @@ export const ORIGIN_PRESETS: Record<string, readonly string[]> = {
 /** A comma-separated list of origins and preset names, expanded, normalised, without duplicates. Throws on a bad entry. */
 export function parseOriginList(value: string): string[] {
   const out: string[] = [];
-  for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const preset = ORIGIN_PRESETS[entry];
     if (preset) {
       out.push(...preset);
@@ -65,21 +68,40 @@ export async function probeOrigin(base: Omit<HandshakeRequest, 'origins'>, origi
   if (!outcome.socket) {
     const body = outcome.answer.bodyExcerpt?.trim();
     const verdict = res.status === 101 ? 'error' : 'rejected';
-    return { origin, verdict, status: res.status, detail: body ? `${status}: "${body.slice(0, 120)}"` : status, findings: outcome.findings, ms: outcome.ms };
+    return {
+      origin,
+      verdict,
+      status: res.status,
+      detail: body ? `${status}: "${body.slice(0, 120)}"` : status,
+      findings: outcome.findings,
+      ms: outcome.ms,
+    };
   }
   const ws = outcome.socket;
   await ws.waitForClose(lingerMs);
   const close = ws.closeSummary();
   await ws.close(300);
   if (close && close.code === 1008 && ORIGIN_REASON.test(close.reason)) {
-    return { origin, verdict: 'rejected', status: 101, detail: `101, then closed 1008 "${close.reason}"`, findings: inspectClose(close), ms: outcome.ms };
+    return {
+      origin,
+      verdict: 'rejected',
+      status: 101,
+      detail: `101, then closed 1008 "${close.reason}"`,
+      findings: inspectClose(close),
+      ms: outcome.ms,
+    };
   }
   const after = close ? `, then closed ${close.code}${close.reason ? ` "${close.reason}"` : ''}` : '';
   return { origin, verdict: 'accepted', status: 101, detail: `${status}${after}`, findings: [], ms: outcome.ms };
 }
 
 /** Probes every origin, a few at a time; results in the order given. */
-export async function probeOrigins(base: Omit<HandshakeRequest, 'origins'>, origins: readonly string[], lingerMs: number, concurrency = 6): Promise<OriginProbe[]> {
+export async function probeOrigins(
+  base: Omit<HandshakeRequest, 'origins'>,
+  origins: readonly string[],
+  lingerMs: number,
+  concurrency = 6,
+): Promise<OriginProbe[]> {
   const results: OriginProbe[] = new Array(origins.length);
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -37,14 +37,22 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   if (environment) add(environment);
 
   const resolved = add(await resolveStep(target, timeoutMs));
-  const connected = resolved.verdict === 'error' ? add(skipped('connect', 'the host name does not resolve')) : add(await connectStep(target, timeoutMs, insecure));
+  const connected =
+    resolved.verdict === 'error' ? add(skipped('connect', 'the host name does not resolve')) : add(await connectStep(target, timeoutMs, insecure));
   const reachable = connected.verdict !== 'error' && connected.verdict !== 'skip';
   const unreachableWhy = resolved.verdict === 'error' ? 'the host name does not resolve' : 'no connection';
 
   if (!opts.health) add(skipped('health', 'no --health path given (e.g. --health /health)'));
   else add(reachable ? await healthStep(target, opts.health, timeoutMs, insecure) : skipped('health', unreachableWhy));
 
-  const base: Omit<HandshakeRequest, 'origins'> = { target, path, headers: opts.headers ?? [], subprotocols: opts.subprotocols ?? [], insecure, timeoutMs };
+  const base: Omit<HandshakeRequest, 'origins'> = {
+    target,
+    path,
+    headers: opts.headers ?? [],
+    subprotocols: opts.subprotocols ?? [],
+    insecure,
+    timeoutMs,
+  };
   const handshake: Partial<Awaited<ReturnType<typeof handshakeStep>>> & { step: CheckStep } = reachable
     ? await handshakeStep({ ...base, origins: opts.origins ?? [] })
     : { step: skipped('handshake', unreachableWhy) };
@@ -73,7 +81,14 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   }
 
   const failed = steps.some((s) => s.verdict === 'error');
-  const result: CheckResult = { url: redactTarget(href), ok: !failed, exitCode: failed ? 1 : 0, steps, findings: steps.flatMap((s) => s.findings), totalMs: since(started) };
+  const result: CheckResult = {
+    url: redactTarget(href),
+    ok: !failed,
+    exitCode: failed ? 1 : 0,
+    steps,
+    findings: steps.flatMap((s) => s.findings),
+    totalMs: since(started),
+  };
   if (origins) result.origins = origins;
   return result;
 }

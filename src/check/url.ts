@@ -30,4 +30,3 @@ export function parseCheckUrl(input: string): CheckUrl {
   const host = target.host.includes(':') ? `[${target.host}]` : target.host;
   return { target, path, href: `${scheme}://${host}:${target.port}${path}` };
 }
-

@@ -106,7 +106,14 @@ export function openWebSocket(req: HandshakeRequest): Promise<HandshakeOutcome> 
       if (done) return;
       socket.destroy();
       const failure = failureOf(err);
-      finish({ kind: 'failed', handshake, failure, phase, findings: [inspectUpstreamFailure(req.target, failure, phase)], ms: roundMs(performance.now() - started) });
+      finish({
+        kind: 'failed',
+        handshake,
+        failure,
+        phase,
+        findings: [inspectUpstreamFailure(req.target, failure, phase)],
+        ms: roundMs(performance.now() - started),
+      });
     };
     const timer = setTimeout(() => fail(new UpstreamTimeout(phase, req.timeoutMs)), req.timeoutMs);
     const onEnd = (): void => fail({ code: 'EUPSTREAMEND', message: 'the backend closed the connection without answering' });

@@ -63,7 +63,8 @@ export function buildProgram(): Command {
   const proxy = proxyCommand('proxy');
   program.addCommand(proxy, { isDefault: true });
   program.addHelpText('after', () => `\nWithout a command, wstap runs the proxy:\n\n${proxy.helpInformation()}`);
-  for (const c of [demoCommand(), findingsCommand(), checkCommand(), replayCommand(), serveCommand(), exportCommand(), reportCommand()]) program.addCommand(c);
+  for (const c of [demoCommand(), findingsCommand(), checkCommand(), replayCommand(), serveCommand(), exportCommand(), reportCommand()])
+    program.addCommand(c);
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: firstLine });
   return program;
 }

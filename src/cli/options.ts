@@ -94,7 +94,10 @@ export function logOptions(): Option[] {
     new Option('--log-format <format>', 'pretty on a terminal, json (one object per line) otherwise; compact: one line per session')
       .choices(['pretty', 'json', 'compact'])
       .env('WSTAP_LOG_FORMAT'),
-    new Option('--log-level <level>', 'least severe level written').choices([...LOG_LEVELS]).default('info').env('WSTAP_LOG_LEVEL'),
+    new Option('--log-level <level>', 'least severe level written')
+      .choices([...LOG_LEVELS])
+      .default('info')
+      .env('WSTAP_LOG_LEVEL'),
     new Option('-q, --quiet', 'only problems: warnings and errors (the same as --log-level warn)'),
   ];
 }

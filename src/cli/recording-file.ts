@@ -15,4 +15,7 @@ export function loadForCommand(file: string, opts: ParseOptions = {}): Recording
 }
 
 /** --skip-invalid, for every command that reads a recording. */
-export const SKIP_INVALID = ['--skip-invalid', 'skip lines that are not valid events (a corrupt file), with a count, instead of stopping at the first'] as const;
+export const SKIP_INVALID = [
+  '--skip-invalid',
+  'skip lines that are not valid events (a corrupt file), with a count, instead of stopping at the first',
+] as const;

@@ -14,7 +14,9 @@ import type { Handshake, UpstreamAnswer } from '../session/session.js';
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 export function expectedAccept(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 }
 
 /** Why a 101 answer must not become a tunnel, or an empty list when it may. */

@@ -37,6 +37,7 @@ export function inspectClose(c: CloseSummary): Finding<FindingCodeOf<'close'>>[]
   const reason = c.reason ? ` "${c.reason}"` : '';
   if (c.code === 1006) return [finding('close-abnormal', ABNORMAL_MESSAGE, ABNORMAL_HINT)];
   if (c.code === 1008) return [finding('close-policy', `The ${c.initiator} closed with 1008 (policy violation)${reason}.`, policyHint(c.reason))];
-  if (SERVER_ERROR_CODES.has(c.code)) return [finding('close-error', `The ${c.initiator} closed with ${c.code} (${c.meaning})${reason}.`, errorHint(c))];
+  if (SERVER_ERROR_CODES.has(c.code))
+    return [finding('close-error', `The ${c.initiator} closed with ${c.code} (${c.meaning})${reason}.`, errorHint(c))];
   return [];
 }

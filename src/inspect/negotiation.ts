@@ -53,7 +53,11 @@ function extensionFindings(hs: Handshake, answer: UpstreamAnswer): Finding<'exte
   for (const c of chosen) {
     const offers = offered.filter((o) => o.name === c.name);
     if (offers.length === 0) problems.push(`"${c.name}", which the client did not offer`);
-    else if (c.name === 'permessage-deflate' && c.params.includes('client_max_window_bits') && !offers.some((o) => o.params.includes('client_max_window_bits'))) {
+    else if (
+      c.name === 'permessage-deflate' &&
+      c.params.includes('client_max_window_bits') &&
+      !offers.some((o) => o.params.includes('client_max_window_bits'))
+    ) {
       problems.push('permessage-deflate with client_max_window_bits, which the client did not offer (RFC 7692 7.1.2.2)');
     }
   }

@@ -19,8 +19,10 @@ import type { HandshakeInspector, InspectContext } from './types.js';
 import { inspectHealthAnswer, inspectUpstreamFailure } from './upstream.js';
 
 type PhaseFindings<P extends FindingPhase> = Finding<FindingCodeOf<P>>;
-// biome-ignore lint/suspicious/noExplicitAny: the arguments differ per inspector; only the result is constrained.
-type InspectorOf<P extends FindingPhase> = (...args: any[]) => PhaseFindings<P> | readonly PhaseFindings<P>[] | { findings: PhaseFindings<P>[] } | undefined;
+type InspectorOf<P extends FindingPhase> = (
+  // biome-ignore lint/suspicious/noExplicitAny: the arguments differ per inspector; only the result is constrained.
+  ...args: any[]
+) => PhaseFindings<P> | readonly PhaseFindings<P>[] | { findings: PhaseFindings<P>[] } | undefined;
 
 /** The inspectors of each phase, in the order their findings are listed. */
 export const INSPECTORS = {

@@ -26,7 +26,7 @@ function fixFor(cause: RejectionCause, hs: Handshake): string {
     case 'origin':
       return origin
         ? `the backend refuses the Origin "${origin}": add it to the backend's allowed origins (its CORS / WebSocket origin list)`
-        : 'the backend requires an Origin header: browsers always send one; give scripts one too (wscat -o, the ws library\'s origin option)';
+        : "the backend requires an Origin header: browsers always send one; give scripts one too (wscat -o, the ws library's origin option)";
     case 'path':
       return `the backend serves no WebSocket at ${pathOf(hs)}: use the path of its WebSocket route in the frontend's URL (e.g. NEXT_PUBLIC_WS_URL=ws://localhost:8001/ws)`;
     case 'auth':

@@ -56,7 +56,10 @@ class FirstHead {
 
   tooLarge(): void {
     const max = this.ctx.maxHeaderSize;
-    this.ctx.log.warn({ event: 'client-error', client: this.peer, error: 'HEADER_TOO_LARGE' }, `request head from ${this.peer} is larger than ${max} bytes → 431`);
+    this.ctx.log.warn(
+      { event: 'client-error', client: this.peer, error: 'HEADER_TOO_LARGE' },
+      `request head from ${this.peer} is larger than ${max} bytes → 431`,
+    );
     endAndLinger(this.socket, plainResponse(431, 'Request Header Fields Too Large', `wstap: the request head is larger than ${max} bytes\n`));
   }
 

@@ -45,8 +45,10 @@ export function httpNote(req: http.IncomingMessage, status: number, wsPaths: Web
   const url = req.url ?? '/';
   if (isPolling(url)) {
     const refused = body !== undefined ? CONNECT_ERROR.exec(body) : null;
-    if (refused) return `Socket.IO refused the connection during long-polling (CONNECT_ERROR ${redactPayloadText(refused[1]!)}): the client reports connect_error, as after a 1008`;
-    if (status >= 400) return `a Socket.IO/engine.io long-polling request failed with ${status}${body ? `: ${redactPayloadText(body.slice(0, 200))}` : ''}`;
+    if (refused)
+      return `Socket.IO refused the connection during long-polling (CONNECT_ERROR ${redactPayloadText(refused[1]!)}): the client reports connect_error, as after a 1008`;
+    if (status >= 400)
+      return `a Socket.IO/engine.io long-polling request failed with ${status}${body ? `: ${redactPayloadText(body.slice(0, 200))}` : ''}`;
     return undefined;
   }
   if (req.method === 'GET' && status < 400 && wsPaths.has(url) && !req.headers.upgrade) {

@@ -48,7 +48,13 @@ export interface Listening {
  * Listens on each host with one port (0: the first host picks a free one, the others take
  * it). `optionalIpv6`: ::1 may be missing (an IPv4-only machine) without failing.
  */
-export async function listenAll(hosts: readonly string[], port: number, optionalIpv6: boolean, onConnection: (socket: net.Socket) => void, log: Logger): Promise<Listening> {
+export async function listenAll(
+  hosts: readonly string[],
+  port: number,
+  optionalIpv6: boolean,
+  onConnection: (socket: net.Socket) => void,
+  log: Logger,
+): Promise<Listening> {
   const servers: net.Server[] = [];
   const addresses: { address: string; port: number }[] = [];
   for (const host of hosts) {

@@ -89,7 +89,10 @@ function relayContext(options: ProxyOptions, target: Target, bus: SessionBus, lo
       target,
       inspect: { allowOrigins: (options.allowOrigins ?? []).map(parseOriginPattern), normalizeOrigin: options.normalizeOrigin ?? false },
       upstreamTimeoutMs: options.upstreamTimeoutMs ?? PROXY_DEFAULTS.upstreamTimeoutMs,
-      tap: { maxMessageBytes: options.maxMessageBytes ?? PROXY_DEFAULTS.maxMessageBytes, ...(options.correlate ? { correlate: options.correlate } : {}) },
+      tap: {
+        maxMessageBytes: options.maxMessageBytes ?? PROXY_DEFAULTS.maxMessageBytes,
+        ...(options.correlate ? { correlate: options.correlate } : {}),
+      },
       maxHeaderSize: options.maxHeaderSize ?? PROXY_DEFAULTS.maxHeaderSize,
       insecure: options.insecure ?? false,
     },
@@ -99,9 +102,15 @@ function relayContext(options: ProxyOptions, target: Target, bus: SessionBus, lo
     live: new Set<LiveSession>(),
     pendingEnds: new Set(),
     onTapFailure: (session, err) =>
-      log.error({ event: 'tap-failed', session: session.id, err: String(err) }, `${session.id}: frame decoding failed and is off for this session (${String(err)}); forwarding goes on`),
+      log.error(
+        { event: 'tap-failed', session: session.id, err: String(err) },
+        `${session.id}: frame decoding failed and is off for this session (${String(err)}); forwarding goes on`,
+      ),
     onHookFailure: (session, err) =>
-      log.error({ event: 'hook-failed', session: session.id, err: String(err) }, `${session.id}: a message hook failed (${String(err)}); the message was passed on`),
+      log.error(
+        { event: 'hook-failed', session: session.id, err: String(err) },
+        `${session.id}: a message hook failed (${String(err)}); the message was passed on`,
+      ),
   };
 }
 

@@ -128,12 +128,14 @@ function trimPartialUtf8(buf: Buffer): Buffer {
   return back + 1 < need ? buf.subarray(0, i) : buf;
 }
 
-
 /**
  * The payload of a text or binary message when no redaction can apply (the common case): its
  * bytes, for a line written without building a string.
  */
-export function fastPayload(m: WsMessage, mode: PayloadMode): { field: 'text' | 'base64'; bytes: Buffer; base64Length: number; truncated: boolean } | undefined {
+export function fastPayload(
+  m: WsMessage,
+  mode: PayloadMode,
+): { field: 'text' | 'base64'; bytes: Buffer; base64Length: number; truncated: boolean } | undefined {
   if (mode === 'none' || (m.kind !== 'text' && m.kind !== 'binary')) return undefined;
   const limit = typeof mode === 'number' ? mode : Number.POSITIVE_INFINITY;
   if (m.kind === 'binary') {

@@ -69,7 +69,11 @@ export function looksLikeHar(file: string, text: string): boolean {
 }
 
 function urlOf(s: RecordedSession): string {
-  const host = headerValue(s.open.request.headers.map((h) => ({ ...h, start: 0, end: 0 })), 'host') ?? 'localhost';
+  const host =
+    headerValue(
+      s.open.request.headers.map((h) => ({ ...h, start: 0, end: 0 })),
+      'host',
+    ) ?? 'localhost';
   return `ws://${host}${s.open.request.path}`;
 }
 
@@ -167,7 +171,8 @@ export function harToRecording(text: string, source: string): Recording {
     }
     (e._webSocketMessages ?? []).forEach((m, j) => {
       if (m.opcode !== 1 && m.opcode !== 2) return;
-      if (typeof m.data !== 'string' || typeof m.time !== 'number') throw new HarError(`${source}: entry ${i}, message ${j}: data and time are required`);
+      if (typeof m.data !== 'string' || typeof m.time !== 'number')
+        throw new HarError(`${source}: entry ${i}, message ${j}: data and time are required`);
       const t = Math.max(0, m.time * 1000 - start);
       const ev: MessageEvent = {
         type: 'message',
@@ -203,7 +208,15 @@ export function harToRecording(text: string, source: string): Recording {
     }
     sessions.push(session);
   });
-  if (sessions.length === 0) throw new HarError(`${source} has no WebSocket entries (save the HAR from DevTools with the WS filter, or use wstap export)`);
-  const header: RecordingHeader = { type: 'header', format: RECORDING_FORMAT, version: RECORDING_VERSION, createdAt: '', wstap: 'har', payloads: 'full' };
+  if (sessions.length === 0)
+    throw new HarError(`${source} has no WebSocket entries (save the HAR from DevTools with the WS filter, or use wstap export)`);
+  const header: RecordingHeader = {
+    type: 'header',
+    format: RECORDING_FORMAT,
+    version: RECORDING_VERSION,
+    createdAt: '',
+    wstap: 'har',
+    payloads: 'full',
+  };
   return { header, runs: [header], sessions, warnings: [] };
 }

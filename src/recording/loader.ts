@@ -98,7 +98,12 @@ function validate(e: Json, line: number): Exclude<RecordingEvent, RecordingHeade
       e['opcode'] ??= { text: 1, binary: 2, close: 8, ping: 9, pong: 10 }[e['kind'] as string];
       e['frames'] ??= 1;
       e['compressed'] ??= false;
-      e['size'] ??= e['text'] !== undefined ? Buffer.byteLength(e['text'] as string) : e['base64'] !== undefined ? Buffer.from(e['base64'] as string, 'base64').length : 0;
+      e['size'] ??=
+        e['text'] !== undefined
+          ? Buffer.byteLength(e['text'] as string)
+          : e['base64'] !== undefined
+            ? Buffer.from(e['base64'] as string, 'base64').length
+            : 0;
       e['wireSize'] ??= e['size'];
       return e as unknown as MessageEvent;
     }
@@ -121,7 +126,11 @@ function validate(e: Json, line: number): Exclude<RecordingEvent, RecordingHeade
 
 function readHeader(e: Json, source: string, line: number): RecordingHeader {
   if (e['type'] !== 'header' || e['format'] !== RECORDING_FORMAT) {
-    throw new RecordingError(`${source} is not a wstap recording: line ${line} must be {"type":"header","format":"${RECORDING_FORMAT}",...}`, line, 'format');
+    throw new RecordingError(
+      `${source} is not a wstap recording: line ${line} must be {"type":"header","format":"${RECORDING_FORMAT}",...}`,
+      line,
+      'format',
+    );
   }
   if (typeof e['version'] !== 'number' || !Number.isInteger(e['version']) || e['version'] < 1) fail(line, 'version', 'must be a whole number from 1');
   if ((e['version'] as number) > RECORDING_VERSION) {
@@ -154,7 +163,7 @@ export function parseRecording(text: string, source = 'the recording', opts: Par
   }
 }
 
-const isHeaderLine = (raw: string | undefined): boolean => raw !== undefined && raw.startsWith('{"type":"header"');
+const isHeaderLine = (raw: string | undefined): boolean => raw?.startsWith('{"type":"header"') === true;
 
 /** The JSON objects of the lines, with their line numbers; a line cut short by a crash is skipped with a warning. */
 function readLines(text: string, source: string, warnings: string[], opts: ParseOptions): { e: Json; line: number }[] {
@@ -164,7 +173,8 @@ function readLines(text: string, source: string, warnings: string[], opts: Parse
   if (lines.length === 0 || (lines.length === 1 && lines[0]!.trim() === '')) throw new RecordingError(`${source} is empty`);
   const firstLine = lines.findIndex((l) => l.trim() !== '');
   const head = lines[firstLine]!;
-  if (!isHeaderLine(head)) throw new RecordingError(`${source} is not a wstap recording: line 1 must be {"type":"header","format":"${RECORDING_FORMAT}",...}`, 1, 'format');
+  if (!isHeaderLine(head))
+    throw new RecordingError(`${source} is not a wstap recording: line 1 must be {"type":"header","format":"${RECORDING_FORMAT}",...}`, 1, 'format');
   const out: { e: Json; line: number }[] = [];
   let skipped = 0;
   lines.forEach((raw, i) => {

@@ -46,11 +46,19 @@ export function formatReport(rows: readonly SessionReport[]): string {
     r.path.length > 40 ? `${r.path.slice(0, 39)}…` : r.path,
     r.status === null ? r.outcome : String(r.status),
     `${r.messages.client}/${r.messages.server}`,
-    r.close ? `${r.close.by} ${r.close.code}${r.close.reason ? ` "${r.close.reason.slice(0, 30)}"` : ''}${r.close.clean ? '' : ' (unclean)'}` : r.outcome === 'tunnel' ? 'open' : '-',
+    r.close
+      ? `${r.close.by} ${r.close.code}${r.close.reason ? ` "${r.close.reason.slice(0, 30)}"` : ''}${r.close.clean ? '' : ' (unclean)'}`
+      : r.outcome === 'tunnel'
+        ? 'open'
+        : '-',
     r.latency ? `${r.latency.p50}/${r.latency.p99} ms` : '-',
     r.findings.join(', ') || '-',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]): string => c.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (c: string[]): string =>
+    c
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }

@@ -46,7 +46,8 @@ export async function wsFixture(opts: FixtureOptions): Promise<WsFixture> {
   }
   if (!opts.target) throw new Error(`wsFixture: mode ${mode} needs a target (the real backend)`);
   // Record mode composes the recorder as the proxy's one sink; passthrough has none.
-  const sinks = mode === 'record' ? [new Recorder({ file: opts.recording, target: opts.target, version: WSTAP_VERSION, logger: pino({ level: 'silent' }) })] : [];
+  const sinks =
+    mode === 'record' ? [new Recorder({ file: opts.recording, target: opts.target, version: WSTAP_VERSION, logger: pino({ level: 'silent' }) })] : [];
   const proxy: ProxyServer = await startProxy({ target: opts.target, port: 0, hosts: ['127.0.0.1'], sinks });
   return { mode, url: `ws://127.0.0.1:${proxy.port}`, unexpected: [], close: () => proxy.close(1000) };
 }

@@ -45,7 +45,16 @@ export interface ReplayResult {
 }
 
 /** Handshake headers that the WebSocket client sets itself. */
-const OWN_HEADERS = new Set(['host', 'connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol', 'content-length']);
+const OWN_HEADERS = new Set([
+  'host',
+  'connection',
+  'upgrade',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+  'sec-websocket-protocol',
+  'content-length',
+]);
 
 const isData = (m: MessageEvent): boolean => m.kind === 'text' || m.kind === 'binary';
 
@@ -74,75 +83,76 @@ export function replayUrl(target: string, s: RecordedSession): string {
 
 function protocolsOf(s: RecordedSession): string[] {
   const h = s.open.request.headers.filter((x) => x.name.toLowerCase() === 'sec-websocket-protocol');
-  return h.flatMap((x) => x.value.split(',')).map((p) => p.trim()).filter(Boolean);
+  return h
+    .flatMap((x) => x.value.split(','))
+    .map((p) => p.trim())
+    .filter(Boolean);
 }
 
-export async function replaySession(s: RecordedSession, opts: ReplayOptions, ignore: readonly IgnoreRule[]): Promise<SessionReplayResult> {
-  const timeoutMs = opts.timeoutMs ?? 5000;
-  const result: SessionReplayResult = { session: s.id, ok: false, sent: 0, received: 0, diffs: [] };
-  const timeline = s.messages.filter(isData);
-  const expectedServer = timeline.filter((m) => m.from === 'server');
-  const got: { kind: 'text' | 'binary'; payload: Buffer }[] = [];
-  const deflate = /permessage-deflate/i.test(s.open.extensions ?? '');
-  const protocols = protocolsOf(s);
-  const ws = new WebSocket(replayUrl(opts.target, s), protocols, {
-    headers: replayHeaders(s, opts.headers),
-    perMessageDeflate: deflate,
-    handshakeTimeout: timeoutMs,
-  });
-  let waiter: (() => void) | undefined;
-  let closed: { code: number; reason: string } | undefined;
-  ws.on('message', (data: Buffer, isBinary) => {
-    got.push({ kind: isBinary ? 'binary' : 'text', payload: data });
-    waiter?.();
-  });
-  ws.on('close', (code, reason) => {
-    closed = { code, reason: reason.toString() };
-    waiter?.();
-  });
-  const until = (pred: () => boolean): Promise<boolean> =>
-    new Promise((resolve) => {
+/** The replaying client's connection: what the backend sent, how it closed, and a bounded wait for either. */
+class ReplayConnection {
+  readonly got: { kind: 'text' | 'binary'; payload: Buffer }[] = [];
+  closed: { code: number; reason: string } | undefined;
+  private waiter: (() => void) | undefined;
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly timeoutMs: number,
+  ) {
+    ws.on('message', (data: Buffer, isBinary) => {
+      this.got.push({ kind: isBinary ? 'binary' : 'text', payload: data });
+      this.waiter?.();
+    });
+    ws.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+      this.waiter?.();
+    });
+  }
+
+  /** Resolves true once pred() holds, false after the timeout. */
+  until(pred: () => boolean): Promise<boolean> {
+    return new Promise((resolve) => {
       if (pred()) return resolve(true);
       const timer = setTimeout(() => {
-        waiter = undefined;
+        this.waiter = undefined;
         resolve(false);
-      }, timeoutMs);
-      waiter = () => {
+      }, this.timeoutMs);
+      this.waiter = () => {
         if (!pred()) return;
         clearTimeout(timer);
-        waiter = undefined;
+        this.waiter = undefined;
         resolve(true);
       };
     });
-
-  try {
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('unexpected-response', (_req, res) => {
-        res.resume();
-        // ws leaves the refused request open to whoever listens: end it now.
-        ws.terminate();
-        reject(new Error(`the backend answered the upgrade with ${res.statusCode} (recorded: ${s.open.response?.status ?? '?'})`));
-      });
-      ws.once('error', reject);
-    });
-  } catch (err) {
-    result.error = (err as Error).message;
-    result.diffs.push({ session: s.id, index: -1, path: '$', expected: 'a WebSocket connection', actual: result.error });
-    return result;
   }
 
+  /** Resolves when the upgrade succeeded; rejects with the backend's status when it refused. */
+  opened(recordedStatus: number | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('unexpected-response', (_req, res) => {
+        res.resume();
+        // ws leaves the refused request open to whoever listens: end it now.
+        this.ws.terminate();
+        reject(new Error(`the backend answered the upgrade with ${res.statusCode} (recorded: ${recordedStatus ?? '?'})`));
+      });
+      this.ws.once('error', reject);
+    });
+  }
+}
+
+/** Sends the client's messages in causal order (each after the server messages recorded before it). */
+async function sendClientMessages(c: ReplayConnection, s: RecordedSession, opts: ReplayOptions, result: SessionReplayResult): Promise<void> {
   const started = performance.now();
   let serverSeen = 0;
-  for (const m of timeline) {
+  for (const m of s.messages.filter(isData)) {
     if (m.from === 'server') {
       serverSeen++;
       continue;
     }
-    // Causal order: the server messages recorded before this client message come first.
     const needed = serverSeen;
-    if (!(await until(() => got.length >= needed || closed !== undefined))) break;
-    if (closed) break;
+    if (!(await c.until(() => c.got.length >= needed || c.closed !== undefined))) return;
+    if (c.closed) return;
     if (opts.timing === 'original') {
       const wait = m.t - (performance.now() - started);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -153,52 +163,78 @@ export async function replaySession(s: RecordedSession, opts: ReplayOptions, ign
         index: -1,
         path: '$',
         expected: 'a whole recorded client message',
-        actual: m.omitted ? 'the recording has no payloads (--record-payloads none)' : `client message at t=${m.t} ms was recorded cut (--record-payloads, --max-message-size)`,
+        actual: m.omitted
+          ? 'the recording has no payloads (--record-payloads none)'
+          : `client message at t=${m.t} ms was recorded cut (--record-payloads, --max-message-size)`,
         note: 'cannot replay',
       });
-      break;
+      return;
     }
-    ws.send(payloadOf(m), { binary: m.kind === 'binary' });
+    c.ws.send(payloadOf(m), { binary: m.kind === 'binary' });
     result.sent++;
   }
-  await until(() => got.length >= expectedServer.length || closed !== undefined);
+}
 
-  const recordedClose = s.close?.close;
-  if (!closed) {
-    if (recordedClose && recordedClose.initiator === 'server') {
-      await until(() => closed !== undefined);
-    }
-    if (!closed) {
-      const code = recordedClose && recordedClose.initiator === 'client' && recordedClose.code !== 1005 && recordedClose.code !== 1006 ? recordedClose.code : 1000;
-      ws.close(code, recordedClose?.initiator === 'client' ? recordedClose.reason : 'wstap replay done');
-      await until(() => closed !== undefined);
-    }
+/** Ends the session as the recording did: waits for the server's close, or closes with the client's code. */
+async function closeLikeRecording(c: ReplayConnection, s: RecordedSession): Promise<void> {
+  const recorded = s.close?.close;
+  if (!c.closed && recorded?.initiator === 'server') await c.until(() => c.closed !== undefined);
+  if (!c.closed) {
+    const clientCode = recorded?.initiator === 'client' && recorded.code !== 1005 && recorded.code !== 1006 ? recorded.code : 1000;
+    c.ws.close(clientCode, recorded?.initiator === 'client' ? recorded.reason : 'wstap replay done');
+    await c.until(() => c.closed !== undefined);
   }
-  if (!closed) ws.terminate();
-  result.received = got.length;
-  if (closed) result.close = closed;
+  if (!c.closed) c.ws.terminate();
+}
 
-  // Compare, message by message.
-  const n = Math.max(expectedServer.length, got.length);
+/** The differences between what the server sent now and what it sent in the recording, the close included. */
+function answerDiffs(c: ReplayConnection, s: RecordedSession, ignore: readonly IgnoreRule[]): ReplayDiff[] {
+  const out: ReplayDiff[] = [];
+  const expected = s.messages.filter((m) => isData(m) && m.from === 'server');
+  const n = Math.max(expected.length, c.got.length);
   for (let i = 0; i < n; i++) {
-    const e = expectedServer[i];
-    const a = got[i];
+    const e = expected[i];
+    const a = c.got[i];
     if (!e) {
-      result.diffs.push({ session: s.id, index: i, path: '$', expected: 'no message', actual: a!.kind === 'text' ? a!.payload.toString('utf8').slice(0, 200) : `${a!.payload.length} bytes`, note: 'extra message' });
-      continue;
-    }
-    if (!a) {
-      result.diffs.push({ session: s.id, index: i, path: '$', expected: e.text ?? `${e.size} bytes`, actual: 'nothing', note: 'missing message' });
-      continue;
-    }
-    const diffs = compareMessage({ kind: e.kind, payload: payloadOf(e), truncated: e.truncated === true }, a, ignore);
-    for (const d of diffs) result.diffs.push({ ...d, session: s.id, index: i });
-  }
-  if (recordedClose && recordedClose.initiator === 'server' && recordedClose.code !== 1006) {
-    if (!closed || closed.code !== recordedClose.code) {
-      result.diffs.push({ session: s.id, index: -1, path: 'close.code', expected: recordedClose.code, actual: closed?.code ?? 'no close', note: 'close' });
+      const actual = a!.kind === 'text' ? a!.payload.toString('utf8').slice(0, 200) : `${a!.payload.length} bytes`;
+      out.push({ session: s.id, index: i, path: '$', expected: 'no message', actual, note: 'extra message' });
+    } else if (!a) {
+      out.push({ session: s.id, index: i, path: '$', expected: e.text ?? `${e.size} bytes`, actual: 'nothing', note: 'missing message' });
+    } else {
+      for (const d of compareMessage({ kind: e.kind, payload: payloadOf(e), truncated: e.truncated === true }, a, ignore))
+        out.push({ ...d, session: s.id, index: i });
     }
   }
+  const recorded = s.close?.close;
+  if (recorded?.initiator === 'server' && recorded.code !== 1006 && c.closed?.code !== recorded.code) {
+    out.push({ session: s.id, index: -1, path: 'close.code', expected: recorded.code, actual: c.closed?.code ?? 'no close', note: 'close' });
+  }
+  return out;
+}
+
+export async function replaySession(s: RecordedSession, opts: ReplayOptions, ignore: readonly IgnoreRule[]): Promise<SessionReplayResult> {
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  const result: SessionReplayResult = { session: s.id, ok: false, sent: 0, received: 0, diffs: [] };
+  const ws = new WebSocket(replayUrl(opts.target, s), protocolsOf(s), {
+    headers: replayHeaders(s, opts.headers),
+    perMessageDeflate: /permessage-deflate/i.test(s.open.extensions ?? ''),
+    handshakeTimeout: timeoutMs,
+  });
+  const c = new ReplayConnection(ws, timeoutMs);
+  try {
+    await c.opened(s.open.response?.status);
+  } catch (err) {
+    result.error = (err as Error).message;
+    result.diffs.push({ session: s.id, index: -1, path: '$', expected: 'a WebSocket connection', actual: result.error });
+    return result;
+  }
+  await sendClientMessages(c, s, opts, result);
+  const expectedCount = s.messages.filter((m) => isData(m) && m.from === 'server').length;
+  await c.until(() => c.got.length >= expectedCount || c.closed !== undefined);
+  await closeLikeRecording(c, s);
+  result.received = c.got.length;
+  if (c.closed) result.close = c.closed;
+  result.diffs.push(...answerDiffs(c, s, ignore));
   result.ok = result.diffs.length === 0;
   return result;
 }
@@ -209,7 +245,8 @@ export async function replayRecording(rec: Recording, opts: ReplayOptions): Prom
   const chosen = rec.sessions.filter((s) => (opts.sessions ? opts.sessions.includes(s.id) : s.open.outcome === 'tunnel'));
   if (opts.sessions) {
     const missing = opts.sessions.filter((id) => !rec.sessions.some((s) => s.id === id));
-    if (missing.length) throw new Error(`no session ${missing.join(', ')} in the recording (it has ${rec.sessions.map((s) => s.id).join(', ') || 'none'})`);
+    if (missing.length)
+      throw new Error(`no session ${missing.join(', ')} in the recording (it has ${rec.sessions.map((s) => s.id).join(', ') || 'none'})`);
   }
   const sessions: SessionReplayResult[] = [];
   for (const s of chosen) sessions.push(await replaySession(s, opts, ignore));
@@ -220,15 +257,23 @@ export async function replayRecording(rec: Recording, opts: ReplayOptions): Prom
 export function formatReplay(r: ReplayResult): string {
   const lines: string[] = [];
   for (const s of r.sessions) {
-    lines.push(`${s.ok ? 'ok  ' : 'FAIL'} ${s.session}: sent ${s.sent}, received ${s.received}${s.close ? `, closed ${s.close.code}${s.close.reason ? ` "${s.close.reason}"` : ''}` : ''}`);
+    lines.push(
+      `${s.ok ? 'ok  ' : 'FAIL'} ${s.session}: sent ${s.sent}, received ${s.received}${s.close ? `, closed ${s.close.code}${s.close.reason ? ` "${s.close.reason}"` : ''}` : ''}`,
+    );
     for (const d of s.diffs) {
-      const where = d.index >= 0 ? `server message #${d.index + 1}` : d.note ?? 'session';
+      const where = d.index >= 0 ? `server message #${d.index + 1}` : (d.note ?? 'session');
       lines.push(`     ${where} ${d.path}${d.note && d.index >= 0 ? ` (${d.note})` : ''}`);
       lines.push(`       expected: ${JSON.stringify(d.expected)}`);
       lines.push(`       actual:   ${JSON.stringify(d.actual)}`);
     }
   }
   const failed = r.sessions.filter((s) => !s.ok).length;
-  lines.push(r.sessions.length === 0 ? 'no tunnelled session to replay' : failed ? `${failed} of ${r.sessions.length} sessions differ` : `all ${r.sessions.length} sessions match`);
+  lines.push(
+    r.sessions.length === 0
+      ? 'no tunnelled session to replay'
+      : failed
+        ? `${failed} of ${r.sessions.length} sessions differ`
+        : `all ${r.sessions.length} sessions match`,
+  );
   return lines.join('\n');
 }

@@ -11,7 +11,7 @@ import type net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { payloadOf, type MessageEvent, type Recording, type RecordedSession } from '../recording/format.js';
 import { loadRecording } from '../recording/loader.js';
-import { compareMessage, parseIgnore, type MessageDiff } from './compare.js';
+import { compareMessage, parseIgnore, type IgnoreRule, type MessageDiff } from './compare.js';
 
 export interface ReplayServerOptions {
   port?: number;
@@ -56,6 +56,100 @@ function preview(m: { kind: string; payload: Buffer }): string {
   return m.kind === 'text' ? m.payload.toString('utf8').slice(0, 200) : `${m.payload.length} bytes`;
 }
 
+interface PlayerContext {
+  timing: ReplayServerOptions['timing'];
+  onUnexpected: ReplayServerOptions['onUnexpected'];
+  ignore: readonly IgnoreRule[];
+  report(e: ReplayServerEvent): void;
+  /** Where unexpected client messages are kept (the server's list). */
+  unexpected: UnexpectedMessage[];
+  onMatch(): void;
+}
+
+/** One connection playing one recorded session: the server's messages in order, each run after the client message it answered. */
+class SessionPlayer {
+  private readonly timeline: MessageEvent[];
+  private pos = 0;
+  private matched = 0;
+  private chain = Promise.resolve();
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly s: RecordedSession,
+    private readonly ctx: PlayerContext,
+  ) {
+    this.timeline = s.messages.filter(isData);
+  }
+
+  start(path: string): void {
+    this.ctx.report({ type: 'connection', session: this.s.id, path });
+    this.ws.on('message', (data: Buffer, isBinary: boolean) => this.received({ kind: isBinary ? 'binary' : 'text', payload: data }));
+    this.ws.on('error', () => {});
+    this.sendServerRun();
+  }
+
+  /** The server messages up to the next client message, in order (with their recorded gaps when timing is original). */
+  private sendServerRun(): void {
+    const run: MessageEvent[] = [];
+    while (this.pos < this.timeline.length && this.timeline[this.pos]!.from === 'server') run.push(this.timeline[this.pos++]!);
+    const atEnd = this.pos >= this.timeline.length;
+    const ws = this.ws;
+    this.chain = this.chain.then(async () => {
+      let last = run[0]?.t ?? 0;
+      for (const m of run) {
+        if (this.ctx.timing === 'original' && m.t > last) await new Promise((r) => setTimeout(r, m.t - last));
+        last = m.t;
+        if (ws.readyState !== ws.OPEN) return;
+        ws.send(payloadOf(m), { binary: m.kind === 'binary' });
+      }
+      if (atEnd) this.finish();
+    });
+  }
+
+  private finish(): void {
+    const expected = this.timeline.filter((m) => m.from === 'client').length;
+    this.ctx.report({ type: 'done', session: this.s.id, matched: this.matched, expected });
+    const c = this.s.close?.close;
+    if (c?.initiator !== 'server') return;
+    if (c.code === 1006) this.ws.terminate();
+    else this.ws.close(c.code === 1005 ? undefined : c.code, c.reason);
+  }
+
+  private received(got: { kind: 'text' | 'binary'; payload: Buffer }): void {
+    const next = this.timeline[this.pos];
+    if (next?.from !== 'client') {
+      this.unexpected({
+        session: this.s.id,
+        index: this.matched,
+        received: preview(got),
+        diffs: [{ path: '$', expected: 'no more client messages', actual: preview(got) }],
+      });
+      return;
+    }
+    const diffs = compareMessage({ kind: next.kind, payload: payloadOf(next), truncated: next.truncated === true }, got, this.ctx.ignore);
+    if (diffs.length) {
+      this.unexpected({
+        session: this.s.id,
+        index: this.matched,
+        received: preview(got),
+        expected: preview({ kind: next.kind, payload: payloadOf(next) }),
+        diffs,
+      });
+      return;
+    }
+    this.pos++;
+    this.matched++;
+    this.ctx.onMatch();
+    this.sendServerRun();
+  }
+
+  private unexpected(u: UnexpectedMessage): void {
+    this.ctx.unexpected.push(u);
+    this.ctx.report({ type: 'unexpected', unexpected: u });
+    if (this.ctx.onUnexpected !== 'ignore') this.ws.close(1008, 'wstap serve: unexpected message');
+  }
+}
+
 export async function createReplayServer(recording: Recording | string, opts: ReplayServerOptions = {}): Promise<ReplayServer> {
   const rec = typeof recording === 'string' ? loadRecording(recording) : recording;
   const sessions = rec.sessions.filter((s) => s.open.outcome === 'tunnel');
@@ -98,66 +192,18 @@ export async function createReplayServer(recording: Recording | string, opts: Re
     socket.on('error', () => {});
     const s = pick(req.url ?? '/');
     req.wstapSession = s;
-    wss.handleUpgrade(req, socket, head, (ws) => play(ws, s, req.url ?? '/'));
-  });
-
-  function play(ws: WebSocket, s: RecordedSession, path: string): void {
-    report({ type: 'connection', session: s.id, path });
-    const timeline = s.messages.filter(isData);
-    const expectedClient = timeline.filter((m) => m.from === 'client').length;
-    let pos = 0;
-    let matched = 0;
-    let chain = Promise.resolve();
-    const sendServerRun = (): void => {
-      // The server messages up to the next client message, in order.
-      const run: MessageEvent[] = [];
-      while (pos < timeline.length && timeline[pos]!.from === 'server') run.push(timeline[pos++]!);
-      const atEnd = pos >= timeline.length;
-      chain = chain.then(async () => {
-        let last = run[0]?.t ?? 0;
-        for (const m of run) {
-          if (opts.timing === 'original' && m.t > last) await new Promise((r) => setTimeout(r, m.t - last));
-          last = m.t;
-          if (ws.readyState !== ws.OPEN) return;
-          ws.send(payloadOf(m), { binary: m.kind === 'binary' });
-        }
-        if (atEnd) finish();
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const player = new SessionPlayer(ws, s, {
+        timing: opts.timing,
+        onUnexpected: opts.onUnexpected,
+        ignore,
+        report,
+        unexpected,
+        onMatch: () => void matchedTotal++,
       });
-    };
-    const finish = (): void => {
-      report({ type: 'done', session: s.id, matched, expected: expectedClient });
-      const c = s.close?.close;
-      if (c?.initiator === 'server') {
-        if (c.code === 1006) ws.terminate();
-        else ws.close(c.code === 1005 ? undefined : c.code, c.reason);
-      }
-    };
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      const got = { kind: isBinary ? ('binary' as const) : ('text' as const), payload: data };
-      const next = timeline[pos];
-      if (next?.from !== 'client') {
-        const u: UnexpectedMessage = { session: s.id, index: matched, received: preview(got), diffs: [{ path: '$', expected: 'no more client messages', actual: preview(got) }] };
-        unexpected.push(u);
-        report({ type: 'unexpected', unexpected: u });
-        if (opts.onUnexpected !== 'ignore') ws.close(1008, 'wstap serve: unexpected message');
-        return;
-      }
-      const diffs = compareMessage({ kind: next.kind, payload: payloadOf(next), truncated: next.truncated === true }, got, ignore);
-      if (diffs.length) {
-        const u: UnexpectedMessage = { session: s.id, index: matched, received: preview(got), expected: preview({ kind: next.kind, payload: payloadOf(next) }), diffs };
-        unexpected.push(u);
-        report({ type: 'unexpected', unexpected: u });
-        if (opts.onUnexpected !== 'ignore') ws.close(1008, 'wstap serve: unexpected message');
-        return;
-      }
-      pos++;
-      matched++;
-      matchedTotal++;
-      sendServerRun();
+      player.start(req.url ?? '/');
     });
-    ws.on('error', () => {});
-    sendServerRun();
-  }
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -142,7 +142,10 @@ export function findCredentials(target: string, headers: readonly HeaderLine[], 
         out.push(credential('cookie', name, eq < 0 ? '' : part.slice(eq + 1).trim(), nowMs));
       }
     } else if (lower === 'sec-websocket-protocol') {
-      const entries = h.value.split(',').map((s) => s.trim()).filter(Boolean);
+      const entries = h.value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       for (const i of tokenSubprotocolIndexes(entries)) {
         out.push(credential('subprotocol', 'Sec-WebSocket-Protocol', subprotocolToken(entries[i]!), nowMs));
       }

@@ -27,7 +27,8 @@ function answerText(v: HandshakeView): string {
   }
 }
 
-const codes = (findings: readonly Finding[]): string => (findings.length ? ` · ${findings.map((f) => `${MARK[f.severity]} ${f.code}`).join(' ')}` : '');
+const codes = (findings: readonly Finding[]): string =>
+  findings.length ? ` · ${findings.map((f) => `${MARK[f.severity]} ${f.code}`).join(' ')}` : '';
 
 export function createCompactSink(logger: Logger): SessionSink {
   const hints = new HintMemory();

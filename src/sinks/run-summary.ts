@@ -42,7 +42,9 @@ export class RunSummarySink implements SessionSink {
   /** "12 sessions (10 tunnel, 2 rejected); findings: close-policy ×10, auth-missing ×12" */
   text(): string {
     const s = this.summary;
-    const outcomes = Object.entries(s.outcomes).map(([o, n]) => `${n} ${o}`).join(', ');
+    const outcomes = Object.entries(s.outcomes)
+      .map(([o, n]) => `${n} ${o}`)
+      .join(', ');
     const findings = Object.entries(s.findings)
       .sort((a, b) => b[1].count - a[1].count)
       .map(([code, f]) => `${code} ×${f.count}`)

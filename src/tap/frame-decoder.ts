@@ -236,7 +236,10 @@ export class FrameDecoder {
 
   private checkFrame(f: Frame, b0: number, at: number): boolean {
     const o = this.opts;
-    const breach = checkHeader({ b0, masked: f.masked, length: f.length }, { from: o.from, deflate: o.deflate, closed: this.closed, inMessage: this.message !== undefined });
+    const breach = checkHeader(
+      { b0, masked: f.masked, length: f.length },
+      { from: o.from, deflate: o.deflate, closed: this.closed, inMessage: this.message !== undefined },
+    );
     if (breach) this.violation(breach, at);
     return breach === undefined;
   }
@@ -535,7 +538,9 @@ export class FrameDecoder {
 
   /** How much of a message's payload is kept. */
   private keepLimit(p: Pending): number {
-    return p.kind === 'binary' && this.opts.maxBinaryBytes !== undefined ? Math.min(this.opts.maxBinaryBytes, this.opts.maxMessageBytes) : this.opts.maxMessageBytes;
+    return p.kind === 'binary' && this.opts.maxBinaryBytes !== undefined
+      ? Math.min(this.opts.maxBinaryBytes, this.opts.maxMessageBytes)
+      : this.opts.maxMessageBytes;
   }
 
   /** Counts inflated bytes and keeps up to keepLimit() of them (copied when `scratch`: the buffer is reused). */

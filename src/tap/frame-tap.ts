@@ -107,12 +107,19 @@ export class FrameTap {
     let timer: NodeJS.Timeout | undefined;
     const client = this.clientDecoder;
     const server = this.serverDecoder;
-    await Promise.race([Promise.all([client?.settled(), server?.settled()]), new Promise<void>((resolve) => (timer = setTimeout(resolve, settleMs)))]);
+    await Promise.race([
+      Promise.all([client?.settled(), server?.settled()]),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, settleMs))),
+    ]);
     clearTimeout(timer);
     client?.destroy();
     server?.destroy();
     const close = this.closeSummary();
-    const summary: TapSummary = { close, traffic: { client: this.statsOf('client'), server: this.statsOf('server') }, latency: this.latencySummary() };
+    const summary: TapSummary = {
+      close,
+      traffic: { client: this.statsOf('client'), server: this.statsOf('server') },
+      latency: this.latencySummary(),
+    };
     return { summary, findings: [...(this.raised ?? []), ...inspectClose(close)] };
   }
 
@@ -121,7 +128,13 @@ export class FrameTap {
     if (!first) return { initiator: 'none', code: 1006, reason: '', meaning: closeCodeMeaning(1006), clean: false };
     const other = first.from === 'client' ? this.serverClose : this.clientClose;
     const code = first.closeCode ?? 1005;
-    const close: CloseSummary = { initiator: first.from, code, reason: first.closeReason ?? '', meaning: closeCodeMeaning(code), clean: other !== undefined };
+    const close: CloseSummary = {
+      initiator: first.from,
+      code,
+      reason: first.closeReason ?? '',
+      meaning: closeCodeMeaning(code),
+      clean: other !== undefined,
+    };
     if (other) close.handshakeMs = Math.round((other.lastByteAt - first.lastByteAt) * 1000) / 1000;
     return close;
   }

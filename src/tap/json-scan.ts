@@ -8,12 +8,27 @@
  */
 
 /** Candidate keys for automatic correlation, in order of preference. */
-export const ID_KEYS = ['id', 'requestId', 'request_id', 'correlationId', 'correlation_id', 'messageId', 'message_id', 'msgId', 'reqId', 'req_id', 'rid', 'ref', 'nonce'];
+export const ID_KEYS = [
+  'id',
+  'requestId',
+  'request_id',
+  'correlationId',
+  'correlation_id',
+  'messageId',
+  'message_id',
+  'msgId',
+  'reqId',
+  'req_id',
+  'rid',
+  'ref',
+  'nonce',
+];
 
 /** A value path with its keys as UTF-8 bytes, ready to compare against a message's bytes. */
 export type CompiledPath = readonly (Buffer | number)[];
 
-export const compilePath = (steps: readonly (string | number)[]): CompiledPath => steps.map((k) => (typeof k === 'number' ? k : Buffer.from(k, 'utf8')));
+export const compilePath = (steps: readonly (string | number)[]): CompiledPath =>
+  steps.map((k) => (typeof k === 'number' ? k : Buffer.from(k, 'utf8')));
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

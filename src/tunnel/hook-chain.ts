@@ -28,13 +28,15 @@ export function toOut(m: OutMessage): Out {
   if (opcode === undefined) throw new Error(`cannot send a message of kind ${JSON.stringify(m.kind)}`);
   let payload: Buffer;
   if (m.kind === 'close') {
-    if (m.code !== undefined && !(Number.isInteger(m.code) && m.code >= 0 && m.code <= 0xffff)) throw new Error(`close code ${m.code} does not fit in a close frame`);
+    if (m.code !== undefined && !(Number.isInteger(m.code) && m.code >= 0 && m.code <= 0xffff))
+      throw new Error(`close code ${m.code} does not fit in a close frame`);
     if (m.code === undefined && m.reason) throw new Error('a close reason needs a close code');
     payload = closePayload(m.code, m.reason);
   } else if (m.kind === 'text') payload = typeof m.data === 'string' ? Buffer.from(m.data, 'utf8') : m.data;
   else payload = m.data ?? Buffer.alloc(0);
   if (!Buffer.isBuffer(payload)) throw new Error(`the data of a ${m.kind} message must be a Buffer`);
-  if (opcode >= 0x8 && payload.length > 125) throw new Error(`a ${m.kind} payload has at most 125 bytes (RFC 6455 5.5); this one has ${payload.length}`);
+  if (opcode >= 0x8 && payload.length > 125)
+    throw new Error(`a ${m.kind} payload has at most 125 bytes (RFC 6455 5.5); this one has ${payload.length}`);
   return { opcode, payload };
 }
 

@@ -193,7 +193,9 @@ export class MessageDirection implements ReaderHost {
 
   inject(out: Out): void {
     if (this.verbatim && !this.closing) {
-      throw new Error(`the ${this.ends.side}'s bytes are forwarded unparsed since a protocol error: nothing can be sent to the ${this.ends.side === 'client' ? 'server' : 'client'} any more`);
+      throw new Error(
+        `the ${this.ends.side}'s bytes are forwarded unparsed since a protocol error: nothing can be sent to the ${this.ends.side === 'client' ? 'server' : 'client'} any more`,
+      );
     }
     // Once the sender has ended its side (or wstap closes the session) nothing more is sent that way.
     if (this.inputEnded || this.closing || this.disposed) return;

@@ -92,7 +92,14 @@ function reportEnd(ctx: RelayContext, session: Session, end: TunnelEnd, tap: Con
  * Writes the 101 (and what the backend sent with it) to the client and the held bytes to the
  * backend, then tunnels. The handshake is reported before any frame that came with it.
  */
-export function openTunnel(ctx: RelayContext, live: LiveSession, client: net.Socket, upstream: net.Socket, rest: Buffer, early: readonly Buffer[]): void {
+export function openTunnel(
+  ctx: RelayContext,
+  live: LiveSession,
+  client: net.Socket,
+  upstream: net.Socket,
+  rest: Buffer,
+  early: readonly Buffer[],
+): void {
   const { session } = live;
   const res = session.upstream!.response;
   const deflate = negotiatedDeflate(res.headers);
@@ -110,7 +117,10 @@ export function openTunnel(ctx: RelayContext, live: LiveSession, client: net.Soc
     ...(handlers.length ? { messages: { handlers, deflate, onHookFailure: (err: unknown) => ctx.onHookFailure(session, err) } } : {}),
     onEnd(end) {
       ctx.live.delete(live);
-      const bytes = { clientToServer: end.bytes.clientToServer + counted.clientToServer, serverToClient: end.bytes.serverToClient + counted.serverToClient };
+      const bytes = {
+        clientToServer: end.bytes.clientToServer + counted.clientToServer,
+        serverToClient: end.bytes.serverToClient + counted.serverToClient,
+      };
       reportEnd(ctx, session, { ...end, bytes }, tap);
     },
   });
@@ -125,7 +135,13 @@ export function openTunnel(ctx: RelayContext, live: LiveSession, client: net.Soc
  * The byte-faithful paths: what the backend sent with its 101 goes to the client and the held
  * client bytes to the backend at once (the tap sees them), counted here since the tunnel never reads them.
  */
-function forwardNow(client: net.Socket, upstream: net.Socket, rest: Buffer, early: readonly Buffer[], tap: ContainedTap | undefined): { clientToServer: number; serverToClient: number } {
+function forwardNow(
+  client: net.Socket,
+  upstream: net.Socket,
+  rest: Buffer,
+  early: readonly Buffer[],
+  tap: ContainedTap | undefined,
+): { clientToServer: number; serverToClient: number } {
   const now = performance.now();
   if (rest.length) client.write(rest);
   let earlyBytes = 0;
@@ -139,7 +155,12 @@ function forwardNow(client: net.Socket, upstream: net.Socket, rest: Buffer, earl
 }
 
 /** The message path: those bytes go back into their sockets, and the tunnel reads (and counts) them first. */
-function handBack(client: net.Socket, upstream: net.Socket, rest: Buffer, early: readonly Buffer[]): { clientToServer: number; serverToClient: number } {
+function handBack(
+  client: net.Socket,
+  upstream: net.Socket,
+  rest: Buffer,
+  early: readonly Buffer[],
+): { clientToServer: number; serverToClient: number } {
   if (rest.length) upstream.unshift(rest);
   if (early.length) client.unshift(early.length === 1 ? early[0]! : Buffer.concat(early));
   return { clientToServer: 0, serverToClient: 0 };

@@ -32,7 +32,14 @@ export function dechunk(raw: Buffer): Buffer {
  * head. Calls done once, with the answer and its body excerpt, when the body is complete, the
  * backend closes, the client goes, or timeoutMs passes; both sockets are closed by then.
  */
-export function relayRejection(client: net.Socket, upstream: net.Socket, answer: UpstreamAnswer, rest: Buffer, timeoutMs: number, done: (answer: UpstreamAnswer) => void): void {
+export function relayRejection(
+  client: net.Socket,
+  upstream: net.Socket,
+  answer: UpstreamAnswer,
+  rest: Buffer,
+  timeoutMs: number,
+  done: (answer: UpstreamAnswer) => void,
+): void {
   const res = answer.response;
   const length = Number(headerValue(res.headers, 'content-length') ?? Number.NaN);
   const chunked = /chunked/i.test(headerValue(res.headers, 'transfer-encoding') ?? '');

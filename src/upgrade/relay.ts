@@ -228,7 +228,10 @@ class Upgrade {
       if (f) draft.findings.push(f);
       const body = f ? `wstap: could not complete the WebSocket upgrade with ${target.url}.\n${f.message}\n${f.hint}\n` : `wstap: ${err.message}\n`;
       if (!client.destroyed) {
-        endAndLinger(client, f ? plainResponse(502, 'Bad Gateway', body, 'upstream-error') : plainResponse(503, 'Service Unavailable', body, 'upstream-error'));
+        endAndLinger(
+          client,
+          f ? plainResponse(502, 'Bad Gateway', body, 'upstream-error') : plainResponse(503, 'Service Unavailable', body, 'upstream-error'),
+        );
       }
     }
     emit(ctx, draft);

@@ -17,7 +17,10 @@ export const OPCODES = {
 
 export type OpcodeName = (typeof OPCODES)[Opcode];
 
-export const OPCODE_OF = { continuation: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const satisfies Record<OpcodeName, Opcode>;
+export const OPCODE_OF = { continuation: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const satisfies Record<
+  OpcodeName,
+  Opcode
+>;
 
 export function opcodeName(opcode: number): OpcodeName | undefined {
   return (OPCODES as Record<number, OpcodeName | undefined>)[opcode];

@@ -29,11 +29,14 @@ async function backend(): Promise<{ url: string; httpRequests: string[] }> {
   const wss = new WebSocketServer({ server });
   wss.on('connection', (ws) => ws.on('message', (d, binary) => ws.send(d, { binary })));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  defer(() => new Promise<void>((r) => {
-    wss.close();
-    server.closeAllConnections();
-    server.close(() => r());
-  }));
+  defer(
+    () =>
+      new Promise<void>((r) => {
+        wss.close();
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, httpRequests };
 }
 
@@ -57,7 +60,12 @@ async function roundTrip(url: string, text: string): Promise<string> {
 function capture(wantsFrames = false): { sink: SessionSink; handshakes: Session[]; ends: { session: Session; end: SessionEnd }[] } {
   const handshakes: Session[] = [];
   const ends: { session: Session; end: SessionEnd }[] = [];
-  const sink: SessionSink = { name: 'capture', wantsFrames, handshake: (s) => void handshakes.push(s), end: (session, end) => void ends.push({ session, end }) };
+  const sink: SessionSink = {
+    name: 'capture',
+    wantsFrames,
+    handshake: (s) => void handshakes.push(s),
+    end: (session, end) => void ends.push({ session, end }),
+  };
   return { sink, handshakes, ends };
 }
 

@@ -59,7 +59,9 @@ describe('a 403 from FastAPI is not always the Origin', () => {
     expect(s.outcome).toBe('rejected');
     const f = rejected(s);
     expect(f.message).toBe('The backend answered the upgrade with 403 Forbidden and no reason.');
-    expect(f.hint).toMatch(/^The answer does not say why; the causes that fit, most likely first: \(1\) the path: the backend serves no WebSocket at \//);
+    expect(f.hint).toMatch(
+      /^The answer does not say why; the causes that fit, most likely first: \(1\) the path: the backend serves no WebSocket at \//,
+    );
     expect(f.hint).toMatch(/\(2\) the Origin/);
     expect(f.hint).not.toMatch(/^The backend refuses the Origin/);
   });
@@ -116,7 +118,10 @@ describe('a subprotocol the backend did not select', () => {
     const s = await tp.nextHandshake();
     expect(s.outcome).toBe('tunnel');
     const f = s.findings.find((x) => x.code === 'subprotocol-mismatch')!;
-    expect(f).toMatchObject({ severity: 'error', message: expect.stringMatching(/offered the subprotocol "chat" and the backend's 101 selected none/) });
+    expect(f).toMatchObject({
+      severity: 'error',
+      message: expect.stringMatching(/offered the subprotocol "chat" and the backend's 101 selected none/),
+    });
     expect(f.hint).toMatch(/accept\(subprotocol=/);
   });
 

@@ -121,7 +121,9 @@ describe('faults: backend', () => {
       "require('net').createServer().listen({ host: '127.0.0.1', port: 0, backlog: 1 }, function () { console.log(this.address().port); setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0), 50); })",
     ]);
     defer(() => hung.kill('SIGKILL'));
-    const port = Number(await withTimeout(new Promise<string>((r) => hung.stdout.once('data', (d: Buffer) => r(d.toString().trim()))), 5000, 'the hung backend'));
+    const port = Number(
+      await withTimeout(new Promise<string>((r) => hung.stdout.once('data', (d: Buffer) => r(d.toString().trim()))), 5000, 'the hung backend'),
+    );
     await sleep(200);
     const fillers: net.Socket[] = [];
     for (let i = 0; i < 4; i++) {

@@ -48,8 +48,16 @@ describe('faults: client input', () => {
     ['obs-fold line', up(['GET /ws HTTP/1.1', ...base, 'X-Folded: a', ' b']), /obsolete line folding/],
     ['bare LF line endings', up(['GET /ws HTTP/1.1', ...base], '\n'), /bare LF/],
     ['a space before the colon of a header name', up(['GET /ws HTTP/1.1', ...base, 'X-Test : 1']), /invalid header name/],
-    ['a missing Sec-WebSocket-Key', up(['GET /ws HTTP/1.1', ...base.filter((l) => !l.startsWith('Sec-WebSocket-Key'))]), /Sec-WebSocket-Key is missing/],
-    ['Sec-WebSocket-Version 8', up(['GET /ws HTTP/1.1', ...base.filter((l) => !l.startsWith('Sec-WebSocket-Version')), 'Sec-WebSocket-Version: 8']), /Sec-WebSocket-Version is 8/],
+    [
+      'a missing Sec-WebSocket-Key',
+      up(['GET /ws HTTP/1.1', ...base.filter((l) => !l.startsWith('Sec-WebSocket-Key'))]),
+      /Sec-WebSocket-Key is missing/,
+    ],
+    [
+      'Sec-WebSocket-Version 8',
+      up(['GET /ws HTTP/1.1', ...base.filter((l) => !l.startsWith('Sec-WebSocket-Version')), 'Sec-WebSocket-Version: 8']),
+      /Sec-WebSocket-Version is 8/,
+    ],
     ['the POST method', up(['POST /ws HTTP/1.1', ...base]), /method is POST/],
     ['HTTP/1.0', up(['GET /ws HTTP/1.0', ...base]), /HTTP\/1\.0/],
   ])('2. a malformed upgrade (%s) gets a 400 naming the problem, outcome invalid, no backend connection', async (_name, head, problem) => {

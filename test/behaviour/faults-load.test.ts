@@ -115,10 +115,14 @@ describe('faults: shutdown', () => {
     const tp = await proxyFor(backend.url);
     const ws = new WebSocket(tp.wsUrl('/echo'));
     defer(() => ws.terminate());
-    await withTimeout(new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    }), 5000, 'the ws client to open');
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      }),
+      5000,
+      'the ws client to open',
+    );
     const wsClosed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
     const idle = await connectRaw(tp.port);
     const idleClosed = new Promise<void>((r) => {

@@ -145,7 +145,9 @@ describe('real clients', () => {
     ws.addEventListener('message', (e) => got.push(typeof e.data === 'string' ? e.data : Buffer.from(e.data as ArrayBuffer)));
     await new Promise<void>((resolve, reject) => {
       ws.addEventListener('open', () => resolve(), { once: true });
-      ws.addEventListener('error', (e) => reject(new Error(`undici websocket error: ${String((e as { message?: string }).message)}`)), { once: true });
+      ws.addEventListener('error', (e) => reject(new Error(`undici websocket error: ${String((e as { message?: string }).message)}`)), {
+        once: true,
+      });
     });
     expect(ws.extensions).toMatch(/permessage-deflate/);
     ws.send(m.text);

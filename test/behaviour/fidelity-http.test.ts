@@ -102,7 +102,7 @@ describe('pipelining: an ordinary request and an upgrade in the same write', () 
       },
     });
     const client = await openRawClient(tp.port);
-    client.socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' + upgradeHead('/ws'));
+    client.socket.write(`GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n${upgradeHead('/ws')}`);
     const res = bin(switchingHead());
     const got = await client.waitFor((b) => b.includes(res) && b.includes('\r\n\r\nok'));
     const text = got.toString('latin1');
@@ -128,7 +128,11 @@ describe('ordinary HTTP through http-proxy', () => {
       'hello',
     ].join('\r\n');
     const { backend, tp } = await setup({
-      onConnection: (c) => void c.waitFor(hasHead).then(() => c.socket.end(response), () => {}),
+      onConnection: (c) =>
+        void c.waitFor(hasHead).then(
+          () => c.socket.end(response),
+          () => {},
+        ),
     });
     const client = await openRawClient(tp.port);
     const clientSawEnd = readEnded(client.socket);
@@ -165,7 +169,11 @@ describe('ordinary HTTP through http-proxy', () => {
 
   it('keeps request header names in their case and in their order at the backend', async () => {
     const { backend, tp } = await setup({
-      onConnection: (c) => void c.waitFor(hasHead).then(() => c.socket.end('HTTP/1.1 204 No Content\r\n\r\n'), () => {}),
+      onConnection: (c) =>
+        void c.waitFor(hasHead).then(
+          () => c.socket.end('HTTP/1.1 204 No Content\r\n\r\n'),
+          () => {},
+        ),
     });
     const client = await openRawClient(tp.port);
     const sent: [string, string][] = [
@@ -205,7 +213,13 @@ describe('ordinary HTTP through http-proxy', () => {
       res.end('the end\n');
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    defer(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
+    defer(
+      () =>
+        new Promise<void>((r) => {
+          server.closeAllConnections();
+          server.close(() => r());
+        }),
+    );
     const tp = await openTestProxy({ target: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}` });
 
     const request = (method: string, path: string, body?: Buffer): Promise<{ res: http.IncomingMessage; body: Buffer }> =>
@@ -230,6 +244,6 @@ describe('ordinary HTTP through http-proxy', () => {
     expect(chunked.res.headers['transfer-encoding']).toBe('chunked');
     let expected = '';
     for (let i = 0; i < 20; i++) expected += `chunk ${i} ${'x'.repeat(i * 100)}\n`;
-    expect(chunked.body.toString()).toBe(expected + 'the end\n');
+    expect(chunked.body.toString()).toBe(`${expected}the end\n`);
   });
 });

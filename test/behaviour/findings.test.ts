@@ -9,7 +9,17 @@ import type { FindingCode } from '../../src/session/finding.js';
 import type { Session } from '../../src/session/session.js';
 import { demoBackend } from '../support/backends.js';
 import { defer, runDeferred } from '../support/cleanup.js';
-import { fakeJwt, hasHead, openRawBackend, openTestProxy, rawClient, refusedPort, switchingHead, upgradeHead, type TestProxy } from '../support/helpers.js';
+import {
+  fakeJwt,
+  hasHead,
+  openRawBackend,
+  openTestProxy,
+  rawClient,
+  refusedPort,
+  switchingHead,
+  upgradeHead,
+  type TestProxy,
+} from '../support/helpers.js';
 
 afterEach(runDeferred);
 
@@ -194,7 +204,10 @@ describe('findings', () => {
   });
 
   it('upstream-tls: an https target that speaks plain HTTP', async () => {
-    const plain = net.createServer((s) => { s.resume(); s.end('HTTP/1.1 400 Bad Request\r\n\r\n'); });
+    const plain = net.createServer((s) => {
+      s.resume();
+      s.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+    });
     await new Promise<void>((r) => plain.listen(0, '127.0.0.1', () => r()));
     defer(() => new Promise<void>((r) => plain.close(() => r())));
     const tp = await openTestProxy({ target: `https://127.0.0.1:${(plain.address() as net.AddressInfo).port}` });

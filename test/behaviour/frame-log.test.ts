@@ -23,10 +23,14 @@ describe('message log (debug level)', () => {
   it('one line per message with direction, kind, sizes, a redacted preview and the latency', async () => {
     const backend = await demoBackend();
     const tp = await openTestProxy({ target: backend.url });
-    await talk(tp.wsUrl(), (ws) => {
-      ws.ping('p1');
-      ws.send(JSON.stringify({ id: 7, token: 'not-a-real-secret-value', text: 'hello' }));
-    }, 1);
+    await talk(
+      tp.wsUrl(),
+      (ws) => {
+        ws.ping('p1');
+        ws.send(JSON.stringify({ id: 7, token: 'not-a-real-secret-value', text: 'hello' }));
+      },
+      1,
+    );
     await tp.nextEnd();
     const lines = messageLines(tp);
     const sent = lines.find((l) => l['from'] === 'client' && l['kind'] === 'text')!;
@@ -39,17 +43,27 @@ describe('message log (debug level)', () => {
     expect(lines.filter((l) => l['kind'] === 'close').map((l) => l['closeCode'])).toEqual([1000, 1000]);
     const end = tp.logs.find((l) => l['event'] === 'session-end')!;
     expect(end['close']).toMatchObject({ initiator: 'client', code: 1000, clean: true, meaning: 'normal closure' });
-    expect((end['latency'] as { requests: object }).requests).toEqual({ count: 1, p50: expect.any(Number), p95: expect.any(Number), p99: expect.any(Number), max: expect.any(Number) });
+    expect((end['latency'] as { requests: object }).requests).toEqual({
+      count: 1,
+      p50: expect.any(Number),
+      p95: expect.any(Number),
+      p99: expect.any(Number),
+      max: expect.any(Number),
+    });
   });
 
   it('--hide-control leaves pings and pongs out; --match keeps only matching text', async () => {
     const backend = await demoBackend();
     const tp = await openTestProxy({ target: backend.url, hideControl: true, match: /needle/ });
-    await talk(tp.wsUrl(), (ws) => {
-      ws.ping('p1');
-      ws.send('hay');
-      ws.send('a needle here');
-    }, 2);
+    await talk(
+      tp.wsUrl(),
+      (ws) => {
+        ws.ping('p1');
+        ws.send('hay');
+        ws.send('a needle here');
+      },
+      2,
+    );
     await tp.nextEnd();
     const lines = messageLines(tp);
     expect(lines.length).toBeGreaterThan(0);

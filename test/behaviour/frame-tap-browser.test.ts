@@ -137,7 +137,6 @@ async function newPage(url: string): Promise<Page> {
   return page;
 }
 
-
 describe('frame tap with headless Chromium', () => {
   it('a page exchanges text and binary through the proxy: Origin, deflate, every message, close 1000', async (ctx) => {
     if (skipReason) ctx.skip(skipReason);
@@ -158,10 +157,10 @@ describe('frame tap with headless Chromium', () => {
       { kind: 'binary', length: 0, step: 1, seed: 0 },
       { kind: 'text', text: 'last' },
     ];
-    const result = (await page.evaluate(([url, msgs]) => (globalThis as unknown as { exchange(u: string, m: unknown): Promise<unknown> }).exchange(url, msgs), [
-      tp.wsUrl('/ws'),
-      messages,
-    ] as const)) as PageResult;
+    const result = (await page.evaluate(
+      ([url, msgs]) => (globalThis as unknown as { exchange(u: string, m: unknown): Promise<unknown> }).exchange(url, msgs),
+      [tp.wsUrl('/ws'), messages] as const,
+    )) as PageResult;
 
     // The page's view: every message echoed, deflate on.
     expect(result.sent).toHaveLength(messages.length);
@@ -171,7 +170,11 @@ describe('frame tap with headless Chromium', () => {
     // The page closes at once: the tap, which inflates in the background, must still count the
     // last compressed messages in the session summary (the same end of a session is checked
     // deterministically with raw peers in frame-tap-protocol.test.ts).
-    const close = (await page.evaluate(() => (globalThis as unknown as { closeNow(): Promise<unknown> }).closeNow())) as { code: number; reason: string; wasClean: boolean };
+    const close = (await page.evaluate(() => (globalThis as unknown as { closeNow(): Promise<unknown> }).closeNow())) as {
+      code: number;
+      reason: string;
+      wasClean: boolean;
+    };
     expect(close).toEqual({ code: 1000, reason: 'page done', wasClean: true });
 
     const { session, end } = await tp.nextEnd();

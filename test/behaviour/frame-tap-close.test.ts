@@ -11,7 +11,11 @@ import { wsClient } from '../support/ws-client.js';
 
 afterEach(runDeferred);
 
-type CloseAction = { by: 'client'; code: number; reason: string } | { by: 'server'; code: number; reason: string } | { by: 'server-empty' } | { by: 'server-drop' };
+type CloseAction =
+  | { by: 'client'; code: number; reason: string }
+  | { by: 'server'; code: number; reason: string }
+  | { by: 'server-empty' }
+  | { by: 'server-drop' };
 
 /**
  * The client sends three messages; the backend answers with two; the client acknowledges
@@ -36,7 +40,9 @@ async function closeScenario(action: CloseAction) {
   });
   const ws = wsClient(tp.wsUrl('/ws'));
   let got = 0;
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   ws.on('message', () => {
     got++;
     if (got === 2) {

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { WebSocket as UndiciWebSocket } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket, { type PerMessageDeflateOptions, type RawData, type ServerOptions } from 'ws';
+import type WebSocket from 'ws';
+import type { PerMessageDeflateOptions, RawData, ServerOptions } from 'ws';
 import type { WsMessage } from '../../src/session/message.js';
 import { startWsServer } from '../support/backends.js';
 import { defer, runDeferred } from '../support/cleanup.js';
@@ -43,13 +44,15 @@ function script(tag: string): Outgoing[] {
   out.push({ kind: 'binary', parts: [Buffer.from('0102', 'hex'), randomBytes(70_000), Buffer.from('0304', 'hex')] });
   out.push({ kind: 'text', parts: ['ends with an empty fragment', ''] });
   out.push({ kind: 'text', parts: [`héllo wörld ✓ 🌍 ${tag} `.repeat(10)] });
-  out.push({ kind: 'text', parts: [repeated + 'last'] });
+  out.push({ kind: 'text', parts: [`${repeated}last`] });
   return out;
 }
 
 function sendAll(ws: WebSocket, msgs: Outgoing[], opts: { compress?: boolean } = {}): void {
   for (const m of msgs) {
-    m.parts.forEach((p, i) => ws.send(p, { binary: m.kind === 'binary', fin: i === m.parts.length - 1, ...opts }));
+    m.parts.forEach((p, i) => {
+      ws.send(p, { binary: m.kind === 'binary', fin: i === m.parts.length - 1, ...opts });
+    });
   }
 }
 
@@ -65,7 +68,14 @@ function expectedDecoded(m: Outgoing, compressed: boolean) {
   const data = Buffer.concat(m.parts.map(asBuffer));
   return { kind: m.kind, data: fp(data), size: data.length, compressed, frames: m.parts.length, truncated: false };
 }
-const decoded = (m: WsMessage) => ({ kind: m.kind, data: fp(m.data), size: m.size, compressed: m.compressed, frames: m.frames, truncated: m.truncated });
+const decoded = (m: WsMessage) => ({
+  kind: m.kind,
+  data: fp(m.data),
+  size: m.size,
+  compressed: m.compressed,
+  frames: m.frames,
+  truncated: m.truncated,
+});
 
 // --- every message both ways ----------------------------------------------------------
 
@@ -140,7 +150,12 @@ interface DeflateCase {
 }
 
 const DEFLATE_CASES: DeflateCase[] = [
-  ...[9, 10, 11, 12, 13, 14, 15].map((bits) => ({ serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: bits, clientMaxWindowBits: bits })),
+  ...[9, 10, 11, 12, 13, 14, 15].map((bits) => ({
+    serverNoContextTakeover: false,
+    clientNoContextTakeover: false,
+    serverMaxWindowBits: bits,
+    clientMaxWindowBits: bits,
+  })),
   { serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 9, clientMaxWindowBits: 9 },
   { serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 15, clientMaxWindowBits: 15 },
   // Mixed: takeover off in one direction only, different windows per direction.

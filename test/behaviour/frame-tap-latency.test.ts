@@ -46,7 +46,9 @@ async function jsonBackend(): Promise<string> {
   wss.on('connection', (ws) => {
     let held: Record<string, unknown> | undefined;
     const answer = (req: Record<string, unknown>): void => {
-      const res = req['meta'] ? { id: 'server-chosen', meta: req['meta'], result: 'ok' } : { id: req['id'], result: `answer to ${String(req['id'])}` };
+      const res = req['meta']
+        ? { id: 'server-chosen', meta: req['meta'], result: 'ok' }
+        : { id: req['id'], result: `answer to ${String(req['id'])}` };
       setTimeout(() => {
         if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(res));
       }, 20);
@@ -72,7 +74,10 @@ async function jsonBackend(): Promise<string> {
 }
 
 /** A proxy with a tap sink in front of url, and an open ws client whose received texts collect in answers. */
-async function openThroughTap(url: string, extra: { correlate?: string } = {}): Promise<{ tap: Tap; tp: TestProxy; ws: WebSocket; answers: string[] }> {
+async function openThroughTap(
+  url: string,
+  extra: { correlate?: string } = {},
+): Promise<{ tap: Tap; tp: TestProxy; ws: WebSocket; answers: string[] }> {
   const tap = tapSink();
   const tp = await proxyTo(url, tap, extra);
   const ws = wsClient(tp.wsUrl('/ws'));

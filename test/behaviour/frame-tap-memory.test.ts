@@ -19,7 +19,9 @@ describe('frame tap: bounded memory', () => {
     const { wss, url } = await startWsServer({ perMessageDeflate: true });
     const tap = tapSink();
     const tp = await proxyTo(url, tap, { maxMessageBytes: 1024 });
-    const text = randomBytes(75 * 1024).toString('base64').slice(0, 100 * 1024); // 100 KB of ASCII
+    const text = randomBytes(75 * 1024)
+      .toString('base64')
+      .slice(0, 100 * 1024); // 100 KB of ASCII
     const binary = Buffer.from(words(100 * 1024, 3)); // compressible
     expect(Buffer.byteLength(text)).toBe(100 * 1024);
     expect(binary.length).toBe(100 * 1024);

@@ -7,7 +7,19 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Side } from '../../src/session/message.js';
 import { closePayload } from '../../src/wire/ws-frame.js';
 import { runDeferred } from '../support/cleanup.js';
-import { frame, hasHead, KEY, openRawBackend, openRawClient, openTestProxy, pmd, switchingHead, upgradeHead, type RawConnection, type TestProxy } from '../support/helpers.js';
+import {
+  frame,
+  hasHead,
+  KEY,
+  openRawBackend,
+  openRawClient,
+  openTestProxy,
+  pmd,
+  switchingHead,
+  upgradeHead,
+  type RawConnection,
+  type TestProxy,
+} from '../support/helpers.js';
 import { tapSink, tapState, type Tap } from '../support/tap.js';
 import { sleep, until } from '../support/wait.js';
 
@@ -31,7 +43,10 @@ interface RawSession {
 async function rawSession(opts: { deflate?: boolean } = {}): Promise<RawSession> {
   const ext = opts.deflate ? ['Sec-WebSocket-Extensions: permessage-deflate'] : [];
   const backend = await openRawBackend((c) => {
-    void c.waitFor(hasHead).then(() => c.socket.write(switchingHead(KEY, ext)), () => {});
+    void c.waitFor(hasHead).then(
+      () => c.socket.write(switchingHead(KEY, ext)),
+      () => {},
+    );
   });
   const tap = tapSink();
   const tp = await openTestProxy({ target: backend.url, sinks: [tap.sink] });
@@ -75,7 +90,8 @@ const withBits = (f: Buffer, bits: number): Buffer => {
 };
 
 /** Client frames are masked unless the case says otherwise. */
-const c = (opcode: number, payload: Buffer | string, opts: { fin?: boolean; rsv1?: boolean } = {}): Buffer => frame(opcode, payload, { mask: true, ...opts });
+const c = (opcode: number, payload: Buffer | string, opts: { fin?: boolean; rsv1?: boolean } = {}): Buffer =>
+  frame(opcode, payload, { mask: true, ...opts });
 const s = (opcode: number, payload: Buffer | string, opts: { fin?: boolean; rsv1?: boolean } = {}): Buffer => frame(opcode, payload, opts);
 
 interface ViolationCase {
@@ -86,27 +102,57 @@ interface ViolationCase {
 }
 
 const CASES: ViolationCase[] = [
-  { name: 'invalid UTF-8 in a text message from the server', from: 'server', bad: s(0x1, Buffer.from([0x68, 0x69, 0xc3, 0x28, 0xff])), rule: /invalid UTF-8 in a text message/ },
+  {
+    name: 'invalid UTF-8 in a text message from the server',
+    from: 'server',
+    bad: s(0x1, Buffer.from([0x68, 0x69, 0xc3, 0x28, 0xff])),
+    rule: /invalid UTF-8 in a text message/,
+  },
   {
     name: 'invalid UTF-8 split across a fragmented text message from the client',
     from: 'client',
     bad: Buffer.concat([c(0x1, Buffer.from([0x61, 0xe2, 0x82]), { fin: false }), c(0x0, Buffer.from([0x41]))]),
     rule: /invalid UTF-8 in a text message/,
   },
-  { name: 'an unmasked frame from the client', from: 'client', bad: frame(0x1, 'not masked', { mask: false }), rule: /unmasked frame from the client/ },
+  {
+    name: 'an unmasked frame from the client',
+    from: 'client',
+    bad: frame(0x1, 'not masked', { mask: false }),
+    rule: /unmasked frame from the client/,
+  },
   { name: 'a masked frame from the server', from: 'server', bad: frame(0x1, 'masked', { mask: true }), rule: /masked frame from the server/ },
   { name: 'RSV2 set (server)', from: 'server', bad: withBits(s(0x2, Buffer.from([1, 2, 3])), 0x20), rule: /RSV2/ },
   { name: 'RSV3 set (client)', from: 'client', bad: withBits(c(0x1, 'rsv3'), 0x10), rule: /RSV3/ },
-  { name: 'RSV1 set without a negotiated permessage-deflate', from: 'client', bad: c(0x1, 'x', { rsv1: true }), rule: /RSV1 bit set without a negotiated permessage-deflate/ },
+  {
+    name: 'RSV1 set without a negotiated permessage-deflate',
+    from: 'client',
+    bad: c(0x1, 'x', { rsv1: true }),
+    rule: /RSV1 bit set without a negotiated permessage-deflate/,
+  },
   { name: 'a ping with a 126-byte payload', from: 'client', bad: c(0x9, Buffer.alloc(126, 0x61)), rule: /control frame with a 126-byte payload/ },
   { name: 'a fragmented ping (FIN 0)', from: 'server', bad: s(0x9, 'p', { fin: false }), rule: /fragmented control frame/ },
   { name: 'close code 1005 on the wire', from: 'server', bad: s(0x8, closePayload(1005)), rule: /invalid close code 1005/ },
   { name: 'close code 999', from: 'client', bad: c(0x8, closePayload(999, 'nope')), rule: /invalid close code 999/ },
   { name: 'a close frame with a 1-byte payload', from: 'server', bad: s(0x8, Buffer.from([0x03])), rule: /1-byte payload/ },
-  { name: 'a close reason that is not UTF-8', from: 'client', bad: c(0x8, Buffer.concat([closePayload(1000), Buffer.from([0xff, 0xfe])])), rule: /UTF-8 in the close reason/ },
+  {
+    name: 'a close reason that is not UTF-8',
+    from: 'client',
+    bad: c(0x8, Buffer.concat([closePayload(1000), Buffer.from([0xff, 0xfe])])),
+    rule: /UTF-8 in the close reason/,
+  },
   { name: 'a continuation frame with no message started', from: 'client', bad: c(0x0, 'continued?'), rule: /continuation frame without a message/ },
-  { name: 'a new data frame inside a fragmented message', from: 'server', bad: Buffer.concat([s(0x1, 'open ', { fin: false }), s(0x2, 'new')]), rule: /fragmented message is still open/ },
-  { name: 'a data frame after the close frame', from: 'server', bad: Buffer.concat([s(0x8, closePayload(1000, 'bye')), s(0x1, 'too late')]), rule: /a frame after the close frame/ },
+  {
+    name: 'a new data frame inside a fragmented message',
+    from: 'server',
+    bad: Buffer.concat([s(0x1, 'open ', { fin: false }), s(0x2, 'new')]),
+    rule: /fragmented message is still open/,
+  },
+  {
+    name: 'a data frame after the close frame',
+    from: 'server',
+    bad: Buffer.concat([s(0x8, closePayload(1000, 'bye')), s(0x1, 'too late')]),
+    rule: /a frame after the close frame/,
+  },
   {
     name: 'a 64-bit payload length with the most significant bit set',
     from: 'server',

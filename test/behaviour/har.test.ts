@@ -64,7 +64,9 @@ describe('HAR export and import round trip', () => {
     // The times survive (to the microsecond that JSON and seconds allow).
     const t0 = rec.sessions[0]!.messages.filter((m) => m.kind !== 'close').map((m) => m.t);
     const t1 = back.sessions[0]!.messages.map((m) => m.t);
-    t1.forEach((t, i) => expect(t).toBeCloseTo(t0[i]!, 2));
+    t1.forEach((t, i) => {
+      expect(t).toBeCloseTo(t0[i]!, 2);
+    });
     // Served from the HAR, the first session plays as recorded.
     const server = await createReplayServer(harFile);
     defer(() => server.close());
@@ -128,7 +130,9 @@ describe('HAR export and import round trip', () => {
     const backend = await demoBackend();
     const token = fakeJwt(600);
     const { rec } = await recordThroughProxy(backend.url, async (wsUrl) => {
-      const c = await openClient(wsUrl(`/ws?access_token=${token}`), [], { headers: { Authorization: `Bearer ${token}`, Cookie: `session=${token}` } });
+      const c = await openClient(wsUrl(`/ws?access_token=${token}`), [], {
+        headers: { Authorization: `Bearer ${token}`, Cookie: `session=${token}` },
+      });
       await c.ask(JSON.stringify({ token }));
       await closeClient(c);
     });
@@ -217,7 +221,14 @@ function chromeHar(): unknown {
     log: {
       version: '1.2',
       creator: { name: 'WebInspector', version: '537.36' },
-      pages: [{ startedDateTime: '2025-01-15T09:59:59.500Z', id: 'page_1', title: 'http://localhost:3000/', pageTimings: { onContentLoad: 120.4, onLoad: 180.9 } }],
+      pages: [
+        {
+          startedDateTime: '2025-01-15T09:59:59.500Z',
+          id: 'page_1',
+          title: 'http://localhost:3000/',
+          pageTimings: { onContentLoad: 120.4, onLoad: 180.9 },
+        },
+      ],
       entries: [
         {
           _initiator: { type: 'other' },
@@ -255,7 +266,12 @@ function chromeHar(): unknown {
           timings: { blocked: 0.8, dns: -1, ssl: -1, connect: -1, send: 0.1, wait: 2.9, receive: 0.4, _blocked_queueing: 0.5 },
         },
         {
-          _initiator: { type: 'script', stack: { callFrames: [{ functionName: 'connect', scriptId: '17', url: 'http://localhost:3000/app.js', lineNumber: 12, columnNumber: 16 }] } },
+          _initiator: {
+            type: 'script',
+            stack: {
+              callFrames: [{ functionName: 'connect', scriptId: '17', url: 'http://localhost:3000/app.js', lineNumber: 12, columnNumber: 16 }],
+            },
+          },
           _priority: null,
           _resourceType: 'websocket',
           cache: {},
@@ -325,7 +341,12 @@ describe('a HAR saved by Chrome DevTools', () => {
     const rec = harToRecording(JSON.stringify(chromeHar()), 'chrome.har');
     expect(rec.sessions).toHaveLength(1);
     const s = rec.sessions[0]!;
-    expect(s.open).toMatchObject({ outcome: 'tunnel', request: { method: 'GET', path: '/ws?room=lobby' }, response: { status: 101 }, extensions: 'permessage-deflate' });
+    expect(s.open).toMatchObject({
+      outcome: 'tunnel',
+      request: { method: 'GET', path: '/ws?room=lobby' },
+      response: { status: 101 },
+      extensions: 'permessage-deflate',
+    });
     expect(s.messages.map((m) => [m.from, m.kind])).toEqual([
       ['server', 'text'],
       ['client', 'text'],

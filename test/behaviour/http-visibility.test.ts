@@ -18,10 +18,13 @@ afterEach(runDeferred);
 
 async function listen(server: http.Server): Promise<string> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  defer(() => new Promise<void>((r) => {
-    server.closeAllConnections();
-    server.close(() => r());
-  }));
+  defer(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
@@ -32,7 +35,8 @@ function proxy(target: string): Promise<TestProxy> {
 const httpLines = (tp: TestProxy) => tp.logs.filter((l) => l['event'] === 'http');
 
 /** Waits for the http line the probe picks; on a timeout, shows the http lines seen. */
-const httpLine = <T>(tp: TestProxy, probe: () => T | undefined, what: string): Promise<T> => until(probe, what, { seen: () => httpLines(tp).map((l) => `${String(l['method'])} ${String(l['path'])}`) });
+const httpLine = <T>(tp: TestProxy, probe: () => T | undefined, what: string): Promise<T> =>
+  until(probe, what, { seen: () => httpLines(tp).map((l) => `${String(l['method'])} ${String(l['path'])}`) });
 
 describe('plain HTTP through wstap', () => {
   it('a Socket.IO client refused during long-polling: an info line with the CONNECT_ERROR and its message', async () => {
@@ -45,10 +49,16 @@ describe('plain HTTP through wstap', () => {
     defer(() => void client.close());
     const err = await new Promise<Error>((resolve) => client.once('connect_error', resolve));
     expect(err.message).toBe('Authentication required');
-    const line = await httpLine(tp, () => httpLines(tp).find((l) => typeof l['note'] === 'string' && String(l['note']).includes('CONNECT_ERROR')), 'the CONNECT_ERROR line');
+    const line = await httpLine(
+      tp,
+      () => httpLines(tp).find((l) => typeof l['note'] === 'string' && String(l['note']).includes('CONNECT_ERROR')),
+      'the CONNECT_ERROR line',
+    );
     // The server's answer to the client's CONNECT comes in the next GET poll.
     expect(line).toMatchObject({ level: 30, method: 'GET', status: 200 });
-    expect(String(line['note'])).toMatch(/^Socket\.IO refused the connection during long-polling \(CONNECT_ERROR \{"message":"Authentication required"\}\)/);
+    expect(String(line['note'])).toMatch(
+      /^Socket\.IO refused the connection during long-polling \(CONNECT_ERROR \{"message":"Authentication required"\}\)/,
+    );
     // The successful handshake GET before it is a debug line only.
     expect(httpLines(tp).some((l) => l['level'] === 20 && l['method'] === 'GET' && String(l['path']).startsWith('/socket.io/?EIO=4'))).toBe(true);
   });
@@ -65,7 +75,12 @@ describe('plain HTTP through wstap', () => {
     await new Promise((r) => ws.once('open', r));
     ws.close();
     const get = (path: string): Promise<number> =>
-      new Promise((resolve) => http.get(`http://127.0.0.1:${tp.port}${path}`, (res) => (res.resume(), resolve(res.statusCode ?? 0))));
+      new Promise((resolve) =>
+        http.get(`http://127.0.0.1:${tp.port}${path}`, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        }),
+      );
     expect(await get('/live')).toBe(200);
     expect(await get('/index.html')).toBe(200);
     expect(await get('/ws/status')).toBe(404);

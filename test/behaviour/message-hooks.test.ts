@@ -11,7 +11,19 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer, type PerMessageDeflateOptions } from 'ws';
 import type { HookMessage, MessageHandler, MessageHook, SessionControl } from '../../src/tunnel/hooks.js';
 import { encodeFrame } from '../../src/wire/ws-frame.js';
-import { KEY, frame, hasHead, rawClient, sleep, startRawBackend, startTestProxy, switchingHead, upgradeHead, type RawConnection, type TestProxy } from '../support/helpers.js';
+import {
+  KEY,
+  frame,
+  hasHead,
+  rawClient,
+  sleep,
+  startRawBackend,
+  startTestProxy,
+  switchingHead,
+  upgradeHead,
+  type RawConnection,
+  type TestProxy,
+} from '../support/helpers.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -20,7 +32,8 @@ afterEach(async () => {
 
 const token = (side: string, i: number): string => createHash('sha256').update(`${side}${i}`).digest('hex').slice(0, 32);
 /** Message i of a side: it repeats the token of message i - 1, so its compression refers back to it (with context takeover). */
-const chatty = (side: string, i: number): string => JSON.stringify({ from: side, seq: i, token: token(side, i), previous: token(side, i - 1), note: 'the same words again and again' });
+const chatty = (side: string, i: number): string =>
+  JSON.stringify({ from: side, seq: i, token: token(side, i), previous: token(side, i - 1), note: 'the same words again and again' });
 
 const COUNT = 6;
 
@@ -108,7 +121,8 @@ describe.each([
   it('the receivers decode every later message after a dropped compressed message, both ways', async () => {
     const p = await exchange([hookWith((m) => (m.index === 2 ? { action: 'drop' } : undefined))], pmd);
     expect(p.extensions).toContain('permessage-deflate');
-    if (pmd.serverNoContextTakeover) expect(p.extensions).toMatch(/server_no_context_takeover.*client_no_context_takeover|client_no_context_takeover.*server_no_context_takeover/);
+    if (pmd.serverNoContextTakeover)
+      expect(p.extensions).toMatch(/server_no_context_takeover.*client_no_context_takeover|client_no_context_takeover.*server_no_context_takeover/);
     await received(p, COUNT - 1, COUNT - 1);
     expect(p.atServer).toEqual(seq('client', [0, 1, 3, 4, 5]));
     expect(p.atClient).toEqual(seq('server', [0, 1, 3, 4, 5]));
@@ -116,7 +130,10 @@ describe.each([
   });
 
   it('the receivers decode every later message after an edited message, both ways', async () => {
-    const p = await exchange([hookWith((m) => (m.index === 1 ? { action: 'replace', with: [{ kind: 'text', data: `edited ${m.from}` }] } : undefined))], pmd);
+    const p = await exchange(
+      [hookWith((m) => (m.index === 1 ? { action: 'replace', with: [{ kind: 'text', data: `edited ${m.from}` }] } : undefined))],
+      pmd,
+    );
     await received(p, COUNT, COUNT);
     expect(p.atServer).toEqual([chatty('client', 0), 'edited client', ...seq('client', [2, 3, 4, 5])]);
     expect(p.atClient).toEqual([chatty('server', 0), 'edited server', ...seq('server', [2, 3, 4, 5])]);
@@ -127,7 +144,11 @@ describe.each([
     const p = await exchange(
       [
         hookWith((m, control) => {
-          if (m.index === 2) control.send(m.from === 'client' ? 'server' : 'client', { kind: 'text', data: `injected to the ${m.from === 'client' ? 'server' : 'client'}` });
+          if (m.index === 2)
+            control.send(m.from === 'client' ? 'server' : 'client', {
+              kind: 'text',
+              data: `injected to the ${m.from === 'client' ? 'server' : 'client'}`,
+            });
           return undefined;
         }),
       ],
@@ -145,7 +166,9 @@ describe('message hooks through the proxy', () => {
     const p = await exchange(
       [
         hookWith((m) => (m.index === 0 ? sleep(100).then(() => undefined) : undefined)),
-        hookWith((m) => (m.index === 3 ? { action: 'drop' } : m.index === 4 ? { action: 'pass', add: [{ kind: 'binary', data: Buffer.from('added') }] } : undefined)),
+        hookWith((m) =>
+          m.index === 3 ? { action: 'drop' } : m.index === 4 ? { action: 'pass', add: [{ kind: 'binary', data: Buffer.from('added') }] } : undefined,
+        ),
       ],
       {},
     );
@@ -217,7 +240,11 @@ describe('a session no hook takes', () => {
       encodeFrame({ opcode: 9, payload: 'ping', mask: true }),
       encodeFrame({ opcode: 0, payload: Buffer.alloc(70_000, 2), mask: true }),
     ]);
-    const fromServer = Buffer.concat([frame(1, 'plain'), frame(1, Buffer.from([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]), { rsv1: true }), frame(10, '')]);
+    const fromServer = Buffer.concat([
+      frame(1, 'plain'),
+      frame(1, Buffer.from([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]), { rsv1: true }),
+      frame(10, ''),
+    ]);
     for (const path of ['/plain', '/hooked']) {
       const s = await rawSession(tp, next, path);
       const serverStart = s.server.received().length;
@@ -244,7 +271,9 @@ describe('bytes that come with the 101', () => {
       });
     });
     cleanups.push(() => backend.close());
-    const upper = hookWith((m) => (m.from === 'server' && m.kind === 'text' ? { action: 'replace', with: [{ kind: 'text', data: m.data.toString().toUpperCase() }] } : undefined));
+    const upper = hookWith((m) =>
+      m.from === 'server' && m.kind === 'text' ? { action: 'replace', with: [{ kind: 'text', data: m.data.toString().toUpperCase() }] } : undefined,
+    );
     const tp = await startTestProxy({ target: backend.url, hooks: [upper] });
     cleanups.push(() => tp.close());
     const client = new WebSocket(tp.wsUrl('/ws'), { perMessageDeflate: false });

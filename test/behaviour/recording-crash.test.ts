@@ -8,7 +8,18 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadRecording, parseRecording, RecordingError } from '../../src/recording/loader.js';
 import { demoBackend } from '../support/backends.js';
 import { fakeJwt } from '../support/helpers.js';
-import { closeClient, ensureBuilt, openClient, recordingWhen, recordThroughProxy, runBin, runDeferred, startBinProxy, tmpFile, type Client } from '../support/recording.js';
+import {
+  closeClient,
+  ensureBuilt,
+  openClient,
+  recordingWhen,
+  recordThroughProxy,
+  runBin,
+  runDeferred,
+  startBinProxy,
+  tmpFile,
+  type Client,
+} from '../support/recording.js';
 
 beforeAll(ensureBuilt, 120_000);
 afterEach(runDeferred);
@@ -134,7 +145,14 @@ describe('a torn last line (parseRecording)', () => {
 
 // --- corrupted and foreign files -----------------------------------------------------
 
-const HEADER = JSON.stringify({ type: 'header', format: 'wstap-recording', version: 1, createdAt: '2025-01-15T10:00:00.000Z', wstap: '0.1.0', payloads: 'full' });
+const HEADER = JSON.stringify({
+  type: 'header',
+  format: 'wstap-recording',
+  version: 1,
+  createdAt: '2025-01-15T10:00:00.000Z',
+  wstap: '0.1.0',
+  payloads: 'full',
+});
 const OPEN = JSON.stringify({
   type: 'open',
   session: 'ws-1',
@@ -146,7 +164,21 @@ const OPEN = JSON.stringify({
   findings: [],
 });
 const message = (fields: Record<string, unknown>): string =>
-  JSON.stringify({ type: 'message', session: 'ws-1', from: 'client', t: 1, ts: 1736935200001, kind: 'text', opcode: 1, frames: 1, compressed: false, size: 2, wireSize: 8, text: 'hi', ...fields });
+  JSON.stringify({
+    type: 'message',
+    session: 'ws-1',
+    from: 'client',
+    t: 1,
+    ts: 1736935200001,
+    kind: 'text',
+    opcode: 1,
+    frames: 1,
+    compressed: false,
+    size: 2,
+    wireSize: 8,
+    text: 'hi',
+    ...fields,
+  });
 const CLOSE = JSON.stringify({ type: 'close', session: 'ws-1', t: 5, ts: 1736935200005, endedBy: 'client', how: 'fin', durationMs: 5, findings: [] });
 
 /** A valid recording with `bad` as line 4 (between two good message lines). */
@@ -163,13 +195,28 @@ describe('a corrupted recording: RecordingError naming the line and the field', 
   const cases: { name: string; line: string; field: string | undefined; message: RegExp }[] = [
     { name: 'a line that is not JSON', line: '{"type":"message","session":"ws-1",,}', field: undefined, message: /line 4: not valid JSON/ },
     { name: 'a JSON array instead of an event', line: '[1,2,3]', field: 'event', message: /line 4: event must be a JSON object/ },
-    { name: 'an unknown event type', line: message({ type: 'frame' }), field: 'type', message: /line 4: type must be "open", "message" or "close", not "frame"/ },
+    {
+      name: 'an unknown event type',
+      line: message({ type: 'frame' }),
+      field: 'type',
+      message: /line 4: type must be "open", "message" or "close", not "frame"/,
+    },
     { name: 'a bad direction', line: message({ from: 'nobody' }), field: 'from', message: /line 4: from must be "client" or "server", not "nobody"/ },
     { name: 'a missing time', line: message({ t: undefined }), field: 't', message: /line 4: t is missing \(a number is required\)/ },
     { name: 'a time of the wrong type', line: message({ t: 'soon' }), field: 't', message: /line 4: t must be a number, not "soon"/ },
-    { name: 'an unknown message kind', line: message({ kind: 'blob' }), field: 'kind', message: /line 4: kind must be text, binary, ping, pong or close/ },
+    {
+      name: 'an unknown message kind',
+      line: message({ kind: 'blob' }),
+      field: 'kind',
+      message: /line 4: kind must be text, binary, ping, pong or close/,
+    },
     { name: 'text and base64 both', line: message({ base64: 'aGk=' }), field: 'text', message: /line 4: text and base64 cannot both be present/ },
-    { name: 'a message of a session never opened', line: message({ session: 'ws-9' }), field: 'session', message: /line 4: session "ws-9" has no open event before this line/ },
+    {
+      name: 'a message of a session never opened',
+      line: message({ session: 'ws-9' }),
+      field: 'session',
+      message: /line 4: session "ws-9" has no open event before this line/,
+    },
     { name: 'a second open of the same session', line: OPEN, field: 'session', message: /line 4: session "ws-1" is opened twice/ },
     {
       name: 'an open without request headers',
@@ -177,7 +224,12 @@ describe('a corrupted recording: RecordingError naming the line and the field', 
       field: 'request.headers',
       message: /line 4: request.headers must be an array/,
     },
-    { name: 'a close with a non-numeric code', line: JSON.stringify({ type: 'close', session: 'ws-1', close: { code: 'x' } }), field: 'close.code', message: /line 4: close.code must be a number/ },
+    {
+      name: 'a close with a non-numeric code',
+      line: JSON.stringify({ type: 'close', session: 'ws-1', close: { code: 'x' } }),
+      field: 'close.code',
+      message: /line 4: close.code must be a number/,
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -228,7 +280,7 @@ describe('a file that is no recording', () => {
   // newline (which could pass for a torn line), the error names the file and says it is no
   // wstap recording (line 1, field 'format'), not a generic "line 1: not valid JSON".
   it('a text file, or a pretty-printed JSON file: "is not a wstap recording", naming the file', () => {
-    const texts = ['hello\nworld\n', 'just one line', JSON.stringify({ name: 'pkg', version: '1.0.0' }, null, 2) + '\n'];
+    const texts = ['hello\nworld\n', 'just one line', `${JSON.stringify({ name: 'pkg', version: '1.0.0' }, null, 2)}\n`];
     for (const [i, text] of texts.entries()) {
       const file = tmpFile(`foreign-${i}.txt`);
       writeFileSync(file, text);

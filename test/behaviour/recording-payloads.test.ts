@@ -30,10 +30,10 @@ describe('payloads as recorded', () => {
 
   const awkward = [
     '{"id":1,"say":"\\"quoted\\" and \\\\ back"}',
-    Array.from({ length: 32 }, (_, c) => String.fromCharCode(c)).join('') + '\u007f end',
+    `${Array.from({ length: 32 }, (_, c) => String.fromCharCode(c)).join('')}\u007f end`,
     'é 中文 😀 \u2028 \u2029 mixed',
     '"'.repeat(300),
-    'x'.repeat(70_000) + '"tail"',
+    `${'x'.repeat(70_000)}"tail"`,
     `{"token":"fake-${randomBytes(6).toString('hex')}","n":2}`,
     '',
   ];
@@ -83,13 +83,23 @@ describe('payloads as recorded', () => {
         const b = Buffer.from(text.replace(/"token":"[^"]*"/, '"token":"[redacted]"'), 'utf8');
         return b.length > limit ? new TextDecoder().decode(b.subarray(0, limit)).replace(/\uFFFD+$/, '') : b.toString('utf8');
       };
-      const expected: { kind: string; text?: string; base64?: string }[] = [...awkward.map((t) => ({ kind: 'text', text: cut(t) })), { kind: 'binary', base64: bin.subarray(0, Math.min(100, limit)).toString('base64') }, { kind: 'binary' }];
+      const expected: { kind: string; text?: string; base64?: string }[] = [
+        ...awkward.map((t) => ({ kind: 'text', text: cut(t) })),
+        { kind: 'binary', base64: bin.subarray(0, Math.min(100, limit)).toString('base64') },
+        { kind: 'binary' },
+      ];
       for (const from of ['client', 'server']) {
-        const got = dataOf(rec).filter((m) => m.from === from).map(({ from: _, ...m }) => m);
-        expect(got.map((m) => ({ ...m, text: m.text === '' ? undefined : m.text }))).toEqual(expected.map((m) => ({ ...m, text: m.text === '' ? undefined : m.text })));
+        const got = dataOf(rec)
+          .filter((m) => m.from === from)
+          .map(({ from: _, ...m }) => m);
+        expect(got.map((m) => ({ ...m, text: m.text === '' ? undefined : m.text }))).toEqual(
+          expected.map((m) => ({ ...m, text: m.text === '' ? undefined : m.text })),
+        );
       }
       const messages = rec.sessions[0]!.messages.filter((m) => m.kind === 'text' || m.kind === 'binary');
-      const longer = [...awkward.map((t) => Buffer.byteLength(t.replace(/"token":"[^"]*"/, '"token":"[redacted]"'))), 100, 0].filter((n) => n > limit).length;
+      const longer = [...awkward.map((t) => Buffer.byteLength(t.replace(/"token":"[^"]*"/, '"token":"[redacted]"'))), 100, 0].filter(
+        (n) => n > limit,
+      ).length;
       expect(messages.filter((m) => m.truncated).length).toBe(2 * longer);
       if (typeof payloads === 'number') expect(longer).toBeGreaterThanOrEqual(4);
       // Every line is what JSON.stringify writes for its own content: no odd escapes.
@@ -146,7 +156,14 @@ describe('--record-payloads', () => {
     const rec = loadRecording(file);
     expect(rec.header.payloads).toBe(16);
     const data = rec.sessions[0]!.messages.filter((m) => m.kind === 'text' || m.kind === 'binary');
-    const [sentText, , sentBin, , sentSmall, echoedSmall] = data as [MessageEvent, MessageEvent, MessageEvent, MessageEvent, MessageEvent, MessageEvent];
+    const [sentText, , sentBin, , sentSmall, echoedSmall] = data as [
+      MessageEvent,
+      MessageEvent,
+      MessageEvent,
+      MessageEvent,
+      MessageEvent,
+      MessageEvent,
+    ];
     expect(sentText).toMatchObject({ text: long.slice(0, 16), truncated: true, size: long.length });
     expect(sentBin).toMatchObject({ base64: bin.subarray(0, 16).toString('base64'), truncated: true, size: 40 });
     expect(sentSmall).toMatchObject({ base64: Buffer.from([1, 2, 3]).toString('base64'), size: 3 });

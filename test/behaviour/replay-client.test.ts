@@ -68,13 +68,35 @@ describe('replay as a client (library)', () => {
   });
 
   it('a changed value deep inside the JSON is named by its full path; $..ts style ignores work', async () => {
-    const original = await wsBackend((ws) => ws.on('message', () => ws.send(JSON.stringify({ items: [{ id: 1, ts: 5 }, { id: 2, ts: 6 }] }))));
+    const original = await wsBackend((ws) =>
+      ws.on('message', () =>
+        ws.send(
+          JSON.stringify({
+            items: [
+              { id: 1, ts: 5 },
+              { id: 2, ts: 6 },
+            ],
+          }),
+        ),
+      ),
+    );
     const { rec } = await recordThroughProxy(`http://127.0.0.1:${original.port}`, async (wsUrl) => {
       const c = await openClient(wsUrl('/feed'));
       await c.ask('list');
       await closeClient(c);
     });
-    const changed = await wsBackend((ws) => ws.on('message', () => ws.send(JSON.stringify({ items: [{ id: 1, ts: 7 }, { id: 3, ts: 8 }] }))));
+    const changed = await wsBackend((ws) =>
+      ws.on('message', () =>
+        ws.send(
+          JSON.stringify({
+            items: [
+              { id: 1, ts: 7 },
+              { id: 3, ts: 8 },
+            ],
+          }),
+        ),
+      ),
+    );
     const strict = await replayRecording(rec, { target: changed.wsUrl });
     expect(diffsOf(strict).map((d) => d.path)).toEqual(['$.items[0].ts', '$.items[1].id', '$.items[1].ts']);
     const lenient = await replayRecording(rec, { target: changed.wsUrl, ignore: ['$..ts'] });
@@ -138,6 +160,8 @@ describe('replay as a client (library)', () => {
     expect(rec.sessions.map((s) => s.id)).toEqual(['ws-1', 'ws-2']);
     const r = await replayRecording(rec, { target: `ws://127.0.0.1:${backend.port}`, sessions: ['ws-2'], ignore: ['$.server_ts'] });
     expect(r.sessions.map((s) => [s.session, s.ok])).toEqual([['ws-2', true]]);
-    await expect(replayRecording(rec, { target: `ws://127.0.0.1:${backend.port}`, sessions: ['ws-9'] })).rejects.toThrow(/no session ws-9.*ws-1, ws-2/);
+    await expect(replayRecording(rec, { target: `ws://127.0.0.1:${backend.port}`, sessions: ['ws-9'] })).rejects.toThrow(
+      /no session ws-9.*ws-1, ws-2/,
+    );
   });
 });

@@ -97,7 +97,11 @@ describe('recordings with partial payloads (--record-payloads)', () => {
     const r = await replayRecording(rec, { target: `ws://127.0.0.1:${backend.port}`, timeoutMs: 300 });
     expect(r.ok).toBe(false);
     expect(r.sessions[0]!.sent).toBe(0);
-    expect(r.sessions[0]!.diffs[0]).toMatchObject({ index: -1, expected: 'a whole recorded client message', actual: 'the recording has no payloads (--record-payloads none)' });
+    expect(r.sessions[0]!.diffs[0]).toMatchObject({
+      index: -1,
+      expected: 'a whole recorded client message',
+      actual: 'the recording has no payloads (--record-payloads none)',
+    });
   });
 
   // Guards serve against a recording made with --record-payloads none: it is refused up front

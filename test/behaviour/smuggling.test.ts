@@ -144,7 +144,7 @@ describe('a 101 that is not a valid WebSocket handshake is never tunnelled', () 
       expect(f?.severity).toBe('error');
       const entry = tp.logs.find((l) => l['event'] === 'handshake');
       expect(entry?.['outcome']).toBe('rejected');
-      expect((entry?.['findings'] as { code: string }[]).map((x) => x.code)).toContain('upgrade-accept-invalid');
+      expect((entry!['findings'] as { code: string }[]).map((x) => x.code)).toContain('upgrade-accept-invalid');
       expect(tp.ends).toEqual([]);
     });
 
@@ -167,7 +167,8 @@ describe('a 101 that is not a valid WebSocket handshake is never tunnelled', () 
 const rejections: { name: string; answer: string; body: string; keepsConnection: boolean }[] = [
   {
     name: 'Content-Length body, backend keeps the connection',
-    answer: 'HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 31\r\nConnection: keep-alive\r\n\r\nOrigin not allowed: evil.site\r\n',
+    answer:
+      'HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 31\r\nConnection: keep-alive\r\n\r\nOrigin not allowed: evil.site\r\n',
     body: 'Origin not allowed: evil.site\r\n',
     keepsConnection: true,
   },
@@ -228,7 +229,10 @@ describe('a backend that refuses the upgrade', () => {
     const { tp } = await proxyInFront(
       await startRawBackend((c) => {
         c.socket.once('end', () => c.socket.end());
-        c.waitFor(hasHead).then(() => c.socket.write(r.answer), () => {});
+        c.waitFor(hasHead).then(
+          () => c.socket.write(r.answer),
+          () => {},
+        );
       }),
     );
     const client = await connect(tp.port);
@@ -260,7 +264,16 @@ describe('other smuggling shapes', () => {
   it('an upgrade with a wrong Sec-WebSocket-Version (0ang3el scenario 1) is answered by wstap and never reaches the backend', async () => {
     const { backend, tp } = await setup(() => 'HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n');
     const client = await connect(tp.port);
-    const head = ['GET /ws HTTP/1.1', 'Host: 127.0.0.1', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${KEY}`, 'Sec-WebSocket-Version: 1337', '', ''].join('\r\n');
+    const head = [
+      'GET /ws HTTP/1.1',
+      'Host: 127.0.0.1',
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Key: ${KEY}`,
+      'Sec-WebSocket-Version: 1337',
+      '',
+      '',
+    ].join('\r\n');
     client.socket.write(head + SMUGGLED);
     await client.sawEnd;
     expect(latin1(client.received())).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);

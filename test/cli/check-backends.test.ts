@@ -19,7 +19,17 @@ afterEach(runDeferred);
 describe('wstap check against real backends', () => {
   it('a backend that accepts: every step passes, the reply and its latency are reported, exit 0', async () => {
     const b = await demoBackend(BYPASS);
-    const { r, result } = await checkJson([wsUrl(b.port), '--origin', 'http://localhost:3000', '--health', '/health', '--send', '{"id":7}', '--linger', '200']);
+    const { r, result } = await checkJson([
+      wsUrl(b.port),
+      '--origin',
+      'http://localhost:3000',
+      '--health',
+      '/health',
+      '--send',
+      '{"id":7}',
+      '--linger',
+      '200',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(result).toMatchObject({ ok: true, exitCode: 0, url: wsUrl(b.port) });
@@ -39,11 +49,22 @@ describe('wstap check against real backends', () => {
 
   it('the same, as text: one line per step with its verdict mark, and a healthy summary', async () => {
     const b = await demoBackend(BYPASS);
-    const r = await wstap(['check', wsUrl(b.port), '--origin', 'http://localhost:3000', '-H', `Authorization: Bearer ${fakeJwt(600)}`, '--send', 'hello', '--linger', '100']);
+    const r = await wstap([
+      'check',
+      wsUrl(b.port),
+      '--origin',
+      'http://localhost:3000',
+      '-H',
+      `Authorization: Bearer ${fakeJwt(600)}`,
+      '--send',
+      'hello',
+      '--linger',
+      '100',
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^wstap check ws:\/\/127\.0\.0\.1:\d+\/ws$/m);
     for (const name of ['resolve', 'connect', 'handshake', 'linger', 'send']) expect(r.stdout).toMatch(new RegExp(`^  ✔ ${name}\\s`, 'm'));
-    expect(r.stdout).toMatch(/^  - health\s+skipped: no --health path/m);
+    expect(r.stdout).toMatch(/^ {2}- health\s+skipped: no --health path/m);
     expect(r.stdout).toMatch(/^✔ healthy/m);
     expect(r.stdout).not.toMatch(/\u001b\[/);
   });
@@ -110,7 +131,7 @@ describe('wstap check against real backends', () => {
     expect(step(result, 'handshake').verdict).toBe('skip');
   });
 
-  it('two Origin lines (the guide\'s issue 4): origin-duplicate and the backend\'s 400, exit 1', async () => {
+  it("two Origin lines (the guide's issue 4): origin-duplicate and the backend's 400, exit 1", async () => {
     const b = await demoBackend(BYPASS);
     const { r, result } = await checkJson([wsUrl(b.port), '--origin', 'http://localhost:3000', '--origin', 'http://localhost:3000']);
     expect(r.code).toBe(1);
@@ -138,7 +159,7 @@ describe('wstap check against real backends', () => {
     const b = await demoBackend(BYPASS);
     const r = await wstap(['check', wsUrl(b.port), '--origins', 'http://evil.test,https://frontend:3000/some/path', '--linger', '50']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^  ✖ origins\s+0 of 2 accepted/m);
+    expect(r.stdout).toMatch(/^ {2}✖ origins\s+0 of 2 accepted/m);
     expect(r.stdout).toMatch(/^\s+▲ http:\/\/evil\.test\s+rejected\s+403/m);
     expect(r.stdout).toMatch(/^\s+▲ https:\/\/frontend:3000\s+rejected/m);
   });
@@ -168,9 +189,23 @@ describe('wstap check against real backends', () => {
 
   it('a 101 with a wrong Sec-WebSocket-Accept: upgrade-accept-invalid, never used, exit 1', async () => {
     const b = await openRawBackend((c) => {
-      void c.waitFor((all) => all.includes('\r\n\r\n')).then(() => {
-        c.socket.write(['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${acceptFor('not-the-key')}`, '', ''].join('\r\n'));
-      }, () => {}); // the connect step's probe connection sends nothing
+      void c
+        .waitFor((all) => all.includes('\r\n\r\n'))
+        .then(
+          () => {
+            c.socket.write(
+              [
+                'HTTP/1.1 101 Switching Protocols',
+                'Upgrade: websocket',
+                'Connection: Upgrade',
+                `Sec-WebSocket-Accept: ${acceptFor('not-the-key')}`,
+                '',
+                '',
+              ].join('\r\n'),
+            );
+          },
+          () => {},
+        ); // the connect step's probe connection sends nothing
     });
     const { r, result } = await checkJson([wsUrl(b.port), '--send', 'x']);
     expect(r.code).toBe(1);

@@ -19,7 +19,9 @@ describe('wstap check: environment', () => {
   it('inside a container with a localhost target: localhost-in-container suggests the service name', async () => {
     const b = await demoBackend(BYPASS);
     const token = fakeJwt(600);
-    const { r, result } = await checkJson([`ws://localhost:${b.port}/ws?token=${token}`, '--origin', 'http://localhost:3000', '--linger', '50'], { WSTAP_IN_CONTAINER: 'true' });
+    const { r, result } = await checkJson([`ws://localhost:${b.port}/ws?token=${token}`, '--origin', 'http://localhost:3000', '--linger', '50'], {
+      WSTAP_IN_CONTAINER: 'true',
+    });
     expect(r.code).toBe(0);
     const env = step(result, 'environment');
     expect(env.verdict).toBe('warn');
@@ -36,7 +38,7 @@ describe('wstap check: environment', () => {
     expect(outside.steps.some((s) => s.name === 'environment')).toBe(false);
   });
 
-  it('--dotenv with the guide\'s mistakes: a service name in the browser URL, mismatched hosts and schemes, a bypass outside development', async () => {
+  it("--dotenv with the guide's mistakes: a service name in the browser URL, mismatched hosts and schemes, a bypass outside development", async () => {
     const b = await demoBackend(BYPASS);
     const file = writeTmpFile(
       '.env.local',
@@ -62,7 +64,7 @@ describe('wstap check: environment', () => {
     expect(step(result, 'linger').verdict).toBe('ok');
   });
 
-  it('--dotenv without a URL checks the frontend\'s NEXT_PUBLIC_WS_URL; a consistent file passes (and so does --env-file, its other name)', async () => {
+  it("--dotenv without a URL checks the frontend's NEXT_PUBLIC_WS_URL; a consistent file passes (and so does --env-file, its other name)", async () => {
     const b = await demoBackend(BYPASS);
     const file = writeTmpFile(
       '.env.development.local',

@@ -14,7 +14,10 @@ afterEach(runDeferred);
 describe('wstap check: usage errors exit 2 with one line on stderr', () => {
   const cases: [string, string[]][] = [
     ['no URL and no --dotenv', ['check']],
-    ['a --dotenv file that does not exist (wstap says so; Node does not stop first, as it does for --env-file)', ['check', '--dotenv', '/nonexistent/.env.local']],
+    [
+      'a --dotenv file that does not exist (wstap says so; Node does not stop first, as it does for --env-file)',
+      ['check', '--dotenv', '/nonexistent/.env.local'],
+    ],
     ['a scheme that is not ws, wss, http or https', ['check', 'ftp://localhost:8000/ws']],
     ['not a URL', ['check', 'localhost:8000']],
     ['an unknown --origins preset', ['check', 'ws://localhost:8000/ws', '--origins', 'docker-prod']],

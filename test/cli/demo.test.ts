@@ -21,7 +21,15 @@ describe('wstap demo', () => {
       .map((l) => JSON.parse(l) as LogLine);
     const handshakes = lines.filter((l) => l['event'] === 'handshake');
     const codes = new Set(handshakes.flatMap(findingCodes));
-    for (const c of ['auth-missing', 'auth-expired', 'origin-disallowed', 'origin-duplicate', 'upgrade-rejected', 'upstream-refused', 'upstream-dns']) {
+    for (const c of [
+      'auth-missing',
+      'auth-expired',
+      'origin-disallowed',
+      'origin-duplicate',
+      'upgrade-rejected',
+      'upstream-refused',
+      'upstream-dns',
+    ]) {
       expect(codes, c).toContain(c);
     }
     expect(handshakes.some((l) => l['outcome'] === 'tunnel')).toBe(true);

@@ -93,7 +93,15 @@ function dockerignore(root: string): (rel: string) => boolean {
         .map((l) => l.trim())
         .filter((l) => l && !l.startsWith('#'))
     : [];
-  const res = patterns.map((p) => new RegExp(`^${p.replace(/^\//, '').replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}(/.*)?$`));
+  const res = patterns.map(
+    (p) =>
+      new RegExp(
+        `^${p
+          .replace(/^\//, '')
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*/g, '[^/]*')}(/.*)?$`,
+      ),
+  );
   return (rel) => res.some((re) => re.test(rel));
 }
 
@@ -177,7 +185,8 @@ async function build(stages: Stage[], context: string, tmp: string): Promise<Bui
             for (const part of ins.args.split('&&').map((s) => s.trim())) {
               const mk = /^mkdir\s+-p\s+(.+)$/.exec(part);
               if (mk) for (const d of mk[1]!.split(/\s+/)) mkdirSync(inside(d, b.workdir), { recursive: true });
-              else if (!/^chown\s+\S+\s+.+$/.test(part)) throw new Error(`${where}: this test does not know how to follow "${part}" in the final stage`);
+              else if (!/^chown\s+\S+\s+.+$/.test(part))
+                throw new Error(`${where}: this test does not know how to follow "${part}" in the final stage`);
             }
             break;
           }
@@ -290,10 +299,19 @@ describe('the Dockerfile, step by step outside Docker', () => {
   it('builds: npm ci, the TypeScript build and the prune leave production dependencies only', () => {
     const b = built();
     const app = finalApp();
-    for (const f of ['package.json', 'bin/wstap.js', 'dist/cli/main.js', 'node_modules/ws', 'node_modules/commander', 'node_modules/undici', 'node_modules/pino']) {
+    for (const f of [
+      'package.json',
+      'bin/wstap.js',
+      'dist/cli/main.js',
+      'node_modules/ws',
+      'node_modules/commander',
+      'node_modules/undici',
+      'node_modules/pino',
+    ]) {
       expect(existsSync(path.join(app, f)), f).toBe(true);
     }
-    for (const dev of ['typescript', 'vitest', 'playwright-core', '@types/node']) expect(existsSync(path.join(app, 'node_modules', dev)), dev).toBe(false);
+    for (const dev of ['typescript', 'vitest', 'playwright-core', '@types/node'])
+      expect(existsSync(path.join(app, 'node_modules', dev)), dev).toBe(false);
     // Nothing of the source tree or the tests in the image.
     expect(readdirSync(app).sort()).toEqual(['bin', 'dist', 'node_modules', 'package.json']);
     expect(statSync(path.join(app, 'dist')).isDirectory()).toBe(true);
@@ -311,7 +329,9 @@ describe('the Dockerfile, step by step outside Docker', () => {
     expect(b.healthcheck?.join(' ')).toContain('/__wstap/health');
   });
 
-  it('runs: the health endpoint answers, the HEALTHCHECK passes, a WebSocket passes through, check works, SIGTERM exits 0', { timeout: 60_000 }, async () => {
+  it('runs: the health endpoint answers, the HEALTHCHECK passes, a WebSocket passes through, check works, SIGTERM exits 0', {
+    timeout: 60_000,
+  }, async () => {
     const b = built();
     const port = await refusedPort();
     // The image's environment, but on 127.0.0.1, a free port and the test's backend.
@@ -328,22 +348,34 @@ describe('the Dockerfile, step by step outside Docker', () => {
     const hc = await run(hcCmd, hcArgs, { cwd: finalApp(), env: cleanEnv({ ...b.env, ...over }) });
     expect(hc.code, hc.stderr).toBe(0);
 
-    const reply = await roundTrip(`ws://127.0.0.1:${port}/ws`, { Origin: 'http://localhost:3000', Authorization: `Bearer ${fakeJwt(600)}` }, '{"id":1}');
+    const reply = await roundTrip(
+      `ws://127.0.0.1:${port}/ws`,
+      { Origin: 'http://localhost:3000', Authorization: `Bearer ${fakeJwt(600)}` },
+      '{"id":1}',
+    );
     expect(JSON.parse(reply)).toMatchObject({ type: 'echo', data: { id: 1 } });
     const hs = await w.waitForJson((l) => l['event'] === 'handshake', 'the handshake line');
     expect(hs).toMatchObject({ outcome: 'tunnel', status: 101, findings: [] });
 
     // `docker run wstap check ...`: the same entrypoint with other arguments.
-    const check = await run(...program([...b.entrypoint, 'check', `ws://127.0.0.1:${port}/ws`, '--origin', 'http://localhost:3000', '--linger', '100', '--json']), {
-      cwd: finalApp(),
-      env: cleanEnv({ ...b.env, WSTAP_IN_CONTAINER: 'false' }),
-    });
+    const check = await run(
+      ...program([...b.entrypoint, 'check', `ws://127.0.0.1:${port}/ws`, '--origin', 'http://localhost:3000', '--linger', '100', '--json']),
+      {
+        cwd: finalApp(),
+        env: cleanEnv({ ...b.env, WSTAP_IN_CONTAINER: 'false' }),
+      },
+    );
     expect(check.code, check.stdout + check.stderr).toBe(0);
 
     w.proc.kill('SIGTERM');
     expect(await w.exited).toEqual({ code: 0, signal: null });
     // 'stopped' is the last line written; a line still in pino's asynchronous write can land after it.
-    expect(w.json().slice(-2).map((l) => l['event'])).toContain('stopped');
+    expect(
+      w
+        .json()
+        .slice(-2)
+        .map((l) => l['event']),
+    ).toContain('stopped');
     expect(w.stderr()).toBe('');
   });
 
@@ -408,7 +440,10 @@ function readCompose(text: string): { services: Record<string, ComposeService>; 
       continue;
     }
     if (service && indent >= 6 && t.startsWith('- ')) {
-      const item = t.slice(2).trim().replace(/^"(.*)"$/, '$1');
+      const item = t
+        .slice(2)
+        .trim()
+        .replace(/^"(.*)"$/, '$1');
       if (key === 'environment') {
         const eq = item.indexOf('=');
         service.environment[item.slice(0, eq)] = item.slice(eq + 1);
@@ -432,7 +467,7 @@ describe('examples/docker-compose.dev.yml', () => {
     expect(compose.services['backend']!.ports).toContain('8000:8000');
   });
 
-  it('the frontend\'s browser URLs point at wstap on localhost and pass wstap\'s own env diagnosis; the backend\'s bypass is complete', () => {
+  it("the frontend's browser URLs point at wstap on localhost and pass wstap's own env diagnosis; the backend's bypass is complete", () => {
     const fe = compose.services['frontend']!.environment;
     expect(fe['NEXT_PUBLIC_WS_URL']).toBe('ws://localhost:8001/ws');
     expect(diagnoseEnv(new Map(Object.entries(fe))).findings).toEqual([]);
@@ -447,7 +482,7 @@ describe('examples/docker-compose.dev.yml', () => {
     expect(w.environment['WSTAP_RECORD']?.startsWith(`${mount}/`)).toBe(true);
   });
 
-  it('the image runs with the compose file\'s environment for wstap: allowed Origins are applied', { timeout: 30_000 }, async () => {
+  it("the image runs with the compose file's environment for wstap: allowed Origins are applied", { timeout: 30_000 }, async () => {
     const w = compose.services['wstap']!;
     const port = await refusedPort();
     const recordings = mkdtempSync(path.join(os.tmpdir(), 'wstap-recordings-'));
@@ -466,7 +501,10 @@ describe('examples/docker-compose.dev.yml', () => {
       expect(JSON.parse(reply)).toMatchObject({ type: 'echo', data: { id: 2 } });
       // An Origin outside WSTAP_ALLOW_ORIGINS is reported (the demo backend rejects it too).
       await roundTrip(`ws://127.0.0.1:${port}/ws`, { Origin: 'http://frontend:3000' }, 'x').catch(() => {});
-      const flagged = await proc.waitForJson((l) => l['event'] === 'handshake' && JSON.stringify(l['findings']).includes('origin-disallowed'), 'an origin-disallowed handshake');
+      const flagged = await proc.waitForJson(
+        (l) => l['event'] === 'handshake' && JSON.stringify(l['findings']).includes('origin-disallowed'),
+        'an origin-disallowed handshake',
+      );
       expect(flagged['origins']).toEqual(['http://frontend:3000']);
       proc.proc.kill('SIGTERM');
       expect((await proc.exited).code).toBe(0);

@@ -61,10 +61,14 @@ describe('a pipe that closes early', () => {
   it.each([
     ['| head -1', 'head -1'],
     ['| grep -q', 'grep -q "wstap check"'],
-  ])('wstap check %s: no stack trace, and the status is still the check\'s (1)', async (_name, reader) => {
+  ])("wstap check %s: no stack trace, and the status is still the check's (1)", async (_name, reader) => {
     // Asynchronously: the backend lives in this process and must answer while the pipe runs.
     const script = `node ${BIN} check ${url} --linger 100 | ${reader}; echo "status=\${PIPESTATUS[0]}"`;
-    const r = await promisify(execFile)('bash', ['-c', script], { env: cleanEnv({ WSTAP_IN_CONTAINER: 'false' }), encoding: 'utf8', timeout: 20_000 });
+    const r = await promisify(execFile)('bash', ['-c', script], {
+      env: cleanEnv({ WSTAP_IN_CONTAINER: 'false' }),
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(r.stdout).toMatch(/status=1/);
     expect(`${r.stdout}${r.stderr}`).not.toMatch(/Error|at .*\(node:|EPIPE/);
   });

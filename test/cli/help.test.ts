@@ -30,7 +30,16 @@ const ALL_CODES = [
 ];
 
 const PROXY_OPTIONS = ['--target', '--port', '--host', '--allow-origin', '--normalize-origin', '--log-format', '--log-level', '--shutdown-grace'];
-const PROXY_ENV = ['WSTAP_TARGET', 'WSTAP_PORT', 'WSTAP_HOST', 'WSTAP_ALLOW_ORIGINS', 'WSTAP_NORMALIZE_ORIGIN', 'WSTAP_LOG_FORMAT', 'WSTAP_LOG_LEVEL', 'WSTAP_SHUTDOWN_GRACE'];
+const PROXY_ENV = [
+  'WSTAP_TARGET',
+  'WSTAP_PORT',
+  'WSTAP_HOST',
+  'WSTAP_ALLOW_ORIGINS',
+  'WSTAP_NORMALIZE_ORIGIN',
+  'WSTAP_LOG_FORMAT',
+  'WSTAP_LOG_LEVEL',
+  'WSTAP_SHUTDOWN_GRACE',
+];
 
 describe('wstap --help and --version', () => {
   it('proxy --help lists every proxy option and its environment variable', async () => {
@@ -108,7 +117,7 @@ describe('wstap findings', () => {
 });
 
 describe('--help of every command', () => {
-  it('wstap --help lists the commands, check among them, and each command\'s --help exits 0 with its usage', { timeout: 90_000 }, async () => {
+  it("wstap --help lists the commands, check among them, and each command's --help exits 0 with its usage", { timeout: 90_000 }, async () => {
     const top = await wstap(['--help']);
     expect(top.code).toBe(0);
     const section = top.stdout.split(/^Commands:$/m)[1]!.split(/\n\s*\n/)[0]!;
@@ -125,7 +134,19 @@ describe('--help of every command', () => {
   it('wstap check --help lists every option, the presets and the exit codes', async () => {
     const r = await wstap(['check', '--help']);
     expect(r.code).toBe(0);
-    for (const o of ['--origin', '--header', '--subprotocol', '--health', '--linger', '--send', '--origins', '--dotenv', '--timeout', '--insecure', '--json']) {
+    for (const o of [
+      '--origin',
+      '--header',
+      '--subprotocol',
+      '--health',
+      '--linger',
+      '--send',
+      '--origins',
+      '--dotenv',
+      '--timeout',
+      '--insecure',
+      '--json',
+    ]) {
       expect(r.stdout, o).toContain(o);
     }
     expect(r.stdout).toContain('docker-dev');

@@ -86,8 +86,12 @@ describe('the log in a reconnect loop', () => {
     const out = await stop(bin);
     const sessionLines = out.split('\n').filter((l) => / ws-\d GET /.test(l));
     expect(sessionLines).toHaveLength(4);
-    expect(sessionLines[0]).toMatch(/ws-1 GET \/ok\?token=\[redacted\] from 127\.0\.0\.1:\d+ → 101 · closed by client 1000 after \d+ ms · ↑ \d+ B ↓ \d+ B$/);
-    expect(sessionLines[1]).toMatch(/ws-2 GET \/ws from .* → 101 · closed by server 1008 "Authentication required" after .* · ▲ auth-missing ▲ close-policy$/);
+    expect(sessionLines[0]).toMatch(
+      /ws-1 GET \/ok\?token=\[redacted\] from 127\.0\.0\.1:\d+ → 101 · closed by client 1000 after \d+ ms · ↑ \d+ B ↓ \d+ B$/,
+    );
+    expect(sessionLines[1]).toMatch(
+      /ws-2 GET \/ws from .* → 101 · closed by server 1008 "Authentication required" after .* · ▲ auth-missing ▲ close-policy$/,
+    );
     expect(count(out, 'fix for close-policy:')).toBe(1);
   });
 });

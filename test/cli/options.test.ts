@@ -97,7 +97,9 @@ describe('configuration from the environment', () => {
     expect(addresses[0]!.address).toBe('127.0.0.1');
     expect(addresses[0]!.port).toBeGreaterThan(0);
 
-    const ws = wsClient(`ws://127.0.0.1:${addresses[0]!.port}/ws`, { headers: { Origin: 'http://evil.test', Authorization: `Bearer ${fakeJwt(600)}` } });
+    const ws = wsClient(`ws://127.0.0.1:${addresses[0]!.port}/ws`, {
+      headers: { Origin: 'http://evil.test', Authorization: `Bearer ${fakeJwt(600)}` },
+    });
     await closed(ws);
     const hs = await env.waitForJson((l) => l['event'] === 'handshake', 'the handshake line');
     expect(findingCodes(hs)).toContain('origin-disallowed');

@@ -75,10 +75,12 @@ describe('pretty log', () => {
     const w = startWstap(['--port', '0', '--host', '127.0.0.1', '--log-format', 'pretty', '--target', backend.url]);
     const m = await w.waitForText(/listening on ws:\/\/127\.0\.0\.1:(\d+)/);
     const port = Number(m[1]);
-    const ws = wsClient(`ws://127.0.0.1:${port}/ws`, { headers: {
-      Origin: ['http://localhost:3000', 'http://localhost:3000'],
-      Authorization: `Bearer ${fakeJwt(600)}`,
-    } });
+    const ws = wsClient(`ws://127.0.0.1:${port}/ws`, {
+      headers: {
+        Origin: ['http://localhost:3000', 'http://localhost:3000'],
+        Authorization: `Bearer ${fakeJwt(600)}`,
+      },
+    });
     await closed(ws);
     await w.waitForText(/origin-duplicate[\s\S]*fix:/);
     const out = w.stdout();

@@ -68,7 +68,7 @@ const env = (): NodeJS.ProcessEnv => cleanEnv({ WSTAP_IN_CONTAINER: 'false' });
 const HANDLERS: { re: RegExp; what: string; test(line: string, m: RegExpMatchArray): Promise<void> }[] = [
   {
     re: /^npm ci && npm start$/,
-    what: 'builds and runs the demo: exit 0, and the findings of the guide\'s issues 1 to 5 in the output',
+    what: "builds and runs the demo: exit 0, and the findings of the guide's issues 1 to 5 in the output",
     async test() {
       expect(PKG.scripts['start']).toMatch(/build.*&&.*bin\/wstap\.js demo/);
       const r = await run('npm', ['start'], { cwd: copy!, env: env() }, 60_000);
@@ -79,7 +79,8 @@ const HANDLERS: { re: RegExp; what: string; test(line: string, m: RegExpMatchArr
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as { findings?: { code: string }[] });
       const codes = new Set(lines.flatMap((l) => (l.findings ?? []).map((f) => f.code)));
-      for (const c of ['upstream-refused', 'close-policy', 'origin-disallowed', 'upgrade-rejected', 'origin-duplicate', 'upstream-dns']) expect(codes, c).toContain(c);
+      for (const c of ['upstream-refused', 'close-policy', 'origin-disallowed', 'upgrade-rejected', 'origin-duplicate', 'upstream-dns'])
+        expect(codes, c).toContain(c);
     },
   },
   {
@@ -113,14 +114,18 @@ const HANDLERS: { re: RegExp; what: string; test(line: string, m: RegExpMatchArr
   },
   {
     re: /^NEXT_PUBLIC_WS_URL=(\S+) npm run dev$/,
-    what: 'the frontend\'s NEXT_PUBLIC_WS_URL reaches the backend through wstap (checked with wstap check --dotenv)',
+    what: "the frontend's NEXT_PUBLIC_WS_URL reaches the backend through wstap (checked with wstap check --dotenv)",
     async test(_line, m) {
       expect(proxy, 'the proxy line comes first in the Quick start').toBeDefined();
       const dir = mkdtempSync(path.join(os.tmpdir(), 'wstap-frontend-'));
       try {
         const file = path.join(dir, '.env.local');
         writeFileSync(file, `NEXT_PUBLIC_WS_URL=${ports(m[1]!)}\n`);
-        const r = await run(process.execPath, ['bin/wstap.js', 'check', '--dotenv', file, '--origin', 'http://localhost:3000', '--linger', '200', '--json'], { cwd: copy!, env: env() });
+        const r = await run(
+          process.execPath,
+          ['bin/wstap.js', 'check', '--dotenv', file, '--origin', 'http://localhost:3000', '--linger', '200', '--json'],
+          { cwd: copy!, env: env() },
+        );
         expect(r.code, r.stdout + r.stderr).toBe(0);
         const result = JSON.parse(r.stdout) as { url: string; steps: { name: string; verdict: string }[] };
         expect(result.url).toBe(`ws://localhost:${wstapPort}/ws`);
@@ -148,7 +153,11 @@ const HANDLERS: { re: RegExp; what: string; test(line: string, m: RegExpMatchArr
 describe('README Quick start', () => {
   it('has commands, and every one of them is exercised below', () => {
     expect(COMMANDS.length).toBeGreaterThan(0);
-    for (const c of COMMANDS) expect(HANDLERS.some((h) => h.re.test(c)), `a Quick start line this test does not exercise: ${c}`).toBe(true);
+    for (const c of COMMANDS)
+      expect(
+        HANDLERS.some((h) => h.re.test(c)),
+        `a Quick start line this test does not exercise: ${c}`,
+      ).toBe(true);
   });
 
   for (const line of COMMANDS) {

@@ -198,7 +198,14 @@ describe('wstap report (the real bin)', () => {
     expect(json.code).toBe(0);
     const rows = JSON.parse(json.stdout) as SessionReport[];
     expect(rows).toHaveLength(2);
-    expect(rows[0]).toMatchObject({ session: 'ws-1', path: '/ws?token=[redacted]', status: 101, outcome: 'tunnel', messages: { client: 2, server: 2 }, close: { by: 'client', code: 1000, reason: 'done', clean: true } });
+    expect(rows[0]).toMatchObject({
+      session: 'ws-1',
+      path: '/ws?token=[redacted]',
+      status: 101,
+      outcome: 'tunnel',
+      messages: { client: 2, server: 2 },
+      close: { by: 'client', code: 1000, reason: 'done', clean: true },
+    });
     expect(rows[0]!.latency).not.toBeNull();
     expect(rows[1]).toMatchObject({ session: 'ws-2', close: { by: 'server', code: 1008 }, messages: { client: 0, server: 0 } });
     expect(rows[1]!.findings).toEqual(expect.arrayContaining(['auth-missing', 'close-policy']));

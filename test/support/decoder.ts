@@ -2,7 +2,10 @@
 import type { DecodedMessage, ProtocolViolation, Side } from '../../src/session/message.js';
 import { FrameDecoder } from '../../src/tap/frame-decoder.js';
 
-export function decoder(from: Side, opts: { deflate?: boolean; max?: number } = {}): { d: FrameDecoder; messages: DecodedMessage[]; violations: ProtocolViolation[] } {
+export function decoder(
+  from: Side,
+  opts: { deflate?: boolean; max?: number } = {},
+): { d: FrameDecoder; messages: DecodedMessage[]; violations: ProtocolViolation[] } {
   const messages: DecodedMessage[] = [];
   const violations: ProtocolViolation[] = [];
   const d = new FrameDecoder({

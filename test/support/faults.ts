@@ -118,7 +118,10 @@ export async function startBackend(scripts: Record<string, Script> = {}, port = 
     tcpConnections,
     upgrades,
     async upgradeOn(path, timeoutMs = 5000) {
-      return until(() => upgrades.find((u) => u.path === path), `a backend upgrade on ${path}`, { timeoutMs, seen: () => upgrades.map((u) => u.path) });
+      return until(() => upgrades.find((u) => u.path === path), `a backend upgrade on ${path}`, {
+        timeoutMs,
+        seen: () => upgrades.map((u) => u.path),
+      });
     },
     openSockets: () => tcpConnections.filter((s) => !s.destroyed).length,
     close: () =>
@@ -178,7 +181,12 @@ export function readResponse(socket: net.Socket, timeoutMs = 5000): Promise<RawR
       if (r) finish(() => resolve(r));
     };
     const timer = setTimeout(
-      () => finish(() => reject(new Error(`no complete response within ${timeoutMs} ms; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 300))}`))),
+      () =>
+        finish(() =>
+          reject(
+            new Error(`no complete response within ${timeoutMs} ms; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 300))}`),
+          ),
+        ),
       timeoutMs,
     );
     const onData = (d: Buffer): void => {
@@ -189,7 +197,12 @@ export function readResponse(socket: net.Socket, timeoutMs = 5000): Promise<RawR
       ended = true;
       const r = parse();
       if (r) finish(() => resolve(r));
-      else finish(() => reject(new Error(`connection ended without a complete response; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 300))}`)));
+      else
+        finish(() =>
+          reject(
+            new Error(`connection ended without a complete response; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 300))}`),
+          ),
+        );
     };
     function finish(f: () => void): void {
       clearTimeout(timer);
@@ -250,10 +263,14 @@ export async function roundTrip(tp: TestProxy, path = '/echo'): Promise<void> {
 /** stats() reports no client socket and no live session (polled: closes are asynchronous). */
 export async function expectDrained(tp: TestProxy, timeoutMs = 5000): Promise<void> {
   try {
-    await until(() => {
-      const s = tp.proxy.stats();
-      return s.clientSockets === 0 && s.liveSessions === 0;
-    }, 'stats() to drain', timeoutMs);
+    await until(
+      () => {
+        const s = tp.proxy.stats();
+        return s.clientSockets === 0 && s.liveSessions === 0;
+      },
+      'stats() to drain',
+      timeoutMs,
+    );
   } catch {
     // Fail with the numbers, not just a timeout.
     expect(tp.proxy.stats(), 'proxy leaked sockets or sessions').toEqual({ clientSockets: 0, liveSessions: 0 });
@@ -287,4 +304,3 @@ export function httpGet(port: number, path: string, limitMs: number): Promise<{ 
 export const logsWith = (tp: TestProxy, event: string): Record<string, unknown>[] => tp.logs.filter((l) => l['event'] === event);
 export const codes = (s: Session): string[] => s.findings.map((f) => f.code);
 export const WARN = 40;
-

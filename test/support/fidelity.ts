@@ -16,7 +16,9 @@ import {
 } from './helpers.js';
 
 /** A raw backend (scripted by onConnection) behind a test proxy. */
-export async function setup(opts: { normalizeOrigin?: boolean; onConnection?: (c: RawConnection) => void } = {}): Promise<{ backend: RawBackend; tp: TestProxy }> {
+export async function setup(
+  opts: { normalizeOrigin?: boolean; onConnection?: (c: RawConnection) => void } = {},
+): Promise<{ backend: RawBackend; tp: TestProxy }> {
   return proxyInFront(await startRawBackend(opts.onConnection), { normalizeOrigin: opts.normalizeOrigin ?? false });
 }
 
@@ -40,7 +42,8 @@ export function headerPairs(head: Buffer | string): [string, string][] {
     return [l.slice(0, i), l.slice(i + 1).trim()];
   });
 }
-export const valuesOf = (pairs: [string, string][], name: string): string[] => pairs.filter(([n]) => n.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
+export const valuesOf = (pairs: [string, string][], name: string): string[] =>
+  pairs.filter(([n]) => n.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
 
 export interface OpenTunnel {
   client: RawConnection;
@@ -50,7 +53,12 @@ export interface OpenTunnel {
 }
 
 /** Client upgrade through the proxy, backend answers; both heads already checked byte for byte. */
-export async function openTunnel(tp: TestProxy, backend: RawBackend, request: Buffer | string = upgradeHead('/ws'), response: Buffer | string = switchingHead()): Promise<OpenTunnel> {
+export async function openTunnel(
+  tp: TestProxy,
+  backend: RawBackend,
+  request: Buffer | string = upgradeHead('/ws'),
+  response: Buffer | string = switchingHead(),
+): Promise<OpenTunnel> {
   const req = typeof request === 'string' ? bin(request) : request;
   const res = typeof response === 'string' ? bin(response) : response;
   const client = await openRawClient(tp.port);

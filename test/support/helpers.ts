@@ -19,7 +19,10 @@ import { until, withTimeout } from './wait.js';
 export { sleep } from './wait.js';
 
 export const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-export const acceptFor = (key: string): string => createHash('sha1').update(key + GUID).digest('base64');
+export const acceptFor = (key: string): string =>
+  createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 export const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 
 /** A proxy started in-process, with every session event and log line captured. */
@@ -189,7 +192,10 @@ export async function openRawBackend(onConnection?: (c: RawConnection) => void):
  * A test proxy in front of a backend that is already running. After the test the backend is
  * closed first (its sockets destroyed), then the proxy, which so finds no tunnel left open.
  */
-export async function proxyInFront<B extends { url: string; close(): Promise<void> }>(backend: B, opts: Omit<TestProxyOptions, 'target'> = {}): Promise<{ backend: B; tp: TestProxy }> {
+export async function proxyInFront<B extends { url: string; close(): Promise<void> }>(
+  backend: B,
+  opts: Omit<TestProxyOptions, 'target'> = {},
+): Promise<{ backend: B; tp: TestProxy }> {
   const tp = await openTestProxy({ target: backend.url, ...opts });
   defer(() => backend.close());
   return { backend, tp };
@@ -226,11 +232,29 @@ export const hasHead = (b: Buffer): boolean => b.includes('\r\n\r\n');
 
 /** A client upgrade request head with the given extra header lines (verbatim). */
 export function upgradeHead(path: string, extra: string[] = [], key = KEY): string {
-  return [`GET ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${key}`, 'Sec-WebSocket-Version: 13', ...extra, '', ''].join('\r\n');
+  return [
+    `GET ${path} HTTP/1.1`,
+    'Host: 127.0.0.1',
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Key: ${key}`,
+    'Sec-WebSocket-Version: 13',
+    ...extra,
+    '',
+    '',
+  ].join('\r\n');
 }
 
 export function switchingHead(key = KEY, extra: string[] = []): string {
-  return ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${acceptFor(key)}`, ...extra, '', ''].join('\r\n');
+  return [
+    'HTTP/1.1 101 Switching Protocols',
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Accept: ${acceptFor(key)}`,
+    ...extra,
+    '',
+    '',
+  ].join('\r\n');
 }
 
 /** The masking key of the client frames frame() makes: fixed, so that a test's bytes are the same on every run. */

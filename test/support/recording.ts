@@ -26,21 +26,25 @@ export type { LogLine } from './cli.js';
 
 /** Reads a recording file once it holds a line that matches (the recorder writes asynchronously). */
 export async function recordingWhen(file: string, pred: (events: Record<string, unknown>[]) => boolean, what: string): Promise<Recording> {
-  const text = await until(() => {
-    if (!existsSync(file)) return undefined;
-    const t = readFileSync(file, 'utf8');
-    const events = t
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .flatMap((l) => {
-        try {
-          return [JSON.parse(l) as Record<string, unknown>];
-        } catch {
-          return [];
-        }
-      });
-    return pred(events) ? t : undefined;
-  }, what, { seen: () => (existsSync(file) ? `${readFileSync(file, 'utf8').split('\n').length - 1} lines in the file` : 'no file yet') });
+  const text = await until(
+    () => {
+      if (!existsSync(file)) return undefined;
+      const t = readFileSync(file, 'utf8');
+      const events = t
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l) as Record<string, unknown>];
+          } catch {
+            return [];
+          }
+        });
+      return pred(events) ? t : undefined;
+    },
+    what,
+    { seen: () => (existsSync(file) ? `${readFileSync(file, 'utf8').split('\n').length - 1} lines in the file` : 'no file yet') },
+  );
   return parseRecording(text, file);
 }
 
@@ -64,7 +68,9 @@ export async function openClient(url: string, protocols: string[] = [], options:
   defer(() => ws.terminate());
   const received: Client['received'] = [];
   ws.on('message', (data: Buffer, isBinary: boolean) => received.push({ text: data.toString('utf8'), binary: isBinary, data }));
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('unexpected-response', (_req, res) => {
@@ -73,7 +79,10 @@ export async function openClient(url: string, protocols: string[] = [], options:
     });
     ws.once('error', reject);
   });
-  const message = (n: number): ReturnType<Client['message']> => until(() => received[n - 1], `message #${n}`, { seen: () => `${received.length} messages: ${received.map((r) => r.text.slice(0, 60)).join(' | ')}` });
+  const message = (n: number): ReturnType<Client['message']> =>
+    until(() => received[n - 1], `message #${n}`, {
+      seen: () => `${received.length} messages: ${received.map((r) => r.text.slice(0, 60)).join(' | ')}`,
+    });
   return {
     ws,
     received,
@@ -102,9 +111,12 @@ export function recordingProxy(target: string, record: { file: string; payloads?
 
 /** The data messages (text and binary) of a session, as from/kind/payload. */
 export function dataOf(rec: Recording, i = 0): { from: string; kind: string; text?: string; base64?: string }[] {
-  return rec.sessions[i]!.messages
-    .filter((m) => m.kind === 'text' || m.kind === 'binary')
-    .map((m) => ({ from: m.from, kind: m.kind, ...(m.text !== undefined ? { text: m.text } : {}), ...(m.base64 !== undefined ? { base64: m.base64 } : {}) }));
+  return rec.sessions[i]!.messages.filter((m) => m.kind === 'text' || m.kind === 'binary').map((m) => ({
+    from: m.from,
+    kind: m.kind,
+    ...(m.text !== undefined ? { text: m.text } : {}),
+    ...(m.base64 !== undefined ? { base64: m.base64 } : {}),
+  }));
 }
 
 /**

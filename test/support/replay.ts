@@ -64,7 +64,9 @@ export async function recordPolicyClose(backend: DemoBackend): Promise<{ file: s
 
 /** The server's data messages of a recorded session, as text (binary ones as latin1). */
 export const serverTexts = (rec: Recording, i = 0): string[] =>
-  rec.sessions[i]!.messages.filter((m) => m.from === 'server' && (m.kind === 'text' || m.kind === 'binary')).map((m) => m.text ?? Buffer.from(m.base64!, 'base64').toString('latin1'));
+  rec.sessions[i]!.messages.filter((m) => m.from === 'server' && (m.kind === 'text' || m.kind === 'binary')).map(
+    (m) => m.text ?? Buffer.from(m.base64!, 'base64').toString('latin1'),
+  );
 
 /** A replay server for rec, its reports collected in events; closed after the test. */
 export async function serve(rec: Recording | string, opts: ReplayServerOptions = {}): Promise<{ server: ReplayServer; events: ReplayServerEvent[] }> {

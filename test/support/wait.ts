@@ -39,7 +39,8 @@ export async function until<T>(probe: () => T | undefined | false, what: string,
   for (;;) {
     const v = probe();
     if (v !== undefined && v !== false) return v;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${describeState(seen ? seen() : v)}`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${describeState(seen ? seen() : v)}`);
     await sleep(5);
   }
 }

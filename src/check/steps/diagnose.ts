@@ -83,9 +83,13 @@ async function firstFlip(tries: { label: string; req: HandshakeRequest }[]): Pro
  */
 async function probe(req: HandshakeRequest, first: number): Promise<ProbedRejection> {
   const sent = `as sent: ${first}`;
-  const origin = await firstFlip(otherOrigins(req.origins).map((origins) => ({ label: origins.length ? `Origin ${origins[0]}` : 'without an Origin', req: { ...req, origins } })));
+  const origin = await firstFlip(
+    otherOrigins(req.origins).map((origins) => ({ label: origins.length ? `Origin ${origins[0]}` : 'without an Origin', req: { ...req, origins } })),
+  );
   const bare = withoutCredentials(req);
-  const auth = await firstFlip(bare ? [{ label: 'without the credential', req: bare }] : [{ label: 'with a token (?token=, Authorization)', req: withDummyCredential(req) }]);
+  const auth = await firstFlip(
+    bare ? [{ label: 'without the credential', req: bare }] : [{ label: 'with a token (?token=, Authorization)', req: withDummyCredential(req) }],
+  );
   const paths = otherPaths(req.path);
   const path = await firstFlip(paths.map((p) => ({ label: p.split('?')[0]!, req: { ...req, path: p } })));
   const flips = [

@@ -10,7 +10,10 @@ export async function handshakeStep(req: HandshakeRequest): Promise<{ step: Chec
   const findings = [...inspectHandshake(outcome.handshake, { allowOrigins: [], normalizeOrigin: false, now: Date.now() }), ...outcome.findings];
   const ms = since(t);
   if (outcome.kind === 'failed') {
-    return { step: { name: 'handshake', verdict: 'error', ms, detail: `no answer (${outcome.failure.code}: ${outcome.failure.message})`, findings }, outcome };
+    return {
+      step: { name: 'handshake', verdict: 'error', ms, detail: `no answer (${outcome.failure.code}: ${outcome.failure.message})`, findings },
+      outcome,
+    };
   }
   const { answer } = outcome;
   const status = `${answer.response.status} ${answer.response.reason}`.trim();

@@ -35,9 +35,14 @@ export async function healthStep(target: Target, health: string, timeoutMs: numb
     let failure = failureOf(raw);
     if (/^UND_ERR_(CONNECT|HEADERS|BODY)_TIMEOUT$/.test(failure.code)) failure = { code: 'ETIMEDOUT', message: failure.message };
     const phase = failure.code === 'ETIMEDOUT' && e.code !== 'UND_ERR_CONNECT_TIMEOUT' ? 'answer' : 'connect';
-    return { name: 'health', verdict: 'error', ms: since(t), detail: `GET ${shownUrl} failed (${failure.code})`, findings: [inspectUpstreamFailure(target, failure, phase)] };
+    return {
+      name: 'health',
+      verdict: 'error',
+      ms: since(t),
+      detail: `GET ${shownUrl} failed (${failure.code})`,
+      findings: [inspectUpstreamFailure(target, failure, phase)],
+    };
   } finally {
     await agent.close().catch(() => {});
   }
 }
-

@@ -3,7 +3,11 @@ import { probeOrigins, type OriginProbe } from '../origins.js';
 import { since, type CheckStep, type Verdict } from '../step.js';
 import type { HandshakeRequest } from '../ws-client.js';
 
-export async function originsStep(base: Omit<HandshakeRequest, 'origins'>, origins: readonly string[], lingerMs: number): Promise<{ step: CheckStep; probes: OriginProbe[] }> {
+export async function originsStep(
+  base: Omit<HandshakeRequest, 'origins'>,
+  origins: readonly string[],
+  lingerMs: number,
+): Promise<{ step: CheckStep; probes: OriginProbe[] }> {
   const t = performance.now();
   const probes = await probeOrigins(base, [...origins], Math.min(lingerMs, 1000));
   const accepted = probes.filter((o) => o.verdict === 'accepted');

@@ -21,10 +21,22 @@ export async function resolveStep(target: Target, timeoutMs: number): Promise<Ch
       Object.assign(new Error(`no answer from the resolver within ${timeoutMs} ms`), { code: 'EAI_AGAIN' }),
     );
     const list = addrs.map((a) => a.address);
-    return { name: 'resolve', verdict: 'ok', ms: since(t), detail: `${target.host} → ${list.slice(0, 4).join(', ')}${list.length > 4 ? ', …' : ''}`, findings: [] };
+    return {
+      name: 'resolve',
+      verdict: 'ok',
+      ms: since(t),
+      detail: `${target.host} → ${list.slice(0, 4).join(', ')}${list.length > 4 ? ', …' : ''}`,
+      findings: [],
+    };
   } catch (err) {
     const failure = failureOf(err);
-    return { name: 'resolve', verdict: 'error', ms: since(t), detail: `${target.host} does not resolve (${failure.code})`, findings: [inspectUpstreamFailure(target, failure)] };
+    return {
+      name: 'resolve',
+      verdict: 'error',
+      ms: since(t),
+      detail: `${target.host} does not resolve (${failure.code})`,
+      findings: [inspectUpstreamFailure(target, failure)],
+    };
   }
 }
 
@@ -42,14 +54,25 @@ export function connectStep(target: Target, timeoutMs: number, insecure: boolean
     };
     const fail = (err: unknown): void => {
       const failure: UpstreamFailure = failureOf(err);
-      done({ name: 'connect', verdict: 'error', ms: since(t), detail: `no connection to ${target.host}:${target.port} (${failure.code})`, findings: [inspectUpstreamFailure(target, failure, 'connect')] });
+      done({
+        name: 'connect',
+        verdict: 'error',
+        ms: since(t),
+        detail: `no connection to ${target.host}:${target.port} (${failure.code})`,
+        findings: [inspectUpstreamFailure(target, failure, 'connect')],
+      });
     };
     const timer = setTimeout(() => fail(new UpstreamTimeout('connect', timeoutMs)), timeoutMs);
     socket.on('error', fail);
     socket.once(readyEvent, () => {
       const tlsInfo = target.secure ? `, ${(socket as tls.TLSSocket).getProtocol?.() ?? 'TLS'}` : '';
-      done({ name: 'connect', verdict: 'ok', ms: since(t), detail: `connected to ${socket.remoteAddress ?? target.host}:${socket.remotePort ?? target.port}${tlsInfo}`, findings: [] });
+      done({
+        name: 'connect',
+        verdict: 'ok',
+        ms: since(t),
+        detail: `connected to ${socket.remoteAddress ?? target.host}:${socket.remotePort ?? target.port}${tlsInfo}`,
+        findings: [],
+      });
     });
   });
 }
-

@@ -9,7 +9,13 @@ export async function lingerStep(socket: CheckSocket, lingerMs: number): Promise
   const close = socket.closeSummary();
   if (socket.violation) {
     const v = socket.violation;
-    return { name: 'linger', verdict: 'error', ms: since(t), detail: `protocol error from the server: ${v.detail}`, findings: [inspectViolation(v, 'check')] };
+    return {
+      name: 'linger',
+      verdict: 'error',
+      ms: since(t),
+      detail: `protocol error from the server: ${v.detail}`,
+      findings: [inspectViolation(v, 'check')],
+    };
   }
   if (close) {
     const findings = inspectClose(close);
@@ -34,7 +40,8 @@ export async function sendStep(socket: CheckSocket, text: string | undefined, ti
     return { name: 'send', verdict: 'ok', ms: latency, detail: `reply in ${latency} ms: ${shown}`, findings: [] };
   }
   const c = socket.closeSummary();
-  if (!c) return { name: 'send', verdict: 'warn', ms: since(sentAt), detail: `no reply within ${timeoutMs} ms (the connection stays open)`, findings: [] };
+  if (!c)
+    return { name: 'send', verdict: 'warn', ms: since(sentAt), detail: `no reply within ${timeoutMs} ms (the connection stays open)`, findings: [] };
   const findings = inspectClose(c);
   return { name: 'send', verdict: closeVerdict(c, findings), ms: since(sentAt), detail: `no reply: ${closeText(c)}`, findings };
 }

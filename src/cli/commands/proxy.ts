@@ -74,7 +74,11 @@ function sinksFor(log: WstapLogger, opts: RunProxyOptions): SessionSink[] {
     );
     sinks.push(recorder);
   }
-  sinks.push(opts.compact ? createCompactSink(log.logger) : createLogSink(log.logger, { hideControl: opts.hideControl ?? false, ...(opts.match ? { match: opts.match } : {}) }));
+  sinks.push(
+    opts.compact
+      ? createCompactSink(log.logger)
+      : createLogSink(log.logger, { hideControl: opts.hideControl ?? false, ...(opts.match ? { match: opts.match } : {}) }),
+  );
   return sinks;
 }
 
@@ -122,7 +126,9 @@ export function proxyCommand(name: string): Command {
     .description('run the proxy: forward HTTP and WebSocket traffic to --target and log every upgrade, annotated')
     .addOption(new Option('--target <url>', 'the backend (http, https, ws or wss)').default(d.target).env('WSTAP_TARGET').argParser(checkTarget))
     .addOption(new Option('-p, --port <n>', 'port to listen on').default(d.port).env('WSTAP_PORT').argParser(parsePort))
-    .addOption(new Option('--host <addr>', 'address(es) to listen on, comma-separated (default: 127.0.0.1 and ::1)').env('WSTAP_HOST').argParser(parseHosts))
+    .addOption(
+      new Option('--host <addr>', 'address(es) to listen on, comma-separated (default: 127.0.0.1 and ::1)').env('WSTAP_HOST').argParser(parseHosts),
+    )
     .addOption(
       new Option('--allow-origin <pattern>', 'an allowed Origin, repeatable; * matches a port or a subdomain label (http://localhost:*)')
         .env('WSTAP_ALLOW_ORIGINS')
@@ -136,8 +142,18 @@ export function proxyCommand(name: string): Command {
         .env('WSTAP_UPSTREAM_TIMEOUT')
         .argParser(parseMs),
     )
-    .addOption(new Option('--shutdown-grace <ms>', 'time open sessions get on SIGINT/SIGTERM').default(d.shutdownGraceMs).env('WSTAP_SHUTDOWN_GRACE').argParser(parseMs))
-    .addOption(new Option('--max-header-size <bytes>', 'largest request or response head').default(d.maxHeaderSize).env('WSTAP_MAX_HEADER_SIZE').argParser(parseBytes))
+    .addOption(
+      new Option('--shutdown-grace <ms>', 'time open sessions get on SIGINT/SIGTERM')
+        .default(d.shutdownGraceMs)
+        .env('WSTAP_SHUTDOWN_GRACE')
+        .argParser(parseMs),
+    )
+    .addOption(
+      new Option('--max-header-size <bytes>', 'largest request or response head')
+        .default(d.maxHeaderSize)
+        .env('WSTAP_MAX_HEADER_SIZE')
+        .argParser(parseBytes),
+    )
     .addOption(
       new Option('--max-message-size <bytes>', 'decoded bytes kept per message (larger ones are counted and marked truncated)')
         .default(d.maxMessageBytes, '1m')
@@ -153,9 +169,16 @@ export function proxyCommand(name: string): Command {
     .addOption(new Option('--match <regex>', 'log only messages whose text matches').env('WSTAP_MATCH').argParser(parseRegex))
     .addOption(new Option('--record <file>', 'record sessions to a JSON Lines file (secrets redacted)').env('WSTAP_RECORD'))
     .addOption(
-      new Option('--record-payloads <mode>', 'full, none, or the number of bytes kept per message').default('full').env('WSTAP_RECORD_PAYLOADS').argParser(parseWith(parsePayloadMode)),
+      new Option('--record-payloads <mode>', 'full, none, or the number of bytes kept per message')
+        .default('full')
+        .env('WSTAP_RECORD_PAYLOADS')
+        .argParser(parseWith(parsePayloadMode)),
     )
-    .addOption(new Option('--record-max-bytes <bytes>', 'stop recording (with one log line) at this file size').env('WSTAP_RECORD_MAX_BYTES').argParser(parseBytes));
+    .addOption(
+      new Option('--record-max-bytes <bytes>', 'stop recording (with one log line) at this file size')
+        .env('WSTAP_RECORD_MAX_BYTES')
+        .argParser(parseBytes),
+    );
   for (const o of logOptions()) cmd.addOption(o);
   cmd.action(
     action((opts: ProxyCliOptions) => {
@@ -173,7 +196,15 @@ export function proxyCommand(name: string): Command {
         maxHeaderSize: opts.maxHeaderSize,
         maxMessageBytes: opts.maxMessageSize,
         hideControl: opts.hideControl ?? envFlag('WSTAP_HIDE_CONTROL') ?? false,
-        ...(opts.record ? { record: { file: opts.record, payloads: opts.recordPayloads, ...(opts.recordMaxBytes !== undefined ? { maxBytes: opts.recordMaxBytes } : {}) } } : {}),
+        ...(opts.record
+          ? {
+              record: {
+                file: opts.record,
+                payloads: opts.recordPayloads,
+                ...(opts.recordMaxBytes !== undefined ? { maxBytes: opts.recordMaxBytes } : {}),
+              },
+            }
+          : {}),
         ...(opts.correlate ? { correlate: opts.correlate } : {}),
         ...(opts.match ? { match: opts.match } : {}),
         ...(opts.host ? { hosts: opts.host } : {}),

@@ -20,11 +20,21 @@ export function replayCommand(): Command {
     .description('replay recorded sessions against a backend and compare its answers with the recording (exit 1 on a difference)')
     .argument('<file>', 'a wstap recording (.jsonl) or a HAR file')
     .option(...SKIP_INVALID)
-    .addOption(new Option('--target <ws-url>', 'the backend; its path replaces the recorded one unless it is /').makeOptionMandatory().argParser(checkWsUrl))
+    .addOption(
+      new Option('--target <ws-url>', 'the backend; its path replaces the recorded one unless it is /').makeOptionMandatory().argParser(checkWsUrl),
+    )
     .option('--session <id>', 'replay only this session (repeatable)', collect)
-    .option('--header <line>', 'a handshake header to send instead of the recorded (redacted) one, e.g. "Authorization: Bearer ..." (repeatable)', collectHeader)
+    .option(
+      '--header <line>',
+      'a handshake header to send instead of the recorded (redacted) one, e.g. "Authorization: Bearer ..." (repeatable)',
+      collectHeader,
+    )
     .option('--ignore <path>', 'a JSON path left out of the comparison, e.g. $.server_ts (repeatable)', collectIgnore)
-    .addOption(new Option('--timing <mode>', 'causal: as fast as answers come; original: keep the recorded gaps').choices(['causal', 'original']).default('causal'))
+    .addOption(
+      new Option('--timing <mode>', 'causal: as fast as answers come; original: keep the recorded gaps')
+        .choices(['causal', 'original'])
+        .default('causal'),
+    )
     .option('--timeout <ms>', 'how long to wait for each expected answer', (v) => Number(v), 5000)
     .option('--json', 'the result as JSON')
     .action(

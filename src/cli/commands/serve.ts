@@ -31,8 +31,12 @@ export function serveCommand(): Command {
     .addOption(new Option('-p, --port <n>', 'port to listen on').default(8000).env('WSTAP_PORT').argParser(parsePort))
     .addOption(new Option('--host <addr>', 'address to listen on').default('127.0.0.1').env('WSTAP_HOST'))
     .option('--ignore <path>', 'a JSON path ignored when matching client messages (repeatable)', collectIgnore)
-    .addOption(new Option('--on-unexpected <action>', 'close the connection (1008) or ignore the message').choices(['close', 'ignore']).default('close'))
-    .addOption(new Option('--timing <mode>', 'causal: answer at once; original: keep the recorded gaps').choices(['causal', 'original']).default('causal'))
+    .addOption(
+      new Option('--on-unexpected <action>', 'close the connection (1008) or ignore the message').choices(['close', 'ignore']).default('close'),
+    )
+    .addOption(
+      new Option('--timing <mode>', 'causal: answer at once; original: keep the recorded gaps').choices(['causal', 'original']).default('causal'),
+    )
     .action(
       action(async (file: string, o: ServeCliOptions) => {
         const rec = loadForCommand(file, { skipInvalid: o.skipInvalid ?? false });

@@ -58,7 +58,10 @@ export function detectContainer(probe: ContainerProbe = systemProbe): ContainerI
 
 /** localhost, *.localhost, 127.0.0.0/8, ::1 and the unspecified addresses (which connect to the local machine). */
 export function isLocalhost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  const h = host
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
   if (h === 'localhost' || h.endsWith('.localhost')) return true;
   if (net.isIPv4(h)) return h.startsWith('127.') || h === '0.0.0.0';
   if (net.isIPv6(h)) return h === '::1' || h === '::' || /^::ffff:127\./.test(h) || /^0*:0*:0*:0*:0*:0*:0*:0*1$/.test(h);

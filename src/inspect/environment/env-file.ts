@@ -55,7 +55,8 @@ function unreachableHost(host: string): 'service' | 'unspecified' | undefined {
   return 'service';
 }
 
-const defaultPort = (u: URL): string => u.port || ({ 'ws:': '80', 'http:': '80', 'wss:': '443', 'https:': '443' } as Record<string, string>)[u.protocol] || '';
+const defaultPort = (u: URL): string =>
+  u.port || ({ 'ws:': '80', 'http:': '80', 'wss:': '443', 'https:': '443' } as Record<string, string>)[u.protocol] || '';
 const secureScheme = (u: URL): boolean => u.protocol === 'wss:' || u.protocol === 'https:';
 /** The URL without its query (which may carry a token). */
 const shown = (p: ParsedUrl): string => p.value.replace(/[?#].*$/, '');
@@ -104,7 +105,9 @@ function usableUrls(urls: readonly ParsedUrl[], source: string, findings: Findin
         finding(
           'env-unreachable-url',
           `${p.name}=${p.value} in ${source} is not ${ws ? 'a ws:// or wss://' : 'an http:// or https://'} URL.`,
-          ws ? `Write the full WebSocket URL, e.g. ${p.name}=ws://localhost:8001/ws (wstap) or ws://localhost:8000/ws (the backend).` : `Write the full URL, e.g. ${p.name}=http://localhost:8000.`,
+          ws
+            ? `Write the full WebSocket URL, e.g. ${p.name}=ws://localhost:8001/ws (wstap) or ws://localhost:8000/ws (the backend).`
+            : `Write the full URL, e.g. ${p.name}=http://localhost:8000.`,
         ),
       );
       continue;
@@ -181,7 +184,6 @@ function wsUrlsDisagree(wsUrls: readonly ParsedUrl[], findings: Finding<FindingC
       );
     }
   }
-
 }
 
 /** The API URL and the WebSocket URLs: the same host, schemes that pair. */
@@ -218,7 +220,6 @@ function apiAndWsDisagree(usable: readonly ParsedUrl[], wsUrls: readonly ParsedU
       }
     }
   }
-
 }
 
 /** The auth bypass: development only, and all of it. */
@@ -230,7 +231,7 @@ function bypassProblems(vars: ReadonlyMap<string, string>, findings: Finding<Fin
       finding(
         'env-auth-bypass',
         `${on.map((n) => `${n}=${vars.get(n)}`).join(' and ')} with ${environment === undefined ? `${ENVIRONMENT_VAR} unset` : `${ENVIRONMENT_VAR}=${environment}`}.`,
-        'The auth bypass is for local development only. Backends like the guide\'s ignore it unless ENVIRONMENT=development ' +
+        "The auth bypass is for local development only. Backends like the guide's ignore it unless ENVIRONMENT=development " +
           '(so WebSockets still close with 1008 "Authentication required"), and where it is honoured it switches authentication off: ' +
           'remove it from any file used outside development, or set ENVIRONMENT=development in the development file.',
       ),
@@ -245,7 +246,6 @@ function bypassProblems(vars: ReadonlyMap<string, string>, findings: Finding<Fin
       ),
     );
   }
-
 }
 
 export function diagnoseEnv(vars: ReadonlyMap<string, string>, source = 'the env file'): EnvDiagnosis {

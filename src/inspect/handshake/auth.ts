@@ -5,7 +5,8 @@ import type { InspectContext } from '../types.js';
 
 // Module constants: a finding on every session must not build its own copy of these texts
 // (an idle proxy holds thousands of sessions).
-const AUTH_MISSING_MESSAGE = 'No credential in the upgrade request: no Authorization header, no token query parameter, no cookie, no token subprotocol.';
+const AUTH_MISSING_MESSAGE =
+  'No credential in the upgrade request: no Authorization header, no token query parameter, no cookie, no token subprotocol.';
 const AUTH_MISSING_HINT =
   'Browsers cannot set an Authorization header on a WebSocket: pass the token as a query parameter (?token=...), ' +
   'a cookie set by the backend on the same site, or a subprotocol entry. A backend that requires one closes with 1008 ' +
@@ -15,9 +16,7 @@ const AUTH_MISSING_HINT =
 export function inspectAuth(hs: Handshake, ctx: InspectContext): Finding<FindingCodeOf<'handshake'>>[] {
   const out: Finding<FindingCodeOf<'handshake'>>[] = [];
   if (hs.credentials.length === 0) {
-    out.push(
-      finding('auth-missing', AUTH_MISSING_MESSAGE, AUTH_MISSING_HINT),
-    );
+    out.push(finding('auth-missing', AUTH_MISSING_MESSAGE, AUTH_MISSING_HINT));
   }
   for (const c of hs.credentials) {
     if (!c.jwt?.expired || c.jwt.exp === undefined) continue;

@@ -14,9 +14,7 @@ export function inspectOrigin(hs: Handshake, ctx: InspectContext): Finding<Findi
   const { origins } = hs;
   const out: Finding<FindingCodeOf<'handshake'>>[] = [];
   if (origins.length === 0) {
-    out.push(
-      finding('origin-missing', ORIGIN_MISSING_MESSAGE, ORIGIN_MISSING_HINT),
-    );
+    out.push(finding('origin-missing', ORIGIN_MISSING_MESSAGE, ORIGIN_MISSING_HINT));
     return out;
   }
   if (origins.length > 1) {

@@ -56,7 +56,11 @@ export interface PageSocketResult {
 }
 
 /** The script that opens a WebSocket in the page, sends texts once open, and reports when it closes (or after ms). */
-export function openInPage(page: Page, url: string, opts: { protocols?: string[]; send?: string[]; closeAfterMs?: number }): Promise<PageSocketResult> {
+export function openInPage(
+  page: Page,
+  url: string,
+  opts: { protocols?: string[]; send?: string[]; closeAfterMs?: number },
+): Promise<PageSocketResult> {
   return page.evaluate(
     ([u, protocols, send, closeAfterMs]) =>
       new Promise<PageSocketResult>((resolve) => {

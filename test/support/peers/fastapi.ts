@@ -29,7 +29,11 @@ export function startFastApi(wsImpl: 'websockets' | 'wsproto' = 'websockets'): P
     }, 15_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`the FastAPI backend exited with ${code} before it listened (install python3-fastapi python3-uvicorn python3-websockets): ${stderr}`));
+      reject(
+        new Error(
+          `the FastAPI backend exited with ${code} before it listened (install python3-fastapi python3-uvicorn python3-websockets): ${stderr}`,
+        ),
+      );
     });
     child.stdout!.once('data', (d: Buffer) => {
       clearTimeout(timer);

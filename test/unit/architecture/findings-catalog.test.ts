@@ -52,7 +52,8 @@ describe('the finding catalogue', () => {
 
   it('only src/inspect/ makes findings, and every code is made there', () => {
     const made = new Map<string, string[]>();
-    for (const f of files(SRC)) for (const code of madeIn(readFileSync(f, 'utf8'))) made.set(code, [...(made.get(code) ?? []), path.relative(SRC, f)]);
+    for (const f of files(SRC))
+      for (const code of madeIn(readFileSync(f, 'utf8'))) made.set(code, [...(made.get(code) ?? []), path.relative(SRC, f)]);
     const outside = [...made].flatMap(([code, where]) => where.filter((w) => !w.startsWith(`inspect${path.sep}`)).map((w) => `${code} in ${w}`));
     expect(outside).toEqual([]);
     expect(codes.filter((c) => !made.has(c))).toEqual([]);

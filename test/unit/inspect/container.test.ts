@@ -21,14 +21,18 @@ describe('container detection (unit)', () => {
     expect(detectContainer(probe({ files: { '/.dockerenv': '' } }))).toEqual({ inContainer: true, evidence: '/.dockerenv' });
     expect(detectContainer(probe({ files: { '/run/.containerenv': '' } }))).toMatchObject({ inContainer: true });
     expect(detectContainer(probe({ env: { container: 'podman' } }))).toEqual({ inContainer: true, evidence: 'container=podman' });
-    expect(detectContainer(probe({ files: { '/proc/1/cgroup': '0::/kubepods/besteffort/pod1/abc\n' } }))).toEqual({ inContainer: true, evidence: '/proc/1/cgroup (kubepods)' });
+    expect(detectContainer(probe({ files: { '/proc/1/cgroup': '0::/kubepods/besteffort/pod1/abc\n' } }))).toEqual({
+      inContainer: true,
+      evidence: '/proc/1/cgroup (kubepods)',
+    });
     expect(detectContainer(probe({ files: { '/proc/1/cgroup': '0::/init.scope\n' } }))).toEqual({ inContainer: false });
     expect(detectContainer(probe({ env: { WSTAP_IN_CONTAINER: 'false' }, files: { '/.dockerenv': '' } }))).toMatchObject({ inContainer: false });
     expect(detectContainer(probe({ env: { WSTAP_IN_CONTAINER: 'true' } }))).toMatchObject({ inContainer: true });
   });
 
   it('localhost, 127/8, ::1 and 0.0.0.0 are local; service names and other addresses are not', () => {
-    for (const h of ['localhost', 'LOCALHOST', 'app.localhost', '127.0.0.1', '127.1.2.3', '::1', '[::1]', '0.0.0.0']) expect(isLocalhost(h), h).toBe(true);
+    for (const h of ['localhost', 'LOCALHOST', 'app.localhost', '127.0.0.1', '127.1.2.3', '::1', '[::1]', '0.0.0.0'])
+      expect(isLocalhost(h), h).toBe(true);
     for (const h of ['backend', '172.17.0.1', 'example.com', '::2', 'localhost.example.com']) expect(isLocalhost(h), h).toBe(false);
   });
 
@@ -50,6 +54,8 @@ describe('container detection (unit)', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 40, event: 'environment', finding: { code: 'localhost-in-container', severity: 'warn' } });
     expect((lines[0]!['finding'] as { hint: string }).hint).toContain('--target http://backend:8000');
-    expect(localhostInContainerFinding(parseTarget('wss://127.0.0.1:9443'), { command: 'check', path: '/socket' }, inside)!.hint).toContain('wss://backend:9443/socket');
+    expect(localhostInContainerFinding(parseTarget('wss://127.0.0.1:9443'), { command: 'check', path: '/socket' }, inside)!.hint).toContain(
+      'wss://backend:9443/socket',
+    );
   });
 });

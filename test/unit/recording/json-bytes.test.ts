@@ -21,7 +21,32 @@ const stringified = (text: string): string => JSON.stringify(text).slice(1, -1);
 
 /** Random text with many characters JSON escapes, and multi-byte ones. */
 function randomText(n: number): string {
-  const pool = ['"', '\\', '\n', '\t', '\r', '\b', '\f', '\u0000', '\u0001', '\u001f', ' ', '\u007f', 'é', '€', '😀', '\u2028', '\u2029', '/', '{', '}', ':', 'a', 'Z', '0'];
+  const pool = [
+    '"',
+    '\\',
+    '\n',
+    '\t',
+    '\r',
+    '\b',
+    '\f',
+    '\u0000',
+    '\u0001',
+    '\u001f',
+    ' ',
+    '\u007f',
+    'é',
+    '€',
+    '😀',
+    '\u2028',
+    '\u2029',
+    '/',
+    '{',
+    '}',
+    ':',
+    'a',
+    'Z',
+    '0',
+  ];
   const r = randomBytes(n);
   let s = '';
   for (const b of r) s += b < 128 ? String.fromCharCode(32 + (b % 95)) : pool[b % pool.length]!;
@@ -33,7 +58,8 @@ describe('jsonStringBody: JSON.stringify on UTF-8 bytes', () => {
     const cases = ['', 'a', 'abc', 'abcd', '"', '\\', '""""""""', '\\\\\\\\\\', '\u007f', 'é😀\u2028\u2029€', '{"id":1,"text":"say \\"hi\\"\\n"}'];
     for (let c = 0; c < 0x20; c++) cases.push(String.fromCharCode(c), `ab${String.fromCharCode(c)}cd`, String.fromCharCode(c).repeat(9));
     for (const text of cases) {
-      for (let offset = 0; offset < 4; offset++) expect(jsonStringBody(at(text, offset)).toString('utf8'), JSON.stringify(text)).toBe(stringified(text));
+      for (let offset = 0; offset < 4; offset++)
+        expect(jsonStringBody(at(text, offset)).toString('utf8'), JSON.stringify(text)).toBe(stringified(text));
     }
   });
 
@@ -89,7 +115,26 @@ describe('payloadMayHoldSecret: says yes whenever redaction would change the tex
   });
 
   it('random texts built from secret-ish pieces: never a no where redaction changes something', () => {
-    const pieces = ['"token"', '"tok"', ':', ' ', '"', 'abcdefgh', '.', 'eyJhbGciOi', '\u00a0', 'Password', '"x"', ',', '{', '}', '\\"', 'é', 'api_key', 'jwt'];
+    const pieces = [
+      '"token"',
+      '"tok"',
+      ':',
+      ' ',
+      '"',
+      'abcdefgh',
+      '.',
+      'eyJhbGciOi',
+      '\u00a0',
+      'Password',
+      '"x"',
+      ',',
+      '{',
+      '}',
+      '\\"',
+      'é',
+      'api_key',
+      'jwt',
+    ];
     for (let i = 0; i < 3000; i++) {
       const r = randomBytes(12);
       const text = [...r].map((b) => pieces[b % pieces.length]).join('');

@@ -120,7 +120,13 @@ describe('JsonlWriter: stopping', () => {
     await w.close();
 
     const fit = Math.floor(maxBytes / size);
-    expect(stops).toEqual([{ why: `recording to ${file} stopped at ${fit * size} bytes (--record-max-bytes ${maxBytes}); proxying goes on`, bytes: fit * size, level: 'warn' }]);
+    expect(stops).toEqual([
+      {
+        why: `recording to ${file} stopped at ${fit * size} bytes (--record-max-bytes ${maxBytes}); proxying goes on`,
+        bytes: fit * size,
+        level: 'warn',
+      },
+    ]);
     expect(w.active).toBe(false);
     expect(w.written).toBe(fit * size);
     // What was written is whole: the lines before the limit, nothing after it.

@@ -3,7 +3,8 @@ import { decodeJwt, findCredentials, tokenSubprotocolIndexes } from '../../../sr
 import { parseRequestHead } from '../../../src/wire/http-head.js';
 import { fakeJwt } from '../../support/helpers.js';
 
-const headers = (lines: string[]) => parseRequestHead(Buffer.from(`GET / HTTP/1.1\r\n${lines.map((l) => `${l}\r\n`).join('')}\r\n`, 'latin1')).headers;
+const headers = (lines: string[]) =>
+  parseRequestHead(Buffer.from(`GET / HTTP/1.1\r\n${lines.map((l) => `${l}\r\n`).join('')}\r\n`, 'latin1')).headers;
 
 describe('decodeJwt', () => {
   it('reads alg and exp without verifying, and tells expiry', () => {
@@ -20,12 +21,16 @@ describe('decodeJwt', () => {
 describe('findCredentials', () => {
   it('finds Authorization, query tokens, cookies, token subprotocols and api-key headers; never holds a value', () => {
     const jwt = fakeJwt(-10);
-    const creds = findCredentials(`/ws?room=1&access_token=${jwt}&x=2`, headers([
-      'Authorization: Bearer s3cr3t-value',
-      'Cookie: sessionid=abc123; theme=dark',
-      `Sec-WebSocket-Protocol: chat, access_token, ${fakeJwt(10)}`,
-      'X-Api-Key: k-123',
-    ]), Date.now());
+    const creds = findCredentials(
+      `/ws?room=1&access_token=${jwt}&x=2`,
+      headers([
+        'Authorization: Bearer s3cr3t-value',
+        'Cookie: sessionid=abc123; theme=dark',
+        `Sec-WebSocket-Protocol: chat, access_token, ${fakeJwt(10)}`,
+        'X-Api-Key: k-123',
+      ]),
+      Date.now(),
+    );
     expect(creds.map((c) => [c.kind, c.name])).toEqual([
       ['authorization', 'Authorization'],
       ['cookie', 'sessionid'],

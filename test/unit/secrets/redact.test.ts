@@ -4,7 +4,9 @@ import { fakeJwt } from '../../support/helpers.js';
 
 describe('redactTarget', () => {
   it('redacts token-like query values and keeps the rest', () => {
-    expect(redactTarget('/ws?room=7&token=abc&access_token=def&api_key=ghi')).toBe(`/ws?room=7&token=${REDACTED}&access_token=${REDACTED}&api_key=${REDACTED}`);
+    expect(redactTarget('/ws?room=7&token=abc&access_token=def&api_key=ghi')).toBe(
+      `/ws?room=7&token=${REDACTED}&access_token=${REDACTED}&api_key=${REDACTED}`,
+    );
   });
   it('redacts JWTs anywhere in path or query', () => {
     const jwt = fakeJwt(60);

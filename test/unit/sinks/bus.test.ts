@@ -40,10 +40,28 @@ const END: SessionEnd = { endedBy: 'client', how: 'fin', durationMs: 12.34567, b
 
 function message(text = 'hello'): WsMessage {
   const data = Buffer.from(text);
-  return { from: 'client', kind: 'text', opcode: 1, data, size: data.length, wireSize: data.length + 6, compressed: false, frames: 1, firstByteAt: 1, lastByteAt: 2, truncated: false };
+  return {
+    from: 'client',
+    kind: 'text',
+    opcode: 1,
+    data,
+    size: data.length,
+    wireSize: data.length + 6,
+    compressed: false,
+    frames: 1,
+    firstByteAt: 1,
+    lastByteAt: 2,
+    truncated: false,
+  };
 }
 
-const FINDING: Finding = { code: 'protocol-error', severity: 'error', message: 'The client sent an unmasked frame.', hint: 'Mask every client frame.', rule: 'unmasked-client-frame' };
+const FINDING: Finding = {
+  code: 'protocol-error',
+  severity: 'error',
+  message: 'The client sent an unmasked frame.',
+  hint: 'Mask every client frame.',
+  rule: 'unmasked-client-frame',
+};
 
 type EventName = 'handshake' | 'message' | 'finding' | 'end' | 'flush';
 const EVENTS: EventName[] = ['handshake', 'message', 'finding', 'end', 'flush'];
@@ -220,7 +238,11 @@ describe('SessionBus: views', () => {
 
   it('the same message and finding objects go to every sink', () => {
     const got: [string, unknown][] = [];
-    const sink = (name: string): SessionSink => ({ name, message: (_s, m) => void got.push([name, m]), finding: (_s, f) => void got.push([name, f]) });
+    const sink = (name: string): SessionSink => ({
+      name,
+      message: (_s, m) => void got.push([name, m]),
+      finding: (_s, f) => void got.push([name, f]),
+    });
     const { bus } = busOf(sink('a'), sink('b'));
     const m = message();
     bus.message(session(), m);

@@ -7,7 +7,7 @@
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { WsMessage } from '../../../src/session/message.js';
-import { FrameDecoder } from '../../../src/tap/frame-decoder.js';
+import type { FrameDecoder } from '../../../src/tap/frame-decoder.js';
 import { decoder } from '../../support/decoder.js';
 import { frame } from '../../support/helpers.js';
 

@@ -58,7 +58,19 @@ function parsedKey(text: string, path: (string | number)[]): string | undefined 
 
 function msg(from: WsMessage['from'], text: string, at: number): WsMessage {
   const data = Buffer.from(text);
-  return { from, kind: 'text', opcode: 1, data, size: data.length, wireSize: data.length + 2, compressed: false, frames: 1, firstByteAt: at, lastByteAt: at, truncated: false };
+  return {
+    from,
+    kind: 'text',
+    opcode: 1,
+    data,
+    size: data.length,
+    wireSize: data.length + 2,
+    compressed: false,
+    frames: 1,
+    firstByteAt: at,
+    lastByteAt: at,
+    truncated: false,
+  };
 }
 
 /** The key that the tracker pairs a response by, and the correlation it settled on. */

@@ -158,7 +158,8 @@ function decompressor(): (payload: Buffer) => Promise<string> {
 
 const token = (i: number): string => createHash('sha256').update(String(i)).digest('hex').slice(0, 32);
 /** A message that repeats the token of the one before it: its compression refers back to that message, which a receiver must have seen. */
-const chatty = (i: number): string => JSON.stringify({ type: 'update', seq: i, token: token(i), previous: token(i - 1), note: 'the same words again and again' });
+const chatty = (i: number): string =>
+  JSON.stringify({ type: 'update', seq: i, token: token(i), previous: token(i - 1), note: 'the same words again and again' });
 
 // ---------------------------------------------------------------------------------------------
 
@@ -182,7 +183,14 @@ describe('message path: faithful when everything passes', () => {
       cf(1, big),
       cf(8, Buffer.from([0x03, 0xe8])),
     ]);
-    const fromServer = Buffer.concat([sf(1, 'welcome'), sf(1, 'frag-', false), sf(9, ''), sf(0, 'mented', true), sf(2, Buffer.alloc(300, 7)), sf(8, Buffer.from([0x03, 0xe8, 0x6f, 0x6b]))]);
+    const fromServer = Buffer.concat([
+      sf(1, 'welcome'),
+      sf(1, 'frag-', false),
+      sf(9, ''),
+      sf(0, 'mented', true),
+      sf(2, Buffer.alloc(300, 7)),
+      sf(8, Buffer.from([0x03, 0xe8, 0x6f, 0x6b])),
+    ]);
     await writeInPieces(rig.client.socket, fromClient, [1, 1, 3, 2, 5, 4, 1, 1, 1, 9]);
     await writeInPieces(rig.server.socket, fromServer, [1, 8, 2]);
     expect((await rig.server.waitFor(atLeast(fromClient.length))).equals(fromClient)).toBe(true);
@@ -224,7 +232,14 @@ describe('message path: verdicts', () => {
     const handler: MessageHandler = (m) => {
       const text = m.data.toString();
       if (text === 'drop') return { action: 'drop' };
-      if (text === 'swap') return { action: 'replace', with: [{ kind: 'text', data: 'swapped' }, { kind: 'binary', data: Buffer.from([1, 2, 3]) }] };
+      if (text === 'swap')
+        return {
+          action: 'replace',
+          with: [
+            { kind: 'text', data: 'swapped' },
+            { kind: 'binary', data: Buffer.from([1, 2, 3]) },
+          ],
+        };
       if (text === 'more') return { action: 'pass', add: [{ kind: 'ping', data: Buffer.from('x') }] };
       if (m.kind === 'binary') return { action: 'replace', with: [{ kind: 'binary', data: Buffer.from([9, 9]) }] };
       if (text === 'server says hi') return { action: 'replace', with: [{ kind: 'text', data: Buffer.from('edited') }] };
@@ -242,7 +257,9 @@ describe('message path: verdicts', () => {
     expect(frames.every((f) => f.masked && f.fin && !f.rsv1)).toBe(true);
     // Passed messages are their original bytes.
     expect(got.subarray(0, keep.length).equals(keep)).toBe(true);
-    const swappedLen = encodeFrame({ opcode: 1, payload: 'swapped', mask: true }).length + encodeFrame({ opcode: 2, payload: Buffer.from([1, 2, 3]), mask: true }).length;
+    const swappedLen =
+      encodeFrame({ opcode: 1, payload: 'swapped', mask: true }).length +
+      encodeFrame({ opcode: 2, payload: Buffer.from([1, 2, 3]), mask: true }).length;
     expect(got.subarray(keep.length + swappedLen, keep.length + swappedLen + more.length).equals(more)).toBe(true);
     const down = parseFrames(await rig.client.waitFor((b) => parseFrames(b).length >= 2));
     expect(texts(down)).toEqual(['edited', 'as is']);
@@ -271,7 +288,16 @@ describe('message path: verdicts', () => {
   it('chains handlers: each sees what the one before let through', async () => {
     const second: string[] = [];
     const rig = await open([
-      (m) => (m.data.toString() === 'a' ? { action: 'replace', with: [{ kind: 'text', data: 'x' }, { kind: 'text', data: 'y' }] } : undefined),
+      (m) =>
+        m.data.toString() === 'a'
+          ? {
+              action: 'replace',
+              with: [
+                { kind: 'text', data: 'x' },
+                { kind: 'text', data: 'y' },
+              ],
+            }
+          : undefined,
       (m) => {
         second.push(m.data.toString());
         return m.data.toString() === 'x' ? { action: 'drop' } : { action: 'pass', add: [{ kind: 'text', data: `${m.data.toString()}+` }] };
@@ -407,7 +433,12 @@ describe('message path: holding', () => {
 describe('message path: protocol errors', () => {
   it('flushes what it holds in order, then forwards the rest verbatim', async () => {
     const seen: string[] = [];
-    const rig = await open([(m) => (seen.push(m.data.toString()), m.index === 0 ? sleep(100).then(() => undefined) : undefined)]);
+    const rig = await open([
+      (m) => {
+        seen.push(m.data.toString());
+        return m.index === 0 ? sleep(100).then(() => undefined) : undefined;
+      },
+    ]);
     // The first fragment of a message, then a frame with RSV2 set (no extension defines it), then anything.
     const bytes = Buffer.concat([cf(1, 'ok'), cf(1, 'part', false), Buffer.from([0xa1, 0x80, 1, 2, 3, 4]), Buffer.from('garbage after it')]);
     await writeInPieces(rig.client.socket, bytes, [3, 11, 4]);
@@ -454,7 +485,10 @@ describe('message path: permessage-deflate', () => {
   });
 
   it('with context takeover, a replaced compressed server message switches that direction only', async () => {
-    const rig = await open([(m) => (m.from === 'server' && m.index === 1 ? { action: 'replace', with: [{ kind: 'text', data: 'edited' }] } : undefined)], { deflate: DEFLATE });
+    const rig = await open(
+      [(m) => (m.from === 'server' && m.index === 1 ? { action: 'replace', with: [{ kind: 'text', data: 'edited' }] } : undefined)],
+      { deflate: DEFLATE },
+    );
     const server = compressor();
     const client = compressor();
     const down: Buffer[] = [];
@@ -492,7 +526,13 @@ describe('message path: messages over the hold limit', () => {
     const rig = await open([(m) => void seen.push(`${m.kind} ${m.data.length}`)]);
     const big = Buffer.alloc(HUGE, 3);
     // 'early' comes before the message passes the limit (it is hooked, and keeps its place); 'inside' after (it streams with it).
-    const fragments = [sf(2, big.subarray(0, 1024), false), sf(9, 'early'), sf(0, big.subarray(1024, 64.5 * 2 ** 20), false), sf(9, 'inside'), sf(0, big.subarray(64.5 * 2 ** 20), true)];
+    const fragments = [
+      sf(2, big.subarray(0, 1024), false),
+      sf(9, 'early'),
+      sf(0, big.subarray(1024, 64.5 * 2 ** 20), false),
+      sf(9, 'inside'),
+      sf(0, big.subarray(64.5 * 2 ** 20), true),
+    ];
     const bytes = Buffer.concat([sf(1, 'before'), ...fragments, sf(1, 'after')]);
     rig.server.socket.write(bytes);
     const got = await rig.client.waitFor(atLeast(bytes.length), 15_000);
@@ -504,7 +544,11 @@ describe('message path: messages over the hold limit', () => {
     const seen: string[] = [];
     const rig = await open([(m) => void seen.push(m.data.toString().slice(0, 40))], { deflate: DEFLATE });
     const compress = compressor();
-    const bytes = Buffer.concat([sf(1, await compress(chatty(0)), true, true), sf(2, await compress(Buffer.alloc(HUGE)), true, true), sf(1, await compress(chatty(1)), true, true)]);
+    const bytes = Buffer.concat([
+      sf(1, await compress(chatty(0)), true, true),
+      sf(2, await compress(Buffer.alloc(HUGE)), true, true),
+      sf(1, await compress(chatty(1)), true, true),
+    ]);
     rig.server.socket.write(bytes);
     expect((await rig.client.waitFor(atLeast(bytes.length), 15_000)).equals(bytes)).toBe(true);
     expect(seen).toEqual([chatty(0).slice(0, 40), chatty(1).slice(0, 40)]);
@@ -514,7 +558,10 @@ describe('message path: messages over the hold limit', () => {
     const rig = await open([(m) => (m.index === 0 ? { action: 'drop' } : undefined)], { deflate: DEFLATE });
     const compress = compressor();
     rig.client.socket.write(Buffer.concat([cf(1, await compress(chatty(0)), true, true), cf(2, await compress(Buffer.alloc(HUGE)), true, true)]));
-    const closeOf = (b: Buffer): number | undefined => parseFrames(b).find((f) => f.opcode === 8)?.payload.readUInt16BE(0);
+    const closeOf = (b: Buffer): number | undefined =>
+      parseFrames(b)
+        .find((f) => f.opcode === 8)
+        ?.payload.readUInt16BE(0);
     await Promise.all([rig.client.waitFor((b) => closeOf(b) !== undefined), rig.server.waitFor((b) => closeOf(b) !== undefined)]);
     expect(closeOf(rig.client.received())).toBe(1009);
     expect(closeOf(rig.server.received())).toBe(1009);

@@ -89,7 +89,9 @@ async function open(path: PathName): Promise<Rig> {
 
 /** The one end report, once both sockets are closed; a few turns later it is still the only one. */
 async function theEnd(rig: Rig): Promise<TunnelEnd> {
-  const end = await until(() => rig.ends[0], 'the tunnel to report its end', { seen: () => ({ proxyClient: rig.proxyClient.destroyed, proxyServer: rig.proxyServer.destroyed }) });
+  const end = await until(() => rig.ends[0], 'the tunnel to report its end', {
+    seen: () => ({ proxyClient: rig.proxyClient.destroyed, proxyServer: rig.proxyServer.destroyed }),
+  });
   await sleep(20);
   expect(rig.ends).toHaveLength(1);
   expect(end.durationMs).toBeGreaterThanOrEqual(0);
@@ -218,7 +220,12 @@ describe.each(PATHS)('tunnel(), the %s path', (path) => {
     });
     expect(rig.proxyClient.destroyed && rig.proxyServer.destroyed).toBe(true);
     const end = await theEnd(rig);
-    expect(end).toMatchObject({ endedBy: 'proxy', how: 'shutdown', error: 'wstap is shutting down', bytes: { clientToServer: 5, serverToClient: 0 } });
+    expect(end).toMatchObject({
+      endedBy: 'proxy',
+      how: 'shutdown',
+      error: 'wstap is shutting down',
+      bytes: { clientToServer: 5, serverToClient: 0 },
+    });
     // A second destroy changes nothing.
     rig.t.destroy('again');
     await sleep(20);

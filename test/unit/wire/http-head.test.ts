@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { headEnd, headerList, headerValues, HeadParseError, parseRequestHead, parseResponseHead, requestHeadFromRaw, withoutLines } from '../../../src/wire/http-head.js';
+import {
+  headEnd,
+  headerList,
+  headerValues,
+  HeadParseError,
+  parseRequestHead,
+  parseResponseHead,
+  requestHeadFromRaw,
+  withoutLines,
+} from '../../../src/wire/http-head.js';
 
 const raw = (s: string): Buffer => Buffer.from(s, 'latin1');
 

@@ -8,7 +8,7 @@ describe('JSON paths', () => {
     expect(parseJsonPath('$.id').steps).toEqual(['id']);
     expect(parseJsonPath('meta.requestId').steps).toEqual(['meta', 'requestId']);
     expect(parseJsonPath('$.meta[0].requestId').steps).toEqual(['meta', 0, 'requestId']);
-    expect(parseJsonPath("$['a b'][\"c\"]").steps).toEqual(['a b', 'c']);
+    expect(parseJsonPath('$[\'a b\']["c"]').steps).toEqual(['a b', 'c']);
   });
 
   it('wildcards and any depth, for --ignore', () => {
