@@ -295,6 +295,9 @@ function startImage(over: Record<string, string>, args?: string[]): Started {
   return start(cmd, rest, { cwd: finalApp(), env: cleanEnv({ ...b.env, WSTAP_IN_CONTAINER: 'false', ...over }) });
 }
 
+/** The port wstap chose (WSTAP_PORT=0), from its listening line. */
+const listenPort = (listening: Record<string, unknown>): number => (listening['addresses'] as { port: number }[])[0]!.port;
+
 describe('the Dockerfile, step by step outside Docker', () => {
   it('builds: npm ci, the TypeScript build and the prune leave production dependencies only', () => {
     const b = built();
@@ -333,11 +336,11 @@ describe('the Dockerfile, step by step outside Docker', () => {
     timeout: 60_000,
   }, async () => {
     const b = built();
-    const port = await refusedPort();
-    // The image's environment, but on 127.0.0.1, a free port and the test's backend.
-    const over = { WSTAP_HOST: '127.0.0.1', WSTAP_PORT: String(port), WSTAP_TARGET: backend!.url };
+    // The image's environment, but on 127.0.0.1, a port of its own choosing and the test's backend.
+    const over = { WSTAP_HOST: '127.0.0.1', WSTAP_PORT: '0', WSTAP_TARGET: backend!.url };
     const w = startImage(over);
     const listening = await w.waitForJson((l) => l['event'] === 'listening', 'the listening line');
+    const port = listenPort(listening);
     expect(listening['target']).toBe(backend!.url);
 
     const health = await get(port, '/__wstap/health');
@@ -345,7 +348,7 @@ describe('the Dockerfile, step by step outside Docker', () => {
     expect(JSON.parse(health.body)).toMatchObject({ status: 'ok', target: { url: backend!.url, reachable: true } });
 
     const [hcCmd, hcArgs] = program(b.healthcheck!);
-    const hc = await run(hcCmd, hcArgs, { cwd: finalApp(), env: cleanEnv({ ...b.env, ...over }) });
+    const hc = await run(hcCmd, hcArgs, { cwd: finalApp(), env: cleanEnv({ ...b.env, ...over, WSTAP_PORT: String(port) }) });
     expect(hc.code, hc.stderr).toBe(0);
 
     const reply = await roundTrip(
@@ -381,16 +384,15 @@ describe('the Dockerfile, step by step outside Docker', () => {
 
   it('a backend that is down: the health endpoint still answers 200 (wstap is up) and says the target is unreachable; the HEALTHCHECK passes', async () => {
     const b = built();
-    const port = await refusedPort();
     const down = await refusedPort();
-    const over = { WSTAP_HOST: '127.0.0.1', WSTAP_PORT: String(port), WSTAP_TARGET: `http://127.0.0.1:${down}` };
+    const over = { WSTAP_HOST: '127.0.0.1', WSTAP_PORT: '0', WSTAP_TARGET: `http://127.0.0.1:${down}` };
     const w = startImage(over);
-    await w.waitForJson((l) => l['event'] === 'listening', 'the listening line');
+    const port = listenPort(await w.waitForJson((l) => l['event'] === 'listening', 'the listening line'));
     const health = await get(port, '/__wstap/health');
     expect(health.status).toBe(200);
     expect(JSON.parse(health.body)).toMatchObject({ status: 'ok', target: { reachable: false, error: 'ECONNREFUSED' } });
     const [hcCmd, hcArgs] = program(b.healthcheck!);
-    expect((await run(hcCmd, hcArgs, { cwd: finalApp(), env: cleanEnv({ ...b.env, ...over }) })).code).toBe(0);
+    expect((await run(hcCmd, hcArgs, { cwd: finalApp(), env: cleanEnv({ ...b.env, ...over, WSTAP_PORT: String(port) }) })).code).toBe(0);
   });
 });
 
@@ -484,19 +486,18 @@ describe('examples/docker-compose.dev.yml', () => {
 
   it("the image runs with the compose file's environment for wstap: allowed Origins are applied", { timeout: 30_000 }, async () => {
     const w = compose.services['wstap']!;
-    const port = await refusedPort();
     const recordings = mkdtempSync(path.join(os.tmpdir(), 'wstap-recordings-'));
     try {
       const mount = w.volumes[0]!.split(':')[1]!;
       const env = {
         ...w.environment,
         WSTAP_HOST: '127.0.0.1',
-        WSTAP_PORT: String(port),
+        WSTAP_PORT: '0',
         WSTAP_TARGET: backend!.url,
         ...(w.environment['WSTAP_RECORD'] ? { WSTAP_RECORD: path.join(recordings, path.relative(mount, w.environment['WSTAP_RECORD'])) } : {}),
       };
       const proc = startImage(env);
-      await proc.waitForJson((l) => l['event'] === 'listening', 'the listening line');
+      const port = listenPort(await proc.waitForJson((l) => l['event'] === 'listening', 'the listening line'));
       const reply = await roundTrip(`ws://127.0.0.1:${port}/ws`, { Origin: 'http://localhost:3000' }, '{"id":2}');
       expect(JSON.parse(reply)).toMatchObject({ type: 'echo', data: { id: 2 } });
       // An Origin outside WSTAP_ALLOW_ORIGINS is reported (the demo backend rejects it too).

@@ -46,14 +46,14 @@ function ports(s: string): string {
 
 function args(line: string): string[] {
   const words = line.split(/\s+/);
-  return words.map((w, i) => (words[i - 1] === '--port' && w === '8001' ? String(wstapPort) : ports(w)));
+  // wstap picks its own port (0) and says which in its listening line: no port is taken early and bound later.
+  return words.map((w, i) => (words[i - 1] === '--port' && w === '8001' ? '0' : ports(w)));
 }
 
 beforeAll(async () => {
   copy = copyRepo(ROOT, 'wstap-quickstart-');
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'), 'dir');
   backend = await startDemoBackend({ env: { ALLOW_DEV_AUTH_BYPASS: 'true', WEBSOCKET_AUTH_BYPASS: 'true', ENVIRONMENT: 'development' } });
-  wstapPort = await refusedPort();
 }, 60_000);
 
 afterAll(async () => {
@@ -98,7 +98,8 @@ const HANDLERS: { re: RegExp; what: string; test(line: string, m: RegExpMatchArr
     what: 'the proxy in front of the backend: it listens, and a WebSocket passes through',
     async test(line) {
       proxy = start(process.execPath, args(line).slice(1), { cwd: copy!, env: env() });
-      await proxy.waitForJson((l) => l['event'] === 'listening', 'the listening line');
+      const listening = await proxy.waitForJson((l) => l['event'] === 'listening', 'the listening line');
+      wstapPort = (listening['addresses'] as { port: number }[])[0]!.port;
       const reply = await new Promise<string>((resolve, reject) => {
         const ws = new WebSocket(`ws://localhost:${wstapPort}/ws`, { headers: { Origin: 'http://localhost:3000' } });
         ws.once('open', () => ws.send('{"id":1}'));

@@ -101,13 +101,24 @@ export async function openTestProxy(opts: TestProxyOptions): Promise<TestProxy> 
   return tp;
 }
 
-/** A port on 127.0.0.1 where nothing listens. */
+/**
+ * A port on 127.0.0.1 where nothing listens, and where nothing will while the test runs: a
+ * privileged port, below the kernel's ephemeral range, so no listen(0) of a parallel test can be
+ * handed it (a port taken by listening and closing could be). Checked to refuse before use.
+ */
 export async function refusedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  for (let port = 1; port < 1024; port++) {
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(false);
+      });
+      s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+    });
+    if (refused) return port;
+  }
+  throw new Error('no privileged port on 127.0.0.1 refuses connections: cannot pick a "nothing listens here" target');
 }
 
 /**
