@@ -14,7 +14,6 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startDemoBackend, type DemoBackend } from '../../src/demo/backend.js';
-import { refusedPort } from '../support/helpers.js';
 import { cleanEnv, copyRepo, removeDir, run, start, stopAll, type Started } from '../support/process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

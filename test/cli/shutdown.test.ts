@@ -62,6 +62,10 @@ describe('graceful shutdown', () => {
     expect(await w.exited).toEqual({ code: 0, signal: null });
     const events = w.json().map((l) => l['event']);
     expect(events.slice(-3)).toEqual(['shutdown', 'run-summary', 'stopped']);
-    expect(w.json().find((l) => l['event'] === 'run-summary')).toMatchObject({ sessions: 1, outcomes: { failed: 1 }, msg: expect.stringMatching(/^run summary: 1 session \(1 failed\); findings: /) });
+    expect(w.json().find((l) => l['event'] === 'run-summary')).toMatchObject({
+      sessions: 1,
+      outcomes: { failed: 1 },
+      msg: expect.stringMatching(/^run summary: 1 session \(1 failed\); findings: /),
+    });
   });
 });
