@@ -1,10 +1,12 @@
 /**
- * Replay as a mock backend: a connection plays one recorded session. It answers the
- * handshake as recorded (subprotocol, deflate), sends the server messages recorded
- * before the first client message, and for each client message that matches the
- * next expected one (ordered, consume-once, JSON ignore rules) sends the server
- * messages that followed it; then the recorded close. An unexpected message is
- * reported with a diff.
+ * Replay as a mock backend: a connection plays one recorded session of its path (consume-once;
+ * a path with no recorded session is refused with a 404 that lists the recorded paths). It
+ * answers the handshake as recorded (subprotocol, deflate) and plays the server's side in its
+ * recorded order: the server messages recorded before the first client message at once, and
+ * after each client message that matches the next expected one (JSON ignore rules) those that
+ * followed it. The server's close frame keeps its recorded place: a session the backend closed
+ * with 1008 right after opening is closed with 1008 right after opening, whether or not the
+ * client speaks. An unexpected message is reported with a diff.
  */
 import http from 'node:http';
 import type net from 'node:net';
@@ -37,6 +39,7 @@ export interface UnexpectedMessage {
 
 export type ReplayServerEvent =
   | { type: 'connection'; session: string; path: string }
+  | { type: 'refused'; path: string; recordedPaths: string[] }
   | { type: 'unexpected'; unexpected: UnexpectedMessage }
   | { type: 'done'; session: string; matched: number; expected: number };
 
@@ -51,6 +54,48 @@ export interface ReplayServer {
 }
 
 const isData = (m: MessageEvent): boolean => m.kind === 'text' || m.kind === 'binary';
+
+/**
+ * What a player plays, in recorded order: the data messages both ways, and the server's close
+ * frame where it came when the server closed first (a close frame that answered the client's
+ * is the WebSocket library's to send).
+ */
+function timelineOf(s: RecordedSession): MessageEvent[] {
+  const serverClosed = s.close?.close?.initiator === 'server';
+  const items = s.messages.filter((m) => isData(m) || (serverClosed && m.kind === 'close' && m.from === 'server'));
+  const firstClose = items.findIndex((m) => m.kind === 'close');
+  // Nothing the server sent after its close frame is played (and only its first close).
+  const upTo = firstClose < 0 ? items : items.filter((m, i) => i <= firstClose || m.from === 'client');
+  return upTo.filter((m, i) => m.kind !== 'close' || i === upTo.findIndex((x) => x.kind === 'close'));
+}
+
+const pathOnly = (target: string): string => target.split('?')[0]!;
+
+/** The recorded sessions by path: each connection takes the next unused one of its path; when all are used, they are used again. */
+class SessionPicker {
+  private readonly byPath = new Map<string, RecordedSession[]>();
+  private readonly next = new Map<string, number>();
+
+  constructor(sessions: readonly RecordedSession[]) {
+    for (const s of sessions) {
+      const p = pathOnly(s.open.request.path);
+      this.byPath.set(p, [...(this.byPath.get(p) ?? []), s]);
+    }
+  }
+
+  get paths(): string[] {
+    return [...this.byPath.keys()];
+  }
+
+  pick(target: string): RecordedSession | undefined {
+    const p = pathOnly(target);
+    const list = this.byPath.get(p);
+    if (!list) return undefined;
+    const i = this.next.get(p) ?? 0;
+    this.next.set(p, (i + 1) % list.length);
+    return list[i];
+  }
+}
 
 function preview(m: { kind: string; payload: Buffer }): string {
   return m.kind === 'text' ? m.payload.toString('utf8').slice(0, 200) : `${m.payload.length} bytes`;
@@ -78,7 +123,7 @@ class SessionPlayer {
     private readonly s: RecordedSession,
     private readonly ctx: PlayerContext,
   ) {
-    this.timeline = s.messages.filter(isData);
+    this.timeline = timelineOf(s);
   }
 
   start(path: string): void {
@@ -100,19 +145,37 @@ class SessionPlayer {
         if (this.ctx.timing === 'original' && m.t > last) await new Promise((r) => setTimeout(r, m.t - last));
         last = m.t;
         if (ws.readyState !== ws.OPEN) return;
+        if (m.kind === 'close') {
+          this.closeAs(m.closeCode, payloadOf(m).toString('utf8'));
+          return;
+        }
         ws.send(payloadOf(m), { binary: m.kind === 'binary' });
       }
       if (atEnd) this.finish();
     });
   }
 
-  private finish(): void {
+  /** The recorded server close, at its place; 1006 (no close frame) ends the connection without one. */
+  private closeAs(code: number | undefined, reason: string): void {
+    this.report();
+    if (code === 1006) this.ws.terminate();
+    else this.ws.close(code === undefined || code === 1005 ? undefined : code, reason);
+  }
+
+  private reported = false;
+
+  private report(): void {
+    if (this.reported) return;
+    this.reported = true;
     const expected = this.timeline.filter((m) => m.from === 'client').length;
     this.ctx.report({ type: 'done', session: this.s.id, matched: this.matched, expected });
+  }
+
+  /** The end of the timeline: a server close that came without a close frame in the recording (1006) is played now. */
+  private finish(): void {
+    this.report();
     const c = this.s.close?.close;
-    if (c?.initiator !== 'server') return;
-    if (c.code === 1006) this.ws.terminate();
-    else this.ws.close(c.code === 1005 ? undefined : c.code, c.reason);
+    if (c?.initiator === 'server') this.closeAs(c.code, c.reason);
   }
 
   private received(got: { kind: 'text' | 'binary'; payload: Buffer }): void {
@@ -160,18 +223,8 @@ export async function createReplayServer(recording: Recording | string, opts: Re
   const ignore = (opts.ignore ?? []).map(parseIgnore);
   const unexpected: UnexpectedMessage[] = [];
   let matchedTotal = 0;
-  const used = new Set<RecordedSession>();
+  const picker = new SessionPicker(sessions);
   const report = (e: ReplayServerEvent): void => opts.onReport?.(e);
-
-  /** The first unused session for this path (any path if none), consume-once; when all are used, start over. */
-  function pick(path: string): RecordedSession {
-    if (used.size >= sessions.length) used.clear();
-    const pathname = path.split('?')[0];
-    const free = sessions.filter((s) => !used.has(s));
-    const s = free.find((x) => x.open.request.path.split('?')[0] === pathname) ?? free[0]!;
-    used.add(s);
-    return s;
-  }
 
   const deflate = sessions.some((s) => /permessage-deflate/i.test(s.open.extensions ?? ''));
   const wss = new WebSocketServer({
@@ -190,7 +243,16 @@ export async function createReplayServer(recording: Recording | string, opts: Re
   });
   server.on('upgrade', (req: http.IncomingMessage & { wstapSession?: RecordedSession }, socket: net.Socket, head: Buffer) => {
     socket.on('error', () => {});
-    const s = pick(req.url ?? '/');
+    const s = picker.pick(req.url ?? '/');
+    if (!s) {
+      const recordedPaths = picker.paths;
+      report({ type: 'refused', path: pathOnly(req.url ?? '/'), recordedPaths });
+      const body = `wstap serve: no recorded session for ${pathOnly(req.url ?? '/')} (recorded: ${recordedPaths.join(', ')})\n`;
+      socket.end(
+        `HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
     req.wstapSession = s;
     wss.handleUpgrade(req, socket, head, (ws) => {
       const player = new SessionPlayer(ws, s, {

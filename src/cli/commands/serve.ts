@@ -16,7 +16,9 @@ interface ServeCliOptions {
 
 function describe(e: ReplayServerEvent): string {
   if (e.type === 'connection') return `connection on ${e.path}: playing session ${e.session}\n`;
-  if (e.type === 'done') return `session ${e.session}: all ${e.matched} of ${e.expected} client messages matched\n`;
+  if (e.type === 'done')
+    return `session ${e.session}: ${e.matched === e.expected ? 'all ' : ''}${e.matched} of ${e.expected} client messages matched\n`;
+  if (e.type === 'refused') return `connection on ${e.path} refused (404): no recorded session for it (recorded: ${e.recordedPaths.join(', ')})\n`;
   const u = e.unexpected;
   let out = `session ${u.session}: unexpected client message #${u.index + 1}: ${JSON.stringify(u.received)}\n`;
   for (const d of u.diffs) out += `  ${d.path}: expected ${JSON.stringify(d.expected)}, got ${JSON.stringify(d.actual)}\n`;
