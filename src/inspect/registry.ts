@@ -45,7 +45,7 @@ export function inspectHandshake(hs: Handshake, ctx: InspectContext): Finding<Fi
 
 export type { AnswerInspector, HandshakeInspector, InspectContext } from './types.js';
 export { acceptProblems, expectedAccept, inspectAnswer } from './answer.js';
-export { handshakeProblems, invalidHandshakeFinding } from './handshake/validity.js';
+export { handshakeProblems, inspectHandshakeValidity, invalidHandshakeFinding } from './handshake/validity.js';
 export { inspectClose } from './close.js';
 export { inspectProbedRejection, namedCause, rejectionCandidates, type ProbedRejection, type RejectionCause } from './rejection.js';
 export { inspectViolation } from './protocol.js';

@@ -9,6 +9,8 @@ export interface InspectContext {
   normalizeOrigin: boolean;
   /** Epoch milliseconds, for JWT expiry. */
   now: number;
+  /** The backend's answer, when the findings are made after it came (the proxy's): what it accepted. */
+  answer?: UpstreamAnswer;
 }
 
 /** A pure function from a client's upgrade request to findings. */

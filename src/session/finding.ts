@@ -13,7 +13,11 @@ export type FindingPhase = 'handshake' | 'answer' | 'upstream' | 'close' | 'prot
 
 export const FINDING_CATALOG = {
   'origin-duplicate': { severity: 'warn', phase: 'handshake', when: 'two or more Origin lines in one upgrade request' },
-  'origin-disallowed': { severity: 'error', phase: 'handshake', when: 'the Origin matches no --allow-origin pattern' },
+  'origin-disallowed': {
+    severity: 'warn',
+    phase: 'handshake',
+    when: 'the Origin matches no --allow-origin pattern (and whether the backend accepted it)',
+  },
   'origin-missing': { severity: 'info', phase: 'handshake', when: 'no Origin header (a non-browser client)' },
   'auth-missing': {
     severity: 'warn',

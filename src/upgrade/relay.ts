@@ -10,7 +10,7 @@
  * per upgrade, module-level listeners that find it on their socket.
  */
 import type net from 'node:net';
-import { inspectAnswer, inspectHandshake, inspectUpstreamFailure, invalidHandshakeFinding } from '../inspect/registry.js';
+import { inspectAnswer, inspectHandshake, inspectHandshakeValidity, inspectUpstreamFailure, invalidHandshakeFinding } from '../inspect/registry.js';
 import type { Finding } from '../session/finding.js';
 import type { Session, SessionOutcome, UpstreamAnswer, UpstreamFailure } from '../session/session.js';
 import { headEnd, parseResponseHead, type RequestHead } from '../wire/http-head.js';
@@ -49,8 +49,22 @@ function complete(draft: Draft): Session {
   return Object.freeze({ ...draft, findings: Object.freeze([...draft.findings]) });
 }
 
+/**
+ * The session as emitted: the findings of the request first, made now that the answer is known
+ * (an Origin outside --allow-origin means one thing when the backend accepted it and another when
+ * it refused), then those of the answer and the connection.
+ */
+function finalize(ctx: RelayContext, draft: Draft): Session {
+  const request = inspectHandshake(draft.handshake, {
+    ...ctx.config.inspect,
+    now: draft.startedAt,
+    ...(draft.upstream ? { answer: draft.upstream } : {}),
+  });
+  return complete({ ...draft, findings: [...request, ...draft.findings] });
+}
+
 function emit(ctx: RelayContext, draft: Draft): Session {
-  const session = complete(draft);
+  const session = finalize(ctx, draft);
   ctx.bus.handshake(session);
   return session;
 }
@@ -61,7 +75,8 @@ export function rejectMalformedUpgrade(ctx: RelayContext, client: net.Socket, re
   const draft = newDraft(ctx, client, head, 'wire', 'invalid');
   draft.findings.push(invalidHandshakeFinding([reason]));
   endAndLinger(client, plainResponse(400, 'Bad Request', `wstap: not a valid WebSocket upgrade: ${reason}\n`, 'rejected-invalid-upgrade'));
-  emit(ctx, draft);
+  // A head that could not be parsed has nothing else to inspect.
+  ctx.bus.handshake(complete(draft));
 }
 
 /**
@@ -71,9 +86,7 @@ export function rejectMalformedUpgrade(ctx: RelayContext, client: net.Socket, re
 export function relayUpgrade(ctx: RelayContext, client: net.Socket, request: RequestHead, early: Buffer, headSource: 'wire' | 'rebuilt'): void {
   const { config } = ctx;
   const draft = newDraft(ctx, client, request, headSource, 'tunnel');
-  draft.findings.push(...inspectHandshake(draft.handshake, { ...config.inspect, now: draft.startedAt }));
-
-  const invalid = draft.findings.find((f) => f.code === 'handshake-invalid');
+  const invalid = inspectHandshakeValidity(draft.handshake)[0];
   if (invalid) {
     draft.outcome = 'invalid';
     endAndLinger(client, plainResponse(400, 'Bad Request', `wstap: ${invalid.message}\n${invalid.hint}\n`, 'rejected-invalid-upgrade'));
@@ -184,7 +197,7 @@ class Upgrade {
     if (answer.response.status === 101 && !answerFindings.some((f) => f.code === 'upgrade-accept-invalid')) {
       draft.findings.push(...answerFindings);
       draft.outcome = 'tunnel';
-      this.live.session = complete(draft);
+      this.live.session = finalize(ctx, draft);
       openTunnel(ctx, this.live, client, upstream, rest, this.early);
       return;
     }

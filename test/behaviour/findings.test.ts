@@ -82,9 +82,25 @@ describe('findings', () => {
     const s = await tp.nextHandshake();
     expect(codes(s)).toEqual(['origin-disallowed', 'upgrade-rejected']);
     const f = s.findings[0]!;
-    expect(f.severity).toBe('error');
+    expect(f.severity).toBe('warn');
     expect(f.hint).toContain('Add "http://frontend:3000"');
     expect(s.upstream?.bodyExcerpt).toContain('Origin not allowed');
+  });
+
+  it('origin-disallowed on a 101: the backend accepted an Origin the expected policy does not list; a warning, not an error', async () => {
+    const tp = await demoProxy({ allowOrigins: ['http://127.0.0.1:3000'] });
+    await connect(tp.wsUrl(), { Origin: 'http://localhost:3000', Authorization: `Bearer ${fakeJwt(60)}` });
+    const s = await tp.nextHandshake();
+    expect(s.outcome).toBe('tunnel');
+    const f = s.findings.find((x) => x.code === 'origin-disallowed')!;
+    expect(f).toMatchObject({
+      severity: 'warn',
+      message:
+        'The backend accepted the Origin "http://localhost:3000", which your expected policy (--allow-origin http://127.0.0.1:3000) does not list.',
+    });
+    expect(f.hint).toMatch(/^Not an error of the backend/);
+    const line = tp.logs.find((l) => l['event'] === 'handshake')!;
+    expect(line['level']).toBe(40);
   });
 
   it('origin-missing: a client without Origin', async () => {

@@ -33,16 +33,25 @@ export function inspectOrigin(hs: Handshake, ctx: InspectContext): Finding<Findi
     );
   }
   if (ctx.allowOrigins.length > 0) {
+    const policy = ctx.allowOrigins.map((p) => p.source).join(', ');
+    const accepted = ctx.answer?.response.status === 101;
     for (const origin of new Set(origins)) {
       if (originAllowed(ctx.allowOrigins, origin)) continue;
       out.push(
-        finding(
-          'origin-disallowed',
-          `Origin "${origin}" matches none of the allowed origins (${ctx.allowOrigins.map((p) => p.source).join(', ')}).`,
-          `Add "${origin}" to the backend's allowed origins (its CORS / WebSocket origin list, e.g. CORS_ORIGINS), ` +
-            'or open the frontend at an origin that is already allowed. In Docker, the origin is what the browser shows in ' +
-            'its address bar (http://localhost:3000), not the service name.',
-        ),
+        accepted
+          ? finding(
+              'origin-disallowed',
+              `The backend accepted the Origin "${origin}", which your expected policy (--allow-origin ${policy}) does not list.`,
+              `Not an error of the backend: its allowed origins are wider than your policy. If "${origin}" should not reach it, ` +
+                `remove it from the backend's allowed origins (its CORS / WebSocket origin list); if it should, add it to --allow-origin.`,
+            )
+          : finding(
+              'origin-disallowed',
+              `Origin "${origin}" matches none of the allowed origins (${policy}).`,
+              `Add "${origin}" to the backend's allowed origins (its CORS / WebSocket origin list, e.g. CORS_ORIGINS), ` +
+                'or open the frontend at an origin that is already allowed. In Docker, the origin is what the browser shows in ' +
+                'its address bar (http://localhost:3000), not the service name.',
+            ),
       );
     }
   }
