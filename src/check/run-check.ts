@@ -33,7 +33,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   };
 
   if (opts.env) add(envFileStep(opts.env));
-  const environment = environmentStep(target, path, opts.container);
+  const environment = await environmentStep(target, path, opts.container);
   if (environment) add(environment);
 
   const resolved = add(await resolveStep(target, timeoutMs));

@@ -1,6 +1,7 @@
 /** The lines the proxy prints when it starts: where it listens, where to point the frontend, what to watch for. */
 import type { Logger } from 'pino';
-import { detectContainer, localhostInContainerFinding, type ContainerInfo } from '../inspect/environment/container.js';
+import { detectContainer, isLocalhost, localhostInContainerFinding, type ContainerInfo } from '../inspect/environment/container.js';
+import { acceptsConnection } from '../upgrade/upstream.js';
 import type { Finding } from '../session/finding.js';
 import type { Target } from '../wire/target.js';
 import type { ProxyOptions, ProxyServer } from './server.js';
@@ -41,8 +42,23 @@ export function logStartup(logger: Logger, proxy: ProxyServer, opts: Pick<ProxyO
  * Logs the localhost-in-container warning once at startup when it applies (event "environment").
  * Returns the finding, or undefined when wstap is not in a container or the target is not local.
  */
-export function warnIfLocalhostInContainer(logger: Logger, target: Target, info: ContainerInfo = detectContainer()): Finding | undefined {
-  const f = localhostInContainerFinding(target, { command: 'proxy' }, info);
+export function warnIfLocalhostInContainer(
+  logger: Logger,
+  target: Target,
+  info: ContainerInfo = detectContainer(),
+  answers = false,
+): Finding | undefined {
+  const f = localhostInContainerFinding(target, { command: 'proxy', answers }, info);
   if (f) logger.warn({ event: 'environment', container: info.evidence, finding: f }, `the target ${target.url} is localhost, inside a container`);
   return f;
+}
+
+/** The warning, unless the target answers on localhost from here (the backend runs in this container). */
+export async function checkLocalhostInContainer(
+  logger: Logger,
+  target: Target,
+  info: ContainerInfo = detectContainer(),
+): Promise<Finding | undefined> {
+  if (!info.inContainer || !isLocalhost(target.host)) return undefined;
+  return warnIfLocalhostInContainer(logger, target, info, await acceptsConnection(target, 500));
 }

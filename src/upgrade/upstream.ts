@@ -43,3 +43,18 @@ export function failureOf(err: unknown): UpstreamFailure {
   const e = err as NodeJS.ErrnoException;
   return { code: typeof e?.code === 'string' ? e.code : 'EUNKNOWN', message: e?.message ?? String(err) };
 }
+
+/** Whether the target accepts a TCP connection within ms (nothing is sent). */
+export function acceptsConnection(target: Target, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: target.host, port: target.port });
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), ms);
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}

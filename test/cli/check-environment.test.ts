@@ -8,7 +8,7 @@ import { runCheck } from '../../src/check/run-check.js';
 import { demoBackend } from '../support/backends.js';
 import { BYPASS, checkJson, codes, step, wsUrl } from '../support/check.js';
 import { runDeferred } from '../support/cleanup.js';
-import { fakeJwt } from '../support/helpers.js';
+import { fakeJwt, refusedPort } from '../support/helpers.js';
 import { ensureBuilt } from '../support/process.js';
 import { writeTmpFile } from '../support/temp.js';
 
@@ -16,18 +16,30 @@ beforeAll(ensureBuilt, 120_000);
 afterEach(runDeferred);
 
 describe('wstap check: environment', () => {
-  it('inside a container with a localhost target: localhost-in-container suggests the service name', async () => {
-    const b = await demoBackend(BYPASS);
+  it('inside a container with a localhost target where nothing answers: localhost-in-container suggests the service name', async () => {
+    const down = await refusedPort();
     const token = fakeJwt(600);
-    const { r, result } = await checkJson([`ws://localhost:${b.port}/ws?token=${token}`, '--origin', 'http://localhost:3000', '--linger', '50'], {
+    const { r, result } = await checkJson([`ws://localhost:${down}/ws?token=${token}`, '--origin', 'http://localhost:3000', '--linger', '50'], {
       WSTAP_IN_CONTAINER: 'true',
     });
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1);
     const env = step(result, 'environment');
     expect(env.verdict).toBe('warn');
     expect(codes(env)).toEqual(['localhost-in-container']);
-    expect(env.findings[0]!.hint).toContain(`ws://backend:${b.port}/ws.`);
+    expect(env.findings[0]!.hint).toContain(`ws://backend:${down}/ws.`);
     expect(r.stdout).not.toContain(token);
+  });
+
+  it('inside a container with a localhost target that answers (a dev container): no warning', async () => {
+    const b = await demoBackend(BYPASS);
+    const { r, result } = await checkJson(
+      [`ws://localhost:${b.port}/ws?token=${fakeJwt(600)}`, '--origin', 'http://localhost:3000', '--linger', '50'],
+      {
+        WSTAP_IN_CONTAINER: 'true',
+      },
+    );
+    expect(r.code).toBe(0);
+    expect(step(result, 'environment')).toMatchObject({ verdict: 'ok', findings: [] });
   });
 
   it('inside a container with a service-name target: no warning; outside a container: no environment step', async () => {

@@ -1,5 +1,6 @@
 /** Steps env-file (--dotenv: the guide's variables) and environment (running in a container, with a localhost target). */
-import { detectContainer, diagnoseEnv, localhostInContainerFinding, type ContainerInfo } from '../../inspect/registry.js';
+import { detectContainer, diagnoseEnv, isLocalhost, localhostInContainerFinding, type ContainerInfo } from '../../inspect/registry.js';
+import { acceptsConnection } from '../../upgrade/upstream.js';
 import type { Target } from '../../wire/target.js';
 import { verdictOf, type CheckStep } from '../step.js';
 
@@ -18,9 +19,11 @@ export function envFileStep(env: { source: string; vars: ReadonlyMap<string, str
 }
 
 /** Undefined when wstap does not run in a container (nothing to say). */
-export function environmentStep(target: Target, path: string, info: ContainerInfo = detectContainer()): CheckStep | undefined {
+export async function environmentStep(target: Target, path: string, info: ContainerInfo = detectContainer()): Promise<CheckStep | undefined> {
   if (!info.inContainer) return undefined;
-  const f = localhostInContainerFinding(target, { command: 'check', path: path.split('?')[0]! }, info);
+  // A backend in this same container (a dev container) answers on localhost: then localhost is right.
+  const answers = isLocalhost(target.host) && (await acceptsConnection(target, 500));
+  const f = localhostInContainerFinding(target, { command: 'check', path: path.split('?')[0]!, answers }, info);
   return {
     name: 'environment',
     verdict: f ? 'warn' : 'ok',

@@ -8,7 +8,7 @@ import { formatBytes } from '../../log/entries.js';
 import { createLogger, type WstapLogger } from '../../log/logger.js';
 import { PROXY_DEFAULTS } from '../../proxy/defaults.js';
 import { startProxy, type ProxyOptions } from '../../proxy/server.js';
-import { logStartup, warnIfLocalhostInContainer } from '../../proxy/startup.js';
+import { checkLocalhostInContainer, logStartup } from '../../proxy/startup.js';
 import type { SessionSink } from '../../sinks/bus.js';
 import { createCompactSink } from '../../sinks/compact-sink.js';
 import { createLogSink } from '../../sinks/log-sink.js';
@@ -114,9 +114,10 @@ export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
-    // Announced only once a signal can stop it cleanly.
-    logStartup(logger, proxy, opts);
-    warnIfLocalhostInContainer(logger, proxy.target);
+    // Announced only once a signal can stop it cleanly, after the container check (at most 500 ms).
+    void checkLocalhostInContainer(logger, proxy.target)
+      .catch(() => undefined)
+      .then(() => logStartup(logger, proxy, opts));
   });
 }
 

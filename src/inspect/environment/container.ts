@@ -69,6 +69,11 @@ export function isLocalhost(host: string): boolean {
 }
 
 export interface LocalhostWarningContext {
+  /**
+   * Something answered on the target from here: the backend runs in this same container (a dev
+   * container, Codespaces) and localhost is right. No warning then.
+   */
+  answers?: boolean;
   /** The command the user runs, for the hint: the proxy's --target, or check's URL. */
   command: 'proxy' | 'check';
   /** For check: the WebSocket path, so the hint's example is the URL to use. */
@@ -84,7 +89,7 @@ export function localhostInContainerFinding(
   ctx: LocalhostWarningContext,
   info: ContainerInfo = detectContainer(),
 ): Finding<FindingCodeOf<'environment'>> | undefined {
-  if (!info.inContainer || !isLocalhost(target.host)) return undefined;
+  if (!info.inContainer || !isLocalhost(target.host) || ctx.answers) return undefined;
   const where = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
   const service = `backend:${target.port}`;
   const example =
