@@ -1,7 +1,7 @@
 /** The lines the proxy prints when it starts: where it listens, where to point the frontend, what to watch for. */
 import type { Logger } from 'pino';
 import { detectContainer, isLocalhost, localhostInContainerFinding, type ContainerInfo } from '../inspect/environment/container.js';
-import { acceptsConnection } from '../upgrade/upstream.js';
+import { probeConnect } from '../upgrade/upstream.js';
 import type { Finding } from '../session/finding.js';
 import type { Target } from '../wire/target.js';
 import type { ProxyOptions, ProxyServer } from './server.js';
@@ -60,5 +60,5 @@ export async function checkLocalhostInContainer(
   info: ContainerInfo = detectContainer(),
 ): Promise<Finding | undefined> {
   if (!info.inContainer || !isLocalhost(target.host)) return undefined;
-  return warnIfLocalhostInContainer(logger, target, info, await acceptsConnection(target, 500));
+  return warnIfLocalhostInContainer(logger, target, info, (await probeConnect(target, 500)).reachable);
 }

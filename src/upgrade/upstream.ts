@@ -44,17 +44,24 @@ export function failureOf(err: unknown): UpstreamFailure {
   return { code: typeof e?.code === 'string' ? e.code : 'EUNKNOWN', message: e?.message ?? String(err) };
 }
 
-/** Whether the target accepts a TCP connection within ms (nothing is sent). */
-export function acceptsConnection(target: Target, ms: number): Promise<boolean> {
+export interface ConnectProbe {
+  reachable: boolean;
+  /** Why not: an errno code, or the timeout. */
+  error?: string;
+  connectMs?: number;
+}
+
+/** Opens and closes a TCP connection to the target (nothing is sent): does it accept one within ms? */
+export function probeConnect(target: Target, ms: number): Promise<ConnectProbe> {
   return new Promise((resolve) => {
+    const started = performance.now();
     const socket = net.connect({ host: target.host, port: target.port });
-    const done = (ok: boolean): void => {
-      clearTimeout(timer);
+    const done = (r: ConnectProbe): void => {
       socket.destroy();
-      resolve(ok);
+      resolve(r);
     };
-    const timer = setTimeout(() => done(false), ms);
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
+    socket.setTimeout(ms, () => done({ reachable: false, error: `no connection within ${ms} ms` }));
+    socket.once('connect', () => done({ reachable: true, connectMs: Math.round((performance.now() - started) * 100) / 100 }));
+    socket.once('error', (err: NodeJS.ErrnoException) => done({ reachable: false, error: err.code ?? err.message }));
   });
 }

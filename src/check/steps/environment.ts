@@ -1,6 +1,6 @@
 /** Steps env-file (--dotenv: the guide's variables) and environment (running in a container, with a localhost target). */
 import { detectContainer, diagnoseEnv, isLocalhost, localhostInContainerFinding, type ContainerInfo } from '../../inspect/registry.js';
-import { acceptsConnection } from '../../upgrade/upstream.js';
+import { probeConnect } from '../../upgrade/upstream.js';
 import type { Target } from '../../wire/target.js';
 import { verdictOf, type CheckStep } from '../step.js';
 
@@ -22,7 +22,7 @@ export function envFileStep(env: { source: string; vars: ReadonlyMap<string, str
 export async function environmentStep(target: Target, path: string, info: ContainerInfo = detectContainer()): Promise<CheckStep | undefined> {
   if (!info.inContainer) return undefined;
   // A backend in this same container (a dev container) answers on localhost: then localhost is right.
-  const answers = isLocalhost(target.host) && (await acceptsConnection(target, 500));
+  const answers = isLocalhost(target.host) && (await probeConnect(target, 500)).reachable;
   const f = localhostInContainerFinding(target, { command: 'check', path: path.split('?')[0]!, answers }, info);
   return {
     name: 'environment',
