@@ -55,7 +55,9 @@ export function createHttpPath(ctx: HttpPathContext): http.Server {
     res.once('close', () => {
       // A request wstap could not forward has its own error line (http-error).
       if (res.getHeader('x-wstap') !== undefined || !res.headersSent) return;
-      logExchange(ctx.log, exchangeOf(req, res, startedAt), httpNote(req, res.statusCode, ctx.wsPaths, ctx.forwarder.bodyExcerpt(res)));
+      const note = httpNote(req, res.statusCode, ctx.wsPaths, ctx.forwarder.bodyExcerpt(res));
+      if (note === undefined && !ctx.log.isLevelEnabled('debug')) return;
+      logExchange(ctx.log, exchangeOf(req, res, startedAt), note);
     });
     ctx.forwarder.handle(req, res);
   });
