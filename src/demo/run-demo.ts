@@ -15,6 +15,18 @@ export interface DemoOptions {
   keep: boolean;
   port: number;
   backendPort: number;
+  /** Where the main proxy listens (--host, WSTAP_HOST); the default loopbacks when absent. */
+  hosts?: string[];
+}
+
+/** The demo backend, or an error a person can act on when its port is taken. */
+async function demoBackend(port: number): Promise<Awaited<ReturnType<typeof startDemoBackend>>> {
+  try {
+    return await startDemoBackend({ port, env: {} });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    throw new ListenError(`port ${port} for the demo backend is already in use: choose another with --backend-port (0: any free port)`, 'EADDRINUSE');
+  }
 }
 
 interface ClientResult {
@@ -78,13 +90,13 @@ function demoProxy(logger: Logger, opts: Omit<ProxyOptions, 'logger' | 'sinks'>)
   return startProxy({ ...opts, logger, sinks: [createLogSink(logger)] });
 }
 
-async function startMainProxy(logger: Logger, port: number, target: string, allowOrigins: string[]): Promise<ProxyServer> {
+async function startMainProxy(logger: Logger, port: number, target: string, allowOrigins: string[], hosts?: string[]): Promise<ProxyServer> {
   try {
-    return await demoProxy(logger, { target, port, allowOrigins });
+    return await demoProxy(logger, { target, port, allowOrigins, ...(hosts ? { hosts } : {}) });
   } catch (err) {
     if (!(err instanceof ListenError) || port === 0) throw err;
     logger.warn({ event: 'demo' }, `${err.message}; the demo uses a free port instead`);
-    return demoProxy(logger, { target, port: 0, allowOrigins });
+    return demoProxy(logger, { target, port: 0, allowOrigins, ...(hosts ? { hosts } : {}) });
   }
 }
 
@@ -92,9 +104,9 @@ async function startMainProxy(logger: Logger, port: number, target: string, allo
 export async function runDemo(log: WstapLogger, opts: DemoOptions): Promise<number> {
   const { logger } = log;
   const say = (msg: string): void => logger.info({ event: 'demo' }, msg);
-  const backend = await startDemoBackend({ port: opts.backendPort, env: {} });
+  const backend = await demoBackend(opts.backendPort);
   say(`demo backend on ${backend.url}: /ws allows Origins ${backend.allowedOrigins.join(', ')}, closes 1008 without credentials (auth bypass off)`);
-  const proxy = await startMainProxy(logger, opts.port, backend.url, backend.allowedOrigins);
+  const proxy = await startMainProxy(logger, opts.port, backend.url, backend.allowedOrigins, opts.hosts);
   logStartup(logger, proxy, { allowOrigins: backend.allowedOrigins });
   const normalizing = await demoProxy(logger, {
     target: backend.url,

@@ -2,9 +2,10 @@
  * `wstap demo` through the real launcher: the guide's scenarios end to end, every finding
  * shown and a healthy tunnel, in JSON and pretty logs.
  */
+import net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findingCodes, runWstap, type LogLine } from '../support/cli.js';
-import { runDeferred } from '../support/cleanup.js';
+import { defer, runDeferred } from '../support/cleanup.js';
 import { ensureBuilt } from '../support/process.js';
 
 beforeAll(ensureBuilt, 120_000);
@@ -42,5 +43,28 @@ describe('wstap demo', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^\s+fix: /m);
     expect(r.stdout).not.toMatch(/\u001b\[/);
+  });
+
+  it('a busy --backend-port: one line that names the port and the option, exit 1, no stack trace', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    defer(() => new Promise<void>((r) => blocker.close(() => r())));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const r = await runWstap(['demo', '--port', '0', '--backend-port', String(port), '--log-format', 'json'], {}, 12_000);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trimEnd()).toBe(
+      `wstap: port ${port} for the demo backend is already in use: choose another with --backend-port (0: any free port)`,
+    );
+  });
+
+  it('reads WSTAP_HOST like the proxy: wstap listens on the address it names', { timeout: 15_000 }, async () => {
+    const r = await runWstap(['demo', '--port', '0', '--log-format', 'json'], { WSTAP_HOST: '127.0.0.1' }, 12_000);
+    expect(r.code).toBe(0);
+    const listening = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as LogLine)
+      .find((l) => l['event'] === 'listening')!;
+    expect((listening['addresses'] as { address: string }[]).map((a) => a.address)).toEqual(['127.0.0.1']);
   });
 });
