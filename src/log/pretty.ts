@@ -125,6 +125,13 @@ export function formatSessionEnd(e: SessionEndLogEntry, p: Palette, hints?: Hint
   }
   const l = e.latency;
   if (l?.requests) out += row(p, 'Latency', `${pct(l.requests)}${p.dim(pairing(l.requests.count, l.correlation, l.inOrder))}`);
+  else if (l?.withoutCorrelation) {
+    out += row(
+      p,
+      'Latency',
+      p.yellow(`--correlate ${l.correlation} matched none of the ${l.withoutCorrelation} client messages: check the path (id, $.meta.requestId)`),
+    );
+  }
   if (l?.pings) out += row(p, 'Ping', pct(l.pings));
   if (l?.proxyAddedMs) out += row(p, 'wstap added', `p50 ${l.proxyAddedMs.p50} ms · p99 ${l.proxyAddedMs.p99} · max ${l.proxyAddedMs.max}`);
   out += formatFindings(e.findings, p, '    ', hints);

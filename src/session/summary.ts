@@ -43,6 +43,8 @@ export interface LatencySummary {
   pings?: Percentiles;
   /** The id path requests and answers were paired by. */
   correlation?: string;
+  /** Client messages in which the --correlate path was not found: with no request latency, the path never matched. */
+  withoutCorrelation?: number;
   /** Of the pairs, those matched in order because the answer had no matching id (with correlation set). */
   inOrder?: number;
   proxyAddedMs?: Percentiles;

@@ -149,6 +149,7 @@ export class FrameTap {
     if (ping) latency.pings = ping;
     if (tracker.correlation) latency.correlation = tracker.correlation;
     if (tracker.pairedInOrder > 0) latency.inOrder = tracker.pairedInOrder;
+    if (tracker.withoutPath > 0) latency.withoutCorrelation = tracker.withoutPath;
     if (added) latency.proxyAddedMs = added;
     return latency;
   }

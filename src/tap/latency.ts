@@ -69,6 +69,8 @@ export class LatencyTracker {
   private pingsSent: { client: Map<string, number>; server: Map<string, number> } | undefined;
   /** Answers paired with the oldest request because they carried no matching id (while an id path was known). */
   private inOrderWithPath = 0;
+  /** Client messages without the --correlate path. */
+  private missedPath = 0;
 
   constructor(correlate?: string) {
     if (correlate) {
@@ -89,6 +91,11 @@ export class LatencyTracker {
    */
   get pairedInOrder(): number {
     return this.inOrderWithPath;
+  }
+
+  /** Client data messages in which the --correlate path was not found (0 in automatic mode). */
+  get withoutPath(): number {
+    return this.missedPath;
   }
 
   /** Sees every message in order; returns its latency when it answers an earlier one. */
@@ -134,7 +141,10 @@ export class LatencyTracker {
     }
     const key = this.keyIn(m);
     // With an explicit path, only messages that carry it take part.
-    if (!this.auto && key === undefined) return;
+    if (!this.auto && key === undefined) {
+      this.missedPath++;
+      return;
+    }
     if (this.unanswered.length >= MAX_OUTSTANDING) this.unanswered.shift();
     this.unanswered.push({ at: m.lastByteAt, key });
   }

@@ -6,7 +6,9 @@
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { pairing } from '../../src/log/pretty.js';
+import { sessionEndEntry } from '../../src/log/entries.js';
+import { formatSessionEnd, NO_COLORS, pairing } from '../../src/log/pretty.js';
+import { endView } from '../../src/views/views.js';
 import type { Percentiles } from '../../src/session/summary.js';
 import { startWsServer } from '../support/backends.js';
 import { runDeferred } from '../support/cleanup.js';
@@ -152,6 +154,22 @@ describe('frame tap: latency', () => {
     expectPercentiles(end.ws!.latency.requests, 2);
     expect(pairing(2, 'id', 1)).toBe(' paired by id (1 of 2; 1 without a matching id, in order)');
     expect(pairing(2, 'id', undefined)).toBe(' paired by id');
+  });
+
+  it('a --correlate path that no message carries: no request latency, and the summary says the path matched none', async () => {
+    const url = await jsonBackend();
+    const { tp, ws, answers } = await openThroughTap(url, { correlate: '$.meta.requestId' });
+    ws.send(JSON.stringify({ id: 'r1' }));
+    ws.send(JSON.stringify({ id: 'r2' }));
+    await until(() => answers.length === 2, 'two answers', { seen: () => answers });
+    ws.close(1000);
+    await once(ws, 'close');
+    const { session, end } = await tp.nextEnd();
+    expect(end.ws!.latency).toMatchObject({ correlation: '$.meta.requestId', withoutCorrelation: 2 });
+    expect(end.ws!.latency.requests).toBeUndefined();
+    expect(formatSessionEnd(sessionEndEntry(endView(session, end)), NO_COLORS)).toMatch(
+      /--correlate \$\.meta\.requestId matched none of the 2 client messages/,
+    );
   });
 
   it('with correlate $.meta.requestId the pairing uses that path, not a top-level id', async () => {
