@@ -35,7 +35,8 @@ export function shutdown(parts: ShutdownParts): (graceMs: number) => Promise<voi
       const stopped = Promise.all(parts.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       parts.httpServer.closeIdleConnections();
       await waitUntil(() => parts.live.size === 0, graceMs, 25);
-      for (const l of [...parts.live]) l.abort('proxy shutdown');
+      // Each session is ended by wstap (close frames where it can); a session whose peers do not close is cut after a second.
+      await Promise.race([Promise.all([...parts.live].map((l) => l.abort('proxy shutdown'))), sleep(1500)]);
       parts.httpServer.closeAllConnections();
       for (const s of parts.sockets) s.destroy();
       parts.forwarder.close();

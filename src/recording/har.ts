@@ -123,7 +123,7 @@ export function recordingToHar(rec: Recording, version: string): Har {
     const close = s.close?.close;
     if (close && close.code !== 1006) {
       entry._webSocketClose = { code: close.code, reason: close.reason, timestamp: (start + (s.close?.t ?? 0)) / 1000 };
-      if (close.initiator !== 'none') entry._webSocketClose.initiator = close.initiator;
+      if (close.initiator === 'client' || close.initiator === 'server') entry._webSocketClose.initiator = close.initiator;
     }
     return entry;
   });

@@ -26,8 +26,8 @@ export interface DirectionStats {
 
 /** How the WebSocket (not the TCP connection) ended. */
 export interface CloseSummary {
-  /** Who sent the first close frame; 'none' when no close frame was seen. */
-  initiator: Side | 'none';
+  /** Who sent the first close frame; 'none' when no close frame was seen; 'wstap' when wstap ended the session itself (shutdown). */
+  initiator: Side | 'none' | 'wstap';
   /** The first close frame's code; 1005 when it had none; 1006 when there was no close frame. */
   code: number;
   reason: string;

@@ -112,6 +112,11 @@ export class FrameDecoder {
     return this.blind;
   }
 
+  /** Between two frames of what it was fed: a frame of wstap's own may be written there. */
+  get atFrameBoundary(): boolean {
+    return !this.blind && this.frame === undefined && this.headerFill === 0;
+  }
+
   /** Bytes as they were forwarded, with the time they arrived (performance.now()). */
   push(chunk: Buffer, at: number): void {
     if (this.blind) return;

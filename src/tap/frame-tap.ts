@@ -57,6 +57,12 @@ export class FrameTap {
     return (this.added ??= new Samples());
   }
 
+  /** Whether everything forwarded from `side` ended at a frame boundary (true before its first byte). */
+  atBoundary(side: Side): boolean {
+    const d = side === 'client' ? this.clientDecoder : this.serverDecoder;
+    return d === undefined || d.atFrameBoundary;
+  }
+
   /** A chunk forwarded from `from`, arrived at `at` (performance.now()). */
   push(from: Side, chunk: Buffer, at: number): void {
     ((from === 'client' ? this.clientDecoder : this.serverDecoder) ?? this.decoder(from)).push(chunk, at);

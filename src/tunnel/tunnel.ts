@@ -39,6 +39,12 @@ export interface TunnelOptions {
 export interface Tunnel {
   /** Ends the tunnel from the proxy's side (shutdown): both sockets are destroyed. */
   destroy(reason: string): void;
+  /**
+   * Ends the tunnel from the proxy's side with its own last bytes to each side (a close frame at
+   * a frame boundary): both sides stop being read, get their bytes and a FIN, and are destroyed
+   * after lingerMs if they have not closed. Resolves when both sockets are closed.
+   */
+  endWith(last: { toClient?: Buffer; toServer?: Buffer }, reason: string, lingerMs: number): Promise<void>;
   /** Sends a message to one side (message path only). */
   send(to: Side, m: OutMessage): void;
 }
@@ -130,11 +136,40 @@ class TunnelState implements Tunnel {
     this.server.destroy();
   }
 
+  endWith(last: { toClient?: Buffer; toServer?: Buffer }, reason: string, lingerMs: number): Promise<void> {
+    this.note('proxy', 'shutdown', reason);
+    const { client, server } = this;
+    // Nothing more is forwarded: what the peers still send (their answering close frames) is read and dropped.
+    for (const s of [client, server]) {
+      s.removeAllListeners('data');
+      s.on('data', discard);
+    }
+    const closed = (s: net.Socket): Promise<void> => new Promise((r) => (s.closed ? r() : s.once('close', () => r())));
+    const both = Promise.all([closed(client), closed(server)]).then(() => undefined);
+    const timer = setTimeout(() => {
+      client.destroy();
+      server.destroy();
+    }, lingerMs);
+    void both.then(() => clearTimeout(timer));
+    for (const [s, bytes] of [
+      [client, last.toClient],
+      [server, last.toServer],
+    ] as const) {
+      if (s.destroyed || s.writableEnded) continue;
+      if (bytes) s.end(bytes);
+      else s.end();
+      s.resume();
+    }
+    return both;
+  }
+
   send(to: Side, m: OutMessage): void {
     if (!this.messages) throw new Error('this session is not on the message path: only sessions a message hook took at the handshake can be sent to');
     this.messages.send(to, m);
   }
 }
+
+const discard = (): void => {};
 
 // --- listeners: `this` is the socket, its direction is the one it reads for ---------------
 

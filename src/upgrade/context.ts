@@ -35,5 +35,6 @@ export interface RelayContext {
 export interface LiveSession {
   /** The session as emitted (a placeholder until the backend answers). */
   session: Session;
-  abort(reason: string): void;
+  /** Ends the session from wstap's side (shutdown); resolves when its sockets are closed. */
+  abort(reason: string): void | Promise<void>;
 }

@@ -8,8 +8,11 @@ import type { Finding } from '../session/finding.js';
 import type { Side } from '../session/message.js';
 import type { Session, SessionEnd } from '../session/session.js';
 import { FrameTap, type TapResult } from '../tap/frame-tap.js';
+import { phaseOf } from '../session/finding.js';
+import type { CloseSummary } from '../session/summary.js';
+import { closeCodeMeaning, closePayload, encodeFrame } from '../wire/ws-frame.js';
 import type { MessageHandler, MessageHook, OutMessage, SessionControl } from '../tunnel/hooks.js';
-import { tunnel, type ChunkObserver, type TunnelEnd } from '../tunnel/tunnel.js';
+import { tunnel, type ChunkObserver, type Tunnel, type TunnelEnd } from '../tunnel/tunnel.js';
 import { negotiatedDeflate } from '../wire/extensions.js';
 import type { LiveSession, RelayContext } from './context.js';
 
@@ -48,6 +51,11 @@ class ContainedTap {
 
   readonly forwarded = (ms: number): void => this.tap.proxyAdded.add(ms);
 
+  /** Whether what was forwarded from `side` ended at a frame boundary (false once decoding failed). */
+  atBoundary(side: Side): boolean {
+    return !this.failed && this.tap.atBoundary(side);
+  }
+
   private fail(err: unknown): void {
     this.failed = true;
     this.ctx.onTapFailure(this.session, err);
@@ -74,7 +82,7 @@ function handlerFor(hooks: readonly MessageHook[], session: Session, control: Se
   return out;
 }
 
-function reportEnd(ctx: RelayContext, session: Session, end: TunnelEnd, tap: ContainedTap | undefined): void {
+function reportEnd(ctx: RelayContext, session: Session, end: TunnelEnd, tap: ContainedTap | undefined, went: WentAway): void {
   if (!tap) {
     ctx.bus.end(session, { ...end, findings: [] });
     return;
@@ -82,7 +90,7 @@ function reportEnd(ctx: RelayContext, session: Session, end: TunnelEnd, tap: Con
   const reported = tap.finish().then((result) => {
     const findings: Finding[] = result?.findings ?? [];
     const full: SessionEnd = result ? { ...end, ws: result.summary, findings } : { ...end, findings };
-    ctx.bus.end(session, full);
+    ctx.bus.end(session, shutDownByWstap(full, went));
   });
   ctx.pendingEnds.add(reported);
   void reported.finally(() => ctx.pendingEnds.delete(reported));
@@ -111,6 +119,7 @@ export function openTunnel(
   const handlers = ctx.hooks.length ? handlerFor(ctx.hooks, session, { send: (to, m) => control.send(to, m) }) : [];
   client.write(res.raw);
   ctx.bus.handshake(session);
+  const wentAway: WentAway = { frames: false };
   const counted = handlers.length ? handBack(client, upstream, rest, early) : forwardNow(client, upstream, rest, early, tap);
   const tun = tunnel(client, upstream, {
     ...(tap ? { onClientChunk: tap.client, onServerChunk: tap.server, onForwarded: tap.forwarded } : {}),
@@ -121,14 +130,49 @@ export function openTunnel(
         clientToServer: end.bytes.clientToServer + counted.clientToServer,
         serverToClient: end.bytes.serverToClient + counted.serverToClient,
       };
-      reportEnd(ctx, session, { ...end, bytes }, tap);
+      reportEnd(ctx, session, { ...end, bytes }, tap, wentAway);
     },
   });
   if (handlers.length) {
     control = { send: (to, m) => tun.send(to, m) };
     for (const p of pending) tun.send(p.to, p.m);
   }
-  live.abort = (reason) => tun.destroy(reason);
+  live.abort = (reason) => goingAway(tun, handlers.length ? undefined : tap, reason, wentAway);
+}
+
+/** How wstap ended a session it shut down: with close frames (1001) to both sides, or without. */
+interface WentAway {
+  frames: boolean;
+}
+
+const GOING_AWAY = 'wstap is shutting down';
+
+/**
+ * wstap ends a session itself (shutdown, grace over): a close frame with 1001 Going Away to each
+ * side whose stream the tap saw end at a frame boundary (a frame of wstap's own may go there),
+ * then a FIN; on the plain and message paths, where wstap does not know the boundary, the
+ * connections are cut.
+ */
+function goingAway(tun: Tunnel, tap: ContainedTap | undefined, reason: string, went: WentAway): void | Promise<void> {
+  const toClient = tap?.atBoundary('server') ? encodeFrame({ opcode: 0x8, payload: closePayload(1001, GOING_AWAY) }) : undefined;
+  const toServer = tap?.atBoundary('client') ? encodeFrame({ opcode: 0x8, payload: closePayload(1001, GOING_AWAY), mask: true }) : undefined;
+  if (!toClient && !toServer) return tun.destroy(reason);
+  went.frames = true;
+  return tun.endWith({ ...(toClient ? { toClient } : {}), ...(toServer ? { toServer } : {}) }, reason, 1000);
+}
+
+/** The close of a session wstap shut down is wstap's: not a crash of either side, and no finding blames one. */
+function shutDownByWstap(end: SessionEnd, went: WentAway): SessionEnd {
+  if (end.how !== 'shutdown' || !end.ws) return end;
+  const code = went.frames ? 1001 : 1006;
+  const close: CloseSummary = {
+    initiator: 'wstap',
+    code,
+    reason: went.frames ? GOING_AWAY : 'wstap cut the connection at shutdown',
+    meaning: closeCodeMeaning(code),
+    clean: false,
+  };
+  return { ...end, ws: { ...end.ws, close }, findings: end.findings.filter((f) => phaseOf(f) !== 'close') };
 }
 
 /**

@@ -1,0 +1,66 @@
+/**
+ * wstap's own ends are wstap's: when it shuts down with sessions open, each side gets a close
+ * frame with 1001 Going Away where wstap knows the stream is at a frame boundary, and the
+ * session's end says wstap closed it, never a crash of either side (no close-abnormal). Real ws
+ * peers, and raw sockets for a stream cut in the middle of a frame.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { closePayload } from '../../src/wire/ws-frame.js';
+import { startWsServer } from '../support/backends.js';
+import { runDeferred } from '../support/cleanup.js';
+import { frame, hasHead, openRawBackend, openRawClient, readEnded, startTestProxy, switchingHead, upgradeHead } from '../support/helpers.js';
+import { until } from '../support/wait.js';
+
+afterEach(runDeferred);
+
+describe('wstap shuts down with sessions open', () => {
+  it('both ws peers get 1001 "wstap is shutting down"; the end says wstap closed it, and blames nobody', async () => {
+    const server = await startWsServer();
+    const atServer: { code: number; reason: string }[] = [];
+    server.wss.on('connection', (ws) => {
+      ws.on('message', (d) => ws.send(d));
+      ws.on('close', (code, reason) => void atServer.push({ code, reason: reason.toString() }));
+    });
+    const tp = await startTestProxy({ target: server.url });
+    const ws = new WebSocket(tp.wsUrl('/ws'));
+    await new Promise((r) => ws.once('open', r));
+    ws.send('hello');
+    await new Promise((r) => ws.once('message', r));
+    const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() })));
+    await tp.proxy.close(0);
+    expect(await closed).toEqual({ code: 1001, reason: 'wstap is shutting down' });
+    await until(() => atServer[0], 'the server to see the close');
+    expect(atServer[0]).toEqual({ code: 1001, reason: 'wstap is shutting down' });
+    const { end } = await tp.nextEnd();
+    expect(end).toMatchObject({ endedBy: 'proxy', how: 'shutdown' });
+    expect(end.ws!.close).toMatchObject({ initiator: 'wstap', code: 1001, reason: 'wstap is shutting down' });
+    expect(end.findings).toEqual([]);
+    const line = tp.logs.find((l) => l['event'] === 'session-end')!;
+    expect(String(line['msg'])).toMatch(/closed by wstap: 1001 "wstap is shutting down"/);
+  });
+
+  it('a stream cut in the middle of a frame gets no frame of wstap in it: only the side at a boundary gets the 1001', async () => {
+    const backend = await openRawBackend((c) => {
+      void c.waitFor(hasHead).then((head) => {
+        const key = /sec-websocket-key:\s*(\S+)/i.exec(head.toString('latin1'))![1]!;
+        c.socket.write(switchingHead(key));
+      });
+    });
+    const tp = await startTestProxy({ target: backend.url });
+    const client = await openRawClient(tp.port);
+    client.socket.write(upgradeHead('/ws'));
+    await client.waitFor(hasHead);
+    // The first two bytes of a masked 10-byte text frame: the client→server stream stops mid-frame.
+    const partial = frame(0x1, 'abcdefghij', { mask: true }).subarray(0, 2);
+    client.socket.write(partial);
+    const conn = await backend.connection(0);
+    await conn.waitFor((all) => all.subarray(all.indexOf('\r\n\r\n') + 4).length >= 2);
+    await tp.proxy.close(0);
+    await readEnded(client.socket);
+    const toClient = client.received().subarray(client.received().indexOf('\r\n\r\n') + 4);
+    expect(toClient).toEqual(frame(0x8, closePayload(1001, 'wstap is shutting down')));
+    const toServer = conn.received().subarray(conn.received().indexOf('\r\n\r\n') + 4);
+    expect(toServer).toEqual(partial);
+  });
+});
