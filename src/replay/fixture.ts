@@ -4,10 +4,14 @@
  *   replay (default): a mock backend serves the recording.
  *   record: wstap proxies to the real backend and writes the recording.
  *   passthrough: wstap proxies to the real backend, nothing is written.
- * The mode comes from the options, else from WSTAP_MODE.
+ * WSTAP_MODE, when set, overrides the mode in the options (so `WSTAP_MODE=record npx vitest`
+ * records again without a code change); without either, replay.
  */
+import { existsSync } from 'node:fs';
 import pino from 'pino';
 import { startProxy, type ProxyServer } from '../proxy/server.js';
+import type { SessionSink } from '../sinks/bus.js';
+import { createCompactSink } from '../sinks/compact-sink.js';
 import { Recorder } from '../sinks/recorder.js';
 import { WSTAP_VERSION } from '../version.js';
 import { createReplayServer, type ReplayServer, type UnexpectedMessage } from './replay-server.js';
@@ -34,9 +38,29 @@ export interface WsFixture {
   close(): Promise<void>;
 }
 
+const MODES: readonly FixtureMode[] = ['replay', 'record', 'passthrough'];
+
+/** The mode: WSTAP_MODE when set, else the options', else replay. */
+export function fixtureMode(opts: Pick<FixtureOptions, 'mode'>, env: string | undefined = process.env['WSTAP_MODE']): FixtureMode {
+  if (env !== undefined && env !== '') {
+    if (!(MODES as readonly string[]).includes(env)) throw new Error(`wsFixture: WSTAP_MODE=${env} is not a mode: use replay, record or passthrough`);
+    return env as FixtureMode;
+  }
+  return opts.mode ?? 'replay';
+}
+
+/** In record and passthrough modes, sessions with problems are written to standard error, where the test runner shows them. */
+function problemsToStderr(): SessionSink {
+  return createCompactSink((level, text) => {
+    if (level !== 'info') process.stderr.write(`wstap ${level}: ${text}\n`);
+  });
+}
+
 export async function wsFixture(opts: FixtureOptions): Promise<WsFixture> {
-  const env = process.env['WSTAP_MODE'];
-  const mode: FixtureMode = opts.mode ?? (env === 'record' || env === 'passthrough' ? env : 'replay');
+  const mode = fixtureMode(opts);
+  if (mode === 'replay' && !existsSync(opts.recording)) {
+    throw new Error(`wsFixture: no recording at ${opts.recording}: record it first: WSTAP_MODE=record (with target set to the real backend)`);
+  }
   if (mode === 'replay') {
     const server: ReplayServer = await createReplayServer(opts.recording, {
       ...(opts.ignore ? { ignore: opts.ignore } : {}),
@@ -45,9 +69,10 @@ export async function wsFixture(opts: FixtureOptions): Promise<WsFixture> {
     return { mode, url: server.url, unexpected: server.unexpected, close: () => server.close() };
   }
   if (!opts.target) throw new Error(`wsFixture: mode ${mode} needs a target (the real backend)`);
-  // Record mode composes the recorder as the proxy's one sink; passthrough has none.
-  const sinks =
-    mode === 'record' ? [new Recorder({ file: opts.recording, target: opts.target, version: WSTAP_VERSION, logger: pino({ level: 'silent' }) })] : [];
+  // Sessions with problems go to standard error; record mode adds the recorder (a fresh file: a fixture is one recording).
+  const sinks: SessionSink[] = [problemsToStderr()];
+  if (mode === 'record')
+    sinks.push(new Recorder({ file: opts.recording, target: opts.target, version: WSTAP_VERSION, logger: pino({ level: 'silent' }), append: false }));
   const proxy: ProxyServer = await startProxy({ target: opts.target, port: 0, hosts: ['127.0.0.1'], sinks });
   return { mode, url: `ws://127.0.0.1:${proxy.port}`, unexpected: [], close: () => proxy.close(1000) };
 }

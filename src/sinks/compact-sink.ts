@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { formatBytes, formatDuration } from '../log/entries.js';
 import { HintMemory } from '../log/pretty.js';
-import { worstSeverity, type Finding } from '../session/finding.js';
+import { worstSeverity, type Finding, type Severity } from '../session/finding.js';
 import type { HandshakeView } from '../views/views.js';
 import type { SessionSink } from './bus.js';
 
@@ -30,20 +30,25 @@ function answerText(v: HandshakeView): string {
 const codes = (findings: readonly Finding[]): string =>
   findings.length ? ` · ${findings.map((f) => `${MARK[f.severity]} ${f.code}`).join(' ')}` : '';
 
-export function createCompactSink(logger: Logger): SessionSink {
+/** Where the lines go: a logger (the CLI), or a function (the vitest fixture writes problems to standard error). */
+export type CompactOutput = Logger | ((level: Severity, text: string) => void);
+
+export function createCompactSink(out: CompactOutput): SessionSink {
   const hints = new HintMemory();
+  const enabled = (level: Severity): boolean => typeof out === 'function' || out.isLevelEnabled(level);
   /** The start of each open tunnel's line, until it closes. */
   const open = new Map<string, { head: string; findings: readonly Finding[] }>();
   const write = (head: string, findings: readonly Finding[]): void => {
     const level = worstSeverity(findings) ?? 'info';
-    if (!logger.isLevelEnabled(level)) return;
+    if (!enabled(level)) return;
     let text = `${head}${codes(findings)}`;
     for (const f of findings) if (hints.seen(f.code, f.hint) === undefined) text += `\n    fix for ${f.code}: ${f.hint}`;
-    logger[level]({ event: 'session-line' }, text);
+    if (typeof out === 'function') out(level, text);
+    else out[level]({ event: 'session-line' }, text);
   };
   return {
     name: 'compact log',
-    wantsFrames: logger.isLevelEnabled('warn'),
+    wantsFrames: enabled('warn'),
     handshake(session, v) {
       const head = `${v.session} ${v.method} ${v.path} from ${v.client} → ${answerText(v)}`;
       if (session.outcome === 'tunnel') open.set(session.id, { head, findings: v.findings });
