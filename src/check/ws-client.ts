@@ -111,7 +111,7 @@ export function openWebSocket(req: HandshakeRequest): Promise<HandshakeOutcome> 
         handshake,
         failure,
         phase,
-        findings: [inspectUpstreamFailure(req.target, failure, phase)],
+        findings: [inspectUpstreamFailure(req.target, failure, phase, 'check')],
         ms: roundMs(performance.now() - started),
       });
     };

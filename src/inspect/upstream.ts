@@ -8,9 +8,43 @@ const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', '
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'EUPSTREAMEND', 'ERR_STREAM_PREMATURE_CLOSE']);
 const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 
-/** The finding for a failure to reach, or to hear from, the target. */
-export function inspectUpstreamFailure(target: Target, failure: UpstreamFailure, phase?: 'connect' | 'answer'): Finding<FindingCodeOf<'upstream'>> {
+/** How the hints name the place the target came from: the proxy's --target, or the URL given to wstap check. */
+function wordsFor(who: 'proxy' | 'check', target: Target) {
+  return who === 'check'
+    ? {
+        names: 'the URL names the right host and port',
+        fromHost: `ws://localhost:${target.port}/...`,
+        hostIn: 'the host in the URL',
+        hostPortIn: 'the host and port in the URL',
+        plain: 'ws:// in the URL',
+        tls: 'wss:// in the URL',
+        namesIt: 'that the URL names it',
+        tryCheck: '',
+      }
+    : {
+        names: '--target names the right host and port',
+        fromHost: `--target http://localhost:${target.port}`,
+        hostIn: 'the host in --target',
+        hostPortIn: 'the host and port in --target',
+        plain: 'http:// (or ws://) in --target',
+        tls: 'https:// or wss:// in --target',
+        namesIt: 'that --target names it',
+        tryCheck: ' Try the same path with "wstap check".',
+      };
+}
+
+/**
+ * The finding for a failure to reach, or to hear from, the target. `who`: the proxy (its hints
+ * speak of --target) or wstap check (of the URL it was given).
+ */
+export function inspectUpstreamFailure(
+  target: Target,
+  failure: UpstreamFailure,
+  phase?: 'connect' | 'answer',
+  who: 'proxy' | 'check' = 'proxy',
+): Finding<FindingCodeOf<'upstream'>> {
   const where = `${target.host}:${target.port}`;
+  const w = wordsFor(who, target);
   const { code } = failure;
   if (code === 'ECONNREFUSED') {
     return finding(
@@ -18,7 +52,7 @@ export function inspectUpstreamFailure(target: Target, failure: UpstreamFailure,
       `The backend at ${where} refused the connection (ECONNREFUSED): nothing listens there.`,
       `Start the backend (docker compose up -d backend) and check that it listens on port ${target.port} on an address wstap can reach ` +
         `(0.0.0.0 inside a container, not 127.0.0.1), that the port is published ("${target.port}:${target.port}" in the compose file), ` +
-        `and that --target names the right host and port.`,
+        `and that ${w.names}.`,
     );
   }
   if (DNS_CODES.has(code)) {
@@ -26,7 +60,7 @@ export function inspectUpstreamFailure(target: Target, failure: UpstreamFailure,
       'upstream-dns',
       `The host name "${target.host}" does not resolve (${code}).`,
       `A compose service name resolves only inside its compose network. From the host, use localhost and the published port ` +
-        `(--target http://localhost:${target.port}); inside compose, run wstap as a service on the same network as "${target.host}" ` +
+        `(${w.fromHost}); inside compose, run wstap as a service on the same network as "${target.host}" ` +
         `and check the spelling against the service name or its network aliases.`,
     );
   }
@@ -39,24 +73,23 @@ export function inspectUpstreamFailure(target: Target, failure: UpstreamFailure,
         : `No connection to ${where} in time (${failure.message}).`,
       answer
         ? `The backend is busy or stuck (a blocked event loop, a worker pool at its limit), or this path is not a WebSocket endpoint ` +
-            `behind a server that waits for more. Check its logs; try the same path with "wstap check".`
+            `behind a server that waits for more. Check its logs.${w.tryCheck}`
         : `Packets are dropped on the way: a firewall, a wrong address or a container that is not on the network. ` +
-            `Check the host and port in --target and that the backend container runs.`,
+            `Check ${w.hostPortIn} and that the backend container runs.`,
     );
   }
   if (UNREACHABLE_CODES.has(code)) {
     return finding(
       'upstream-timeout',
       `${where} is unreachable (${code}).`,
-      `The address is not routable from where wstap runs: check the host in --target and the container's network.`,
+      `The address is not routable from where wstap runs: check ${w.hostIn} and the container's network.`,
     );
   }
   if (code.startsWith('ERR_SSL') || code.includes('CERT') || code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'EPROTO') {
     return finding(
       'upstream-tls',
       `The TLS handshake with ${where} failed (${code}: ${failure.message}).`,
-      `For a development backend with a self-signed certificate, add --insecure. If the backend speaks plain HTTP, ` +
-        `use http:// (or ws://) in --target.`,
+      `For a development backend with a self-signed certificate, add --insecure. If the backend speaks plain HTTP, use ${w.plain}.`,
     );
   }
   if (RESET_CODES.has(code)) {
@@ -64,13 +97,13 @@ export function inspectUpstreamFailure(target: Target, failure: UpstreamFailure,
       'upstream-reset',
       `The backend at ${where} closed the connection before answering (${code}).`,
       `The backend crashed or dropped the request: look at its logs at this moment. A backend that only speaks TLS ` +
-        `closes plain connections this way; then use https:// or wss:// in --target.`,
+        `closes plain connections this way; then use ${w.tls}.`,
     );
   }
   return finding(
     'upstream-reset',
     `The connection to ${where} failed (${code}: ${failure.message}).`,
-    `Check that the backend runs and that --target names it.`,
+    `Check that the backend runs and ${w.namesIt}.`,
   );
 }
 

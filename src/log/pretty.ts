@@ -67,13 +67,16 @@ export class HintMemory {
 
 const clock = (ms: number): string => new Date(ms).toISOString().slice(11, 19);
 
+/** A text that came from the wire or a library (a TLS error, a body) on one line of the layout. */
+const flat = (text: string): string => text.replace(/\s*[\r\n]+\s*/g, ' ');
+
 export function formatFindings(findings: readonly Finding[], p: Palette, indent = '    ', hints?: HintMemory): string {
   let out = '';
   for (const f of findings) {
     const c = severityColor(p, f);
-    out += `\n${indent}${c(`${MARK[f.severity]} ${f.code}`)}  ${f.message}`;
+    out += `\n${indent}${c(`${MARK[f.severity]} ${f.code}`)}  ${flat(f.message)}`;
     const shown = hints?.seen(f.code, f.hint);
-    out += `\n${indent}  ${p.green('fix:')} ${shown === undefined ? f.hint : p.dim(`as above (${clock(shown)} UTC)`)}`;
+    out += `\n${indent}  ${p.green('fix:')} ${shown === undefined ? flat(f.hint) : p.dim(`as above (${clock(shown)} UTC)`)}`;
   }
   return out;
 }
@@ -105,7 +108,7 @@ export function formatHandshake(e: HandshakeLogEntry, p: Palette, hints?: HintMe
     out += row(p, 'Extensions', `offered ${e.extensions.offered.join(', ') || '-'} · chosen ${e.extensions.chosen ?? '-'}`);
   }
   if (e.body) out += row(p, 'Body', JSON.stringify(e.body.trim().slice(0, 200)));
-  if (e.error && e.outcome !== 'failed') out += row(p, 'Error', `${e.error.code}: ${e.error.message}`);
+  if (e.error && e.outcome !== 'failed') out += row(p, 'Error', flat(`${e.error.code}: ${e.error.message}`));
   out += formatFindings(e.findings, p, '    ', hints);
   return out;
 }

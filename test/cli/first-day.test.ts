@@ -8,7 +8,10 @@ import { promisify } from 'node:util';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCheck } from '../../src/check/run-check.js';
+import { formatFindings, NO_COLORS } from '../../src/log/pretty.js';
 import { parseTarget } from '../../src/wire/target.js';
+import { refusedPort } from '../support/helpers.js';
 import { BIN, cleanEnv, ensureBuilt, runBin } from '../support/process.js';
 
 describe('typos', () => {
@@ -71,5 +74,22 @@ describe('a pipe that closes early', () => {
     });
     expect(r.stdout).toMatch(/status=1/);
     expect(`${r.stdout}${r.stderr}`).not.toMatch(/Error|at .*\(node:|EPIPE/);
+  });
+});
+
+describe('hints in the words of the command', () => {
+  it('wstap check speaks of the URL it was given, never of --target', async () => {
+    const r = await runCheck({ url: `ws://127.0.0.1:${await refusedPort()}/ws`, container: { inContainer: false }, lingerMs: 50, timeoutMs: 2000 });
+    const f = r.findings.find((x) => x.code === 'upstream-refused')!;
+    expect(f.hint).toMatch(/the URL names the right host and port/);
+    expect(r.findings.map((x) => x.hint).join(' ')).not.toContain('--target');
+  });
+
+  it('a message with line breaks (a TLS error, a body) stays on its line of the pretty layout', () => {
+    const out = formatFindings(
+      [{ code: 'upstream-tls', severity: 'error', message: 'The TLS handshake failed (EPROTO: a\n  b\r\nc).', hint: 'one\ntwo' }],
+      NO_COLORS,
+    );
+    expect(out.split('\n').filter(Boolean)).toEqual(['    ✖ upstream-tls  The TLS handshake failed (EPROTO: a b c).', '      fix: one two']);
   });
 });

@@ -40,7 +40,7 @@ export async function healthStep(target: Target, health: string, timeoutMs: numb
       verdict: 'error',
       ms: since(t),
       detail: `GET ${shownUrl} failed (${failure.code})`,
-      findings: [inspectUpstreamFailure(target, failure, phase)],
+      findings: [inspectUpstreamFailure(target, failure, phase, 'check')],
     };
   } finally {
     await agent.close().catch(() => {});

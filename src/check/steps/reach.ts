@@ -35,7 +35,7 @@ export async function resolveStep(target: Target, timeoutMs: number): Promise<Ch
       verdict: 'error',
       ms: since(t),
       detail: `${target.host} does not resolve (${failure.code})`,
-      findings: [inspectUpstreamFailure(target, failure)],
+      findings: [inspectUpstreamFailure(target, failure, undefined, 'check')],
     };
   }
 }
@@ -59,7 +59,7 @@ export function connectStep(target: Target, timeoutMs: number, insecure: boolean
         verdict: 'error',
         ms: since(t),
         detail: `no connection to ${target.host}:${target.port} (${failure.code})`,
-        findings: [inspectUpstreamFailure(target, failure, 'connect')],
+        findings: [inspectUpstreamFailure(target, failure, 'connect', 'check')],
       });
     };
     const timer = setTimeout(() => fail(new UpstreamTimeout('connect', timeoutMs)), timeoutMs);
