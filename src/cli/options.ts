@@ -144,6 +144,14 @@ export function collectHeader(value: string, previous: Record<string, string> = 
   return { ...previous, [value.slice(0, i).trim()]: value.slice(i + 1).trim() };
 }
 
+/** --secret NAME=VALUE: a value the recording redacted, by credential name (repeatable). */
+export function collectSecret(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const i = value.indexOf('=');
+  if (i <= 0)
+    throw new InvalidArgumentError(`a secret is NAME=VALUE (a query parameter, header, cookie or JSON field name), not "${value.slice(0, 40)}"`);
+  return { ...previous, [value.slice(0, i).trim()]: value.slice(i + 1) };
+}
+
 /** A ws:// or wss:// URL (http:// and https:// are taken as their WebSocket spellings). */
 export function checkWsUrl(value: string): string {
   try {

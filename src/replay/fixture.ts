@@ -26,6 +26,8 @@ export interface FixtureOptions {
   target?: string;
   /** JSON paths ignored when matching client messages (replay). */
   ignore?: string[];
+  /** The values the recording redacted, by name (replay): e.g. { token: process.env.TEST_TOKEN }. */
+  secrets?: Record<string, string>;
   onUnexpected?: 'close' | 'ignore';
 }
 
@@ -64,6 +66,7 @@ export async function wsFixture(opts: FixtureOptions): Promise<WsFixture> {
   if (mode === 'replay') {
     const server: ReplayServer = await createReplayServer(opts.recording, {
       ...(opts.ignore ? { ignore: opts.ignore } : {}),
+      ...(opts.secrets ? { secrets: opts.secrets } : {}),
       ...(opts.onUnexpected ? { onUnexpected: opts.onUnexpected } : {}),
     });
     return { mode, url: server.url, unexpected: server.unexpected, close: () => server.close() };

@@ -6,14 +6,20 @@
 import WebSocket from 'ws';
 import { payloadOf, type MessageEvent, type Recording, type RecordedSession } from '../recording/format.js';
 import { compareMessage, parseIgnore, type IgnoreRule, type MessageDiff } from './compare.js';
+import { replayHandshake } from './handshake.js';
+import { fillText, secretValues, type SecretValues } from './secrets.js';
 
 export interface ReplayOptions {
   /** ws:// or wss:// URL. Its path replaces the recorded one unless it is "/". */
   target: string;
   /** Only these session ids (default: every tunnelled session). */
   sessions?: string[];
-  /** Header values to send instead of the recorded ones (redacted values need one). */
+  /** --secret: the values the recording redacted, by credential name (a query parameter, a header, a cookie, a subprotocol entry). */
+  secrets?: Record<string, string>;
+  /** --header: values for headers the recorded session had (a header it did not have is not sent: see addHeaders). */
   headers?: Record<string, string>;
+  /** --add-header: headers to send that the recorded session did not have. */
+  addHeaders?: Record<string, string>;
   /** JSON paths left out of the comparison, e.g. $.server_ts. */
   ignore?: string[];
   /** 'causal' (default): as fast as the answers come; 'original': keep the recorded gaps too. */
@@ -37,56 +43,32 @@ export interface SessionReplayResult {
   diffs: ReplayDiff[];
   close?: { code: number; reason: string };
   error?: string;
+  /** The target could not be reached (refused, unknown host, no answer to the handshake): nothing was compared. */
+  unreachable?: boolean;
+  /** Where a redacted value was sent as it was (no --secret for it): the backend saw "[redacted]". */
+  redactedSent?: string[];
+  /** --header names this session did not have: not sent (--add-header adds a header). */
+  unusedHeaders?: string[];
 }
 
 export interface ReplayResult {
+  /** Why the target could not be reached, when it could not: the replay stopped there. */
+  unreachable?: string;
   ok: boolean;
   sessions: SessionReplayResult[];
 }
 
-/** Handshake headers that the WebSocket client sets itself. */
-const OWN_HEADERS = new Set([
-  'host',
-  'connection',
-  'upgrade',
-  'sec-websocket-key',
-  'sec-websocket-version',
-  'sec-websocket-extensions',
-  'sec-websocket-protocol',
-  'content-length',
-]);
-
 const isData = (m: MessageEvent): boolean => m.kind === 'text' || m.kind === 'binary';
 
-export function replayHeaders(s: RecordedSession, overrides: Record<string, string> = {}): Record<string, string | string[]> {
-  const lower = new Map(Object.entries(overrides).map(([k, v]) => [k.toLowerCase(), v]));
-  const out: Record<string, string | string[]> = {};
-  for (const h of s.open.request.headers) {
-    const k = h.name.toLowerCase();
-    if (OWN_HEADERS.has(k) || lower.has(k)) continue;
-    const prev = out[h.name];
-    out[h.name] = prev === undefined ? h.value : Array.isArray(prev) ? [...prev, h.value] : [prev, h.value];
-  }
-  for (const [k, v] of Object.entries(overrides)) out[k] = v;
-  return out;
-}
-
-export function replayUrl(target: string, s: RecordedSession): string {
+/** The target, with the recorded path and query unless the target names a path of its own. */
+export function replayUrl(target: string, recordedPath: string): string {
   const u = new URL(target);
   if (u.pathname === '/' && !u.search) {
-    const recorded = new URL(s.open.request.path, 'http://x');
+    const recorded = new URL(recordedPath, 'http://x');
     u.pathname = recorded.pathname;
     u.search = recorded.search;
   }
   return u.toString();
-}
-
-function protocolsOf(s: RecordedSession): string[] {
-  const h = s.open.request.headers.filter((x) => x.name.toLowerCase() === 'sec-websocket-protocol');
-  return h
-    .flatMap((x) => x.value.split(','))
-    .map((p) => p.trim())
-    .filter(Boolean);
 }
 
 /** The replaying client's connection: what the backend sent, how it closed, and a bounded wait for either. */
@@ -142,7 +124,13 @@ class ReplayConnection {
 }
 
 /** Sends the client's messages in causal order (each after the server messages recorded before it). */
-async function sendClientMessages(c: ReplayConnection, s: RecordedSession, opts: ReplayOptions, result: SessionReplayResult): Promise<void> {
+async function sendClientMessages(
+  c: ReplayConnection,
+  s: RecordedSession,
+  opts: ReplayOptions,
+  secrets: SecretValues,
+  result: SessionReplayResult,
+): Promise<void> {
   const started = performance.now();
   let serverSeen = 0;
   for (const m of s.messages.filter(isData)) {
@@ -170,7 +158,14 @@ async function sendClientMessages(c: ReplayConnection, s: RecordedSession, opts:
       });
       return;
     }
-    c.ws.send(payloadOf(m), { binary: m.kind === 'binary' });
+    let payload = payloadOf(m);
+    if (m.kind === 'text') {
+      const text = payload.toString('utf8');
+      const filled = fillText(text, secrets);
+      for (const what of filled.still) (result.redactedSent ??= []).push(`client message #${result.sent + 1}: ${what}`);
+      if (filled.text !== text) payload = Buffer.from(filled.text, 'utf8');
+    }
+    c.ws.send(payload, { binary: m.kind === 'binary' });
     result.sent++;
   }
 }
@@ -215,20 +210,32 @@ function answerDiffs(c: ReplayConnection, s: RecordedSession, ignore: readonly I
 export async function replaySession(s: RecordedSession, opts: ReplayOptions, ignore: readonly IgnoreRule[]): Promise<SessionReplayResult> {
   const timeoutMs = opts.timeoutMs ?? 5000;
   const result: SessionReplayResult = { session: s.id, ok: false, sent: 0, received: 0, diffs: [] };
-  const ws = new WebSocket(replayUrl(opts.target, s), protocolsOf(s), {
-    headers: replayHeaders(s, opts.headers),
-    perMessageDeflate: /permessage-deflate/i.test(s.open.extensions ?? ''),
-    handshakeTimeout: timeoutMs,
-  });
+  const hs = replayHandshake(s, opts);
+  if (hs.stillRedacted.length) result.redactedSent = hs.stillRedacted;
+  if (hs.unusedHeaders.length) result.unusedHeaders = hs.unusedHeaders;
+  let ws: WebSocket;
+  try {
+    ws = new WebSocket(replayUrl(opts.target, hs.path), hs.protocols, {
+      headers: hs.headers,
+      perMessageDeflate: /permessage-deflate/i.test(s.open.extensions ?? ''),
+      handshakeTimeout: timeoutMs,
+    });
+  } catch (err) {
+    // A handshake the client library refuses to send (a header value with a line break...).
+    result.error = `cannot send the recorded handshake: ${(err as Error).message}`;
+    result.diffs.push({ session: s.id, index: -1, path: '$', expected: 'a WebSocket connection', actual: result.error });
+    return result;
+  }
   const c = new ReplayConnection(ws, timeoutMs);
   try {
     await c.opened(s.open.response?.status);
   } catch (err) {
     result.error = (err as Error).message;
+    if (isUnreachable(err as NodeJS.ErrnoException)) result.unreachable = true;
     result.diffs.push({ session: s.id, index: -1, path: '$', expected: 'a WebSocket connection', actual: result.error });
     return result;
   }
-  await sendClientMessages(c, s, opts, result);
+  await sendClientMessages(c, s, opts, secretValues(opts.secrets), result);
   const expectedCount = s.messages.filter((m) => isData(m) && m.from === 'server').length;
   await c.until(() => c.got.length >= expectedCount || c.closed !== undefined);
   await closeLikeRecording(c, s);
@@ -237,6 +244,13 @@ export async function replaySession(s: RecordedSession, opts: ReplayOptions, ign
   result.diffs.push(...answerDiffs(c, s, ignore));
   result.ok = result.diffs.length === 0;
   return result;
+}
+
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EPROTO']);
+
+/** A connection error, not an answer: the target refused, does not resolve, or did not answer the handshake. */
+function isUnreachable(err: NodeJS.ErrnoException): boolean {
+  return (err.code !== undefined && UNREACHABLE_CODES.has(err.code)) || /handshake has timed out/i.test(err.message);
 }
 
 /** Replays every tunnelled session of a recording (or the chosen ones) against a backend. */
@@ -249,7 +263,12 @@ export async function replayRecording(rec: Recording, opts: ReplayOptions): Prom
       throw new Error(`no session ${missing.join(', ')} in the recording (it has ${rec.sessions.map((s) => s.id).join(', ') || 'none'})`);
   }
   const sessions: SessionReplayResult[] = [];
-  for (const s of chosen) sessions.push(await replaySession(s, opts, ignore));
+  for (const s of chosen) {
+    const r = await replaySession(s, opts, ignore);
+    sessions.push(r);
+    // The target is the same for every session: one that cannot be reached stops the replay.
+    if (r.unreachable) return { ok: false, unreachable: `cannot reach ${opts.target}: ${r.error}`, sessions };
+  }
   return { ok: sessions.every((s) => s.ok), sessions };
 }
 
@@ -260,6 +279,10 @@ export function formatReplay(r: ReplayResult): string {
     lines.push(
       `${s.ok ? 'ok  ' : 'FAIL'} ${s.session}: sent ${s.sent}, received ${s.received}${s.close ? `, closed ${s.close.code}${s.close.reason ? ` "${s.close.reason}"` : ''}` : ''}`,
     );
+    if (s.redactedSent?.length)
+      lines.push(`     sent "[redacted]" where the recording had a secret: ${s.redactedSent.join(', ')}: give the values with --secret NAME=VALUE`);
+    for (const h of s.unusedHeaders ?? [])
+      lines.push(`     --header ${h} not sent: the recorded session had no ${h} header (--add-header "${h}: ..." adds one)`);
     for (const d of s.diffs) {
       const where = d.index >= 0 ? `server message #${d.index + 1}` : (d.note ?? 'session');
       lines.push(`     ${where} ${d.path}${d.note && d.index >= 0 ? ` (${d.note})` : ''}`);
@@ -269,11 +292,13 @@ export function formatReplay(r: ReplayResult): string {
   }
   const failed = r.sessions.filter((s) => !s.ok).length;
   lines.push(
-    r.sessions.length === 0
-      ? 'no tunnelled session to replay'
-      : failed
-        ? `${failed} of ${r.sessions.length} sessions differ`
-        : `all ${r.sessions.length} sessions match`,
+    r.unreachable
+      ? `${r.unreachable}: nothing compared`
+      : r.sessions.length === 0
+        ? 'no tunnelled session to replay'
+        : failed
+          ? `${failed} of ${r.sessions.length} sessions differ`
+          : `all ${r.sessions.length} sessions match`,
   );
   return lines.join('\n');
 }

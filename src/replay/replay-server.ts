@@ -14,6 +14,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { payloadOf, type MessageEvent, type Recording, type RecordedSession } from '../recording/format.js';
 import { loadRecording } from '../recording/loader.js';
 import { compareMessage, parseIgnore, type IgnoreRule, type MessageDiff } from './compare.js';
+import { fillText, secretValues, type SecretValues } from './secrets.js';
 
 export interface ReplayServerOptions {
   port?: number;
@@ -24,6 +25,12 @@ export interface ReplayServerOptions {
   onUnexpected?: 'close' | 'ignore';
   /** 'causal' (default): answer at once; 'original': keep the recorded gaps between server messages. */
   timing?: 'causal' | 'original';
+  /**
+   * --secret: the values the recording redacted, by name. A server message plays them in place
+   * of "[redacted]"; a client message must carry them where the recording has "[redacted]"
+   * (without a value, anything in that place matches).
+   */
+  secrets?: Record<string, string>;
   /** Called for each unexpected message (the CLI prints it). */
   onReport?: (event: ReplayServerEvent) => void;
 }
@@ -41,6 +48,8 @@ export type ReplayServerEvent =
   | { type: 'connection'; session: string; path: string }
   | { type: 'refused'; path: string; recordedPaths: string[] }
   | { type: 'unexpected'; unexpected: UnexpectedMessage }
+  /** A server message played with "[redacted]" in it: no --secret for what it names. */
+  | { type: 'redacted'; session: string; index: number; still: string[] }
   | { type: 'done'; session: string; matched: number; expected: number };
 
 export interface ReplayServer {
@@ -105,6 +114,7 @@ interface PlayerContext {
   timing: ReplayServerOptions['timing'];
   onUnexpected: ReplayServerOptions['onUnexpected'];
   ignore: readonly IgnoreRule[];
+  secrets: SecretValues;
   report(e: ReplayServerEvent): void;
   /** Where unexpected client messages are kept (the server's list). */
   unexpected: UnexpectedMessage[];
@@ -149,10 +159,23 @@ class SessionPlayer {
           this.closeAs(m.closeCode, payloadOf(m).toString('utf8'));
           return;
         }
-        ws.send(payloadOf(m), { binary: m.kind === 'binary' });
+        ws.send(this.played(m), { binary: m.kind === 'binary' });
       }
       if (atEnd) this.finish();
     });
+  }
+
+  private serverSent = 0;
+
+  /** A server message as played: its redacted values filled from --secret (what is left is reported). */
+  private played(m: MessageEvent): Buffer {
+    const index = this.serverSent++;
+    const payload = payloadOf(m);
+    if (m.kind !== 'text') return payload;
+    const text = payload.toString('utf8');
+    const filled = fillText(text, this.ctx.secrets);
+    if (filled.still.length) this.ctx.report({ type: 'redacted', session: this.s.id, index, still: filled.still });
+    return filled.text === text ? payload : Buffer.from(filled.text, 'utf8');
   }
 
   /** The recorded server close, at its place; 1006 (no close frame) ends the connection without one. */
@@ -189,7 +212,9 @@ class SessionPlayer {
       });
       return;
     }
-    const diffs = compareMessage({ kind: next.kind, payload: payloadOf(next), truncated: next.truncated === true }, got, this.ctx.ignore);
+    let expected = payloadOf(next);
+    if (next.kind === 'text' && this.ctx.secrets.size) expected = Buffer.from(fillText(expected.toString('utf8'), this.ctx.secrets).text, 'utf8');
+    const diffs = compareMessage({ kind: next.kind, payload: expected, truncated: next.truncated === true }, got, this.ctx.ignore);
     if (diffs.length) {
       this.unexpected({
         session: this.s.id,
@@ -221,6 +246,7 @@ export async function createReplayServer(recording: Recording | string, opts: Re
     throw new Error('the recording has no payloads (recorded with --record-payloads none): there is nothing to serve');
   }
   const ignore = (opts.ignore ?? []).map(parseIgnore);
+  const secrets = secretValues(opts.secrets);
   const unexpected: UnexpectedMessage[] = [];
   let matchedTotal = 0;
   const picker = new SessionPicker(sessions);
@@ -259,6 +285,7 @@ export async function createReplayServer(recording: Recording | string, opts: Re
         timing: opts.timing,
         onUnexpected: opts.onUnexpected,
         ignore,
+        secrets,
         report,
         unexpected,
         onMatch: () => void matchedTotal++,

@@ -1,13 +1,18 @@
-/** `wstap replay <file> --target <ws-url>`: recorded sessions against a backend, compared with the recording (exit 1 on a difference). */
+/**
+ * `wstap replay <file> --target <ws-url>`: recorded sessions against a backend, compared with the
+ * recording (exit 1 on a difference; 2 when the target cannot be reached or a --session is unknown).
+ */
 import { Command, Option } from 'commander';
-import { action } from '../errors.js';
-import { checkWsUrl, collect, collectHeader, collectIgnore } from '../options.js';
+import { action, UsageError } from '../errors.js';
+import { checkWsUrl, collect, collectHeader, collectIgnore, collectSecret } from '../options.js';
 import { loadForCommand, SKIP_INVALID } from '../recording-file.js';
 
 interface ReplayCliOptions {
   target: string;
   session?: string[];
   header?: Record<string, string>;
+  addHeader?: Record<string, string>;
+  secret?: Record<string, string>;
   ignore?: string[];
   timing: 'causal' | 'original';
   timeout: number;
@@ -25,10 +30,16 @@ export function replayCommand(): Command {
     )
     .option('--session <id>', 'replay only this session (repeatable)', collect)
     .option(
+      '--secret <name=value>',
+      'a value the recording redacted, by name: a query parameter, header, cookie, JSON field or subprotocol marker, e.g. token=abc or "Authorization=Bearer abc" (repeatable)',
+      collectSecret,
+    )
+    .option(
       '--header <line>',
-      'a handshake header to send instead of the recorded (redacted) one, e.g. "Authorization: Bearer ..." (repeatable)',
+      'a value for a handshake header the recorded session had, e.g. "Origin: http://localhost:3000" (repeatable)',
       collectHeader,
     )
+    .option('--add-header <line>', 'a handshake header to send that the recorded session did not have (repeatable)', collectHeader)
     .option('--ignore <path>', 'a JSON path left out of the comparison, e.g. $.server_ts (repeatable)', collectIgnore)
     .addOption(
       new Option('--timing <mode>', 'causal: as fast as answers come; original: keep the recorded gaps')
@@ -40,6 +51,9 @@ export function replayCommand(): Command {
     .action(
       action(async (file: string, o: ReplayCliOptions) => {
         const rec = loadForCommand(file, { skipInvalid: o.skipInvalid ?? false });
+        const missing = (o.session ?? []).filter((id) => !rec.sessions.some((s) => s.id === id));
+        if (missing.length)
+          throw new UsageError(`no session ${missing.join(', ')} in ${file} (it has ${rec.sessions.map((s) => s.id).join(', ') || 'none'})`);
         // Each command loads what it runs (ws, the HAR writer) when it runs: `wstap` as a proxy loads none of it.
         const { formatReplay, replayRecording } = await import('../../replay/replay-client.js');
         const result = await replayRecording(rec, {
@@ -48,10 +62,13 @@ export function replayCommand(): Command {
           timeoutMs: o.timeout,
           ...(o.session ? { sessions: o.session } : {}),
           ...(o.header ? { headers: o.header } : {}),
+          ...(o.addHeader ? { addHeaders: o.addHeader } : {}),
+          ...(o.secret ? { secrets: o.secret } : {}),
           ...(o.ignore ? { ignore: o.ignore } : {}),
         });
         process.stdout.write(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatReplay(result)}\n`);
-        return result.ok ? 0 : 1;
+        // A target that cannot be reached is a setup error (2), not a difference in its answers (1).
+        return result.unreachable ? 2 : result.ok ? 0 : 1;
       }),
     );
 }

@@ -2,13 +2,14 @@
 import { Command, Option } from 'commander';
 import type { ReplayServerEvent } from '../../replay/replay-server.js';
 import { action, CommandError } from '../errors.js';
-import { collectIgnore, parsePort } from '../options.js';
+import { collectIgnore, collectSecret, parsePort } from '../options.js';
 import { loadForCommand, SKIP_INVALID } from '../recording-file.js';
 
 interface ServeCliOptions {
   port: number;
   host: string;
   ignore?: string[];
+  secret?: Record<string, string>;
   onUnexpected: 'close' | 'ignore';
   timing: 'causal' | 'original';
   skipInvalid?: boolean;
@@ -19,6 +20,8 @@ function describe(e: ReplayServerEvent): string {
   if (e.type === 'done')
     return `session ${e.session}: ${e.matched === e.expected ? 'all ' : ''}${e.matched} of ${e.expected} client messages matched\n`;
   if (e.type === 'refused') return `connection on ${e.path} refused (404): no recorded session for it (recorded: ${e.recordedPaths.join(', ')})\n`;
+  if (e.type === 'redacted')
+    return `session ${e.session}: server message #${e.index + 1} played with "[redacted]" for ${e.still.join(', ')} (give the value with --secret NAME=VALUE)\n`;
   const u = e.unexpected;
   let out = `session ${u.session}: unexpected client message #${u.index + 1}: ${JSON.stringify(u.received)}\n`;
   for (const d of u.diffs) out += `  ${d.path}: expected ${JSON.stringify(d.expected)}, got ${JSON.stringify(d.actual)}\n`;
@@ -33,6 +36,11 @@ export function serveCommand(): Command {
     .addOption(new Option('-p, --port <n>', 'port to listen on').default(8000).env('WSTAP_PORT').argParser(parsePort))
     .addOption(new Option('--host <addr>', 'address to listen on').default('127.0.0.1').env('WSTAP_HOST'))
     .option('--ignore <path>', 'a JSON path ignored when matching client messages (repeatable)', collectIgnore)
+    .option(
+      '--secret <name=value>',
+      'a value the recording redacted, by name (a JSON field such as token): played in server messages, required in client ones (repeatable)',
+      collectSecret,
+    )
     .addOption(
       new Option('--on-unexpected <action>', 'close the connection (1008) or ignore the message').choices(['close', 'ignore']).default('close'),
     )
@@ -49,6 +57,7 @@ export function serveCommand(): Command {
           onUnexpected: o.onUnexpected,
           timing: o.timing,
           ...(o.ignore ? { ignore: o.ignore } : {}),
+          ...(o.secret ? { secrets: o.secret } : {}),
           onReport: (e) => void process.stdout.write(describe(e)),
         }).catch((err: NodeJS.ErrnoException) => {
           if (err.code === 'EADDRINUSE') throw new CommandError(`port ${o.port} on ${o.host} is already in use: choose another with --port`);

@@ -55,3 +55,8 @@ export function startFastApi(wsImpl: 'websockets' | 'wsproto' = 'websockets'): P
     });
   });
 }
+
+/** What /ws-secret checks every credential against (fastapi_app.py SECRET). */
+export const FASTAPI_SECRET = 'opensesame-42';
+/** The session_token /ws-secret answers with once authenticated (fastapi_app.py ISSUED). */
+export const FASTAPI_ISSUED = 'issued-7f3a9c';

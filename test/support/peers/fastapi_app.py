@@ -7,10 +7,16 @@ Routes (all WebSocket):
   /ws-noproto  accepts without selecting a subprotocol, whatever the client offered
   /ws-proto    accepts with the first subprotocol the client offered
   /ws-close-reason  accepts, then closes 4001 with the reason given in ?reason=
+  /ws-secret   every credential a client can carry, each checked against SECRET: ?token=,
+               Authorization: Bearer, the session cookie, the subprotocol pair
+               access_token, SECRET (answered with access_token), then a first message
+               {"type": "auth", "token": SECRET}; answers {"type": "authed", "session_token": ISSUED}
+               and echoes. The first credential that is wrong closes 1008 with a reason naming it.
 Any other path has no WebSocket route: Starlette answers an upgrade there with an empty 403.
 
 Started by test/support/peers/fastapi.ts: it binds 127.0.0.1 port 0 and prints the port.
 """
+import json
 import socket
 import sys
 
@@ -19,6 +25,8 @@ from fastapi import FastAPI, WebSocket
 
 app = FastAPI()
 ALLOWED = {"http://localhost:3000"}
+SECRET = "opensesame-42"
+ISSUED = "issued-7f3a9c"
 
 
 @app.get("/health")
@@ -81,6 +89,32 @@ async def ws_proto(ws: WebSocket):
 async def ws_close_reason(ws: WebSocket):
     await ws.accept()
     await ws.close(code=4001, reason=ws.query_params.get("reason", ""))
+
+
+@app.websocket("/ws-secret")
+async def ws_secret(ws: WebSocket):
+    offered = ws.scope.get("subprotocols") or []
+    await ws.accept(subprotocol="access_token" if "access_token" in offered else None)
+    checks = [
+        ("query token", ws.query_params.get("token") == SECRET),
+        ("Authorization", ws.headers.get("authorization") == "Bearer " + SECRET),
+        ("cookie session", ws.cookies.get("session") == SECRET),
+        ("subprotocol", offered == ["access_token", SECRET]),
+    ]
+    for name, ok in checks:
+        if not ok:
+            await ws.close(code=1008, reason="bad " + name)
+            return
+    first = await ws.receive()
+    try:
+        auth = json.loads(first.get("text") or "")
+    except ValueError:
+        auth = {}
+    if auth.get("type") != "auth" or auth.get("token") != SECRET:
+        await ws.close(code=1008, reason="bad auth message")
+        return
+    await ws.send_text(json.dumps({"type": "authed", "session_token": ISSUED}))
+    await echo(ws)
 
 
 if __name__ == "__main__":
