@@ -11,6 +11,7 @@ import { rejectMalformedUpgrade, relayUpgrade } from '../upgrade/relay.js';
 import { endAndLinger, plainResponse } from '../upgrade/responses.js';
 import type { WebSocketPaths } from './http-log.js';
 import { HeadParseError, hasToken, headEnd, parseRequestHead, type RequestHead } from '../wire/http-head.js';
+import { peerOf } from '../wire/host-port.js';
 
 export interface FirstHeadContext {
   relay: RelayContext;
@@ -39,7 +40,7 @@ class FirstHead {
     readonly socket: HeadSocket,
   ) {
     this.timer = setTimeout(onHeadTimeout, ctx.headTimeoutMs, this);
-    this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.peer = peerOf(socket);
   }
 
   /** Done reading: the socket is paused with none of these listeners. */

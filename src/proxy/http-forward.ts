@@ -13,6 +13,7 @@ import { redactTarget } from '../secrets/redact.js';
 import type { Target } from '../wire/target.js';
 import { inspectUpstreamFailure } from '../inspect/upstream.js';
 import { failureOf, UpstreamTimeout } from '../upgrade/upstream.js';
+import { peerOf } from '../wire/host-port.js';
 
 export interface HttpProblem {
   method: string;
@@ -146,7 +147,7 @@ export function createHttpForwarder(
         const problem: HttpProblem = {
           method: req.method ?? '?',
           path: redactTarget(req.url ?? '/'),
-          client: `${req.socket?.remoteAddress ?? '?'}:${req.socket?.remotePort ?? 0}`,
+          client: peerOf(req.socket),
           error: `${failure.code}: ${failure.message}`,
           midResponse: res.headersSent,
         };

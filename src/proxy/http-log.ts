@@ -7,6 +7,7 @@
 import type http from 'node:http';
 import type { Logger } from 'pino';
 import { redactPayloadText, redactTarget } from '../secrets/redact.js';
+import { peerOf } from '../wire/host-port.js';
 
 /** Paths that carried WebSocket upgrades in this process (bounded), to recognise a GET on one. */
 export class WebSocketPaths {
@@ -71,6 +72,6 @@ export function exchangeOf(req: http.IncomingMessage, res: http.ServerResponse, 
     path: redactTarget(req.url ?? '/'),
     status: res.statusCode,
     ms: Math.round((performance.now() - startedAt) * 100) / 100,
-    client: `${req.socket?.remoteAddress ?? '?'}:${req.socket?.remotePort ?? 0}`,
+    client: peerOf(req.socket),
   };
 }

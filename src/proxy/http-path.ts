@@ -14,6 +14,7 @@ import { hasToken, requestHeadFromRaw, type RequestHead } from '../wire/http-hea
 import type { HttpForwarder } from './http-forward.js';
 import { exchangeOf, httpNote, logExchange, type WebSocketPaths } from './http-log.js';
 import { isControlRequest, serveRoute, type Route } from './routes.js';
+import { peerOf } from '../wire/host-port.js';
 
 export interface HttpPathContext {
   relay: RelayContext;
@@ -72,7 +73,7 @@ export function createHttpPath(ctx: HttpPathContext): http.Server {
   });
 
   server.on('clientError', (err: NodeJS.ErrnoException & { reason?: string }, socket: net.Socket) => {
-    const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    const peer = peerOf(socket);
     if (err.code === 'ECONNRESET' || !socket.writable) {
       ctx.log.debug({ event: 'client-error', client: peer, error: err.code }, `client ${peer} went away (${err.code})`);
       socket.destroy();

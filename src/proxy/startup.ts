@@ -5,9 +5,10 @@ import { probeConnect } from '../upgrade/upstream.js';
 import type { Finding } from '../session/finding.js';
 import type { Target } from '../wire/target.js';
 import type { ProxyOptions, ProxyServer } from './server.js';
+import { hostPort } from '../wire/host-port.js';
 
 function wsUrl(address: string, port: number): string {
-  return `ws://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  return `ws://${hostPort(address, port)}`;
 }
 
 export function logStartup(logger: Logger, proxy: ProxyServer, opts: Pick<ProxyOptions, 'allowOrigins' | 'normalizeOrigin'>): void {

@@ -18,6 +18,7 @@ import type { Finding } from '../session/finding.js';
 import type { WsMessage } from '../session/message.js';
 import type { Session, SessionEnd } from '../session/session.js';
 import type { CloseSummary, DirectionStats, LatencySummary } from '../session/summary.js';
+import { hostPort } from '../wire/host-port.js';
 
 export type HeaderView = LoggedHeader;
 
@@ -76,7 +77,7 @@ export interface EndView {
 export const roundMs = (ms: number): number => Math.round(ms * 1000) / 1000;
 
 export function endpointText(e: Session['client']): string {
-  return `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}`;
+  return hostPort(e.address, e.port);
 }
 
 export function handshakeView(s: Session): HandshakeView {

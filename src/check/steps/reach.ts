@@ -7,6 +7,7 @@ import type { UpstreamFailure } from '../../session/session.js';
 import { connectUpstream, failureOf, UpstreamTimeout } from '../../upgrade/upstream.js';
 import type { Target } from '../../wire/target.js';
 import { since, type CheckStep } from '../step.js';
+import { hostPort } from '../../wire/host-port.js';
 
 function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -70,7 +71,7 @@ export function connectStep(target: Target, timeoutMs: number, insecure: boolean
         name: 'connect',
         verdict: 'ok',
         ms: since(t),
-        detail: `connected to ${socket.remoteAddress ?? target.host}:${socket.remotePort ?? target.port}${tlsInfo}`,
+        detail: `connected to ${hostPort(socket.remoteAddress ?? target.host, socket.remotePort ?? target.port)}${tlsInfo}`,
         findings: [],
       });
     });
