@@ -3,7 +3,7 @@
  * the findings under it with their fix, the origins table, and a last line with the
  * outcome.
  */
-import { formatFindings, type Palette } from '../log/pretty.js';
+import { flat, formatFindings, type Palette } from '../log/pretty.js';
 import type { OriginProbe } from './origins.js';
 import type { CheckResult, CheckStep, Verdict } from './run-check.js';
 
@@ -44,8 +44,14 @@ export function formatOrigins(origins: readonly OriginProbe[], p: Palette): stri
 export function formatSummary(r: CheckResult, p: Palette): string {
   const failed = r.steps.filter((s) => s.verdict === 'error').map((s) => s.name);
   const warned = r.steps.filter((s) => s.verdict === 'warn').map((s) => s.name);
-  if (failed.length)
-    return p.red(`✖ failed: ${failed.join(', ')}${warned.length ? ` (warnings: ${warned.join(', ')})` : ''} · ${ms(r.totalMs)} · exit 1`);
+  if (failed.length) {
+    // The real error first: the first step that failed says what happened, on the line a `| tail -1` keeps.
+    const first = r.steps.find((s) => s.verdict === 'error')!;
+    const also = failed.length > 1 ? `; also failed: ${failed.slice(1).join(', ')}` : '';
+    return p.red(
+      `✖ failed at ${first.name}: ${flat(first.detail)}${also}${warned.length ? ` (warnings: ${warned.join(', ')})` : ''} · ${ms(r.totalMs)} · exit 1`,
+    );
+  }
   if (warned.length) return p.yellow(`▲ healthy, with warnings: ${warned.join(', ')} · ${ms(r.totalMs)} · exit 0`);
   return p.green(`✔ healthy · ${ms(r.totalMs)} · exit 0`);
 }

@@ -34,6 +34,42 @@ function wordsFor(who: 'proxy' | 'check', target: Target) {
 }
 
 /**
+ * OpenSSL's reason out of its error string ("80FC...:error:0A00010B:SSL routines:
+ * ssl3_get_record:wrong version number:../deps/openssl/...c:350:" → "wrong version number");
+ * other messages as they are, on one line.
+ */
+export function tlsReason(message: string): string {
+  const m = /error:[0-9A-F]+:[^:]*routines:[^:]*:([^:]+):/i.exec(message);
+  return (m ? m[1]! : message).replace(/\s+/g, ' ').trim();
+}
+
+/** Plain HTTP answered a TLS hello: OpenSSL reads the answer as a record of an unknown version. */
+const PLAIN_ANSWER = /wrong version number|packet length too long|http request|unknown protocol/i;
+const CERT_PROBLEM = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/;
+
+function tlsFinding(where: string, code: string, message: string, plain: string): Finding<'upstream-tls'> {
+  const reason = tlsReason(message);
+  if (PLAIN_ANSWER.test(message))
+    return finding(
+      'upstream-tls',
+      `${where} answered the TLS handshake in plain text (${code}: ${reason}): the backend speaks plain HTTP there, not TLS.`,
+      `Use ${plain}; or point at the port where the backend serves TLS.`,
+    );
+  if (CERT_PROBLEM.test(code))
+    return finding(
+      'upstream-tls',
+      `The backend's certificate at ${where} is not trusted (${code}: ${reason}).`,
+      `For a development backend with a self-signed certificate, add --insecure (wstap then skips verification), or give Node the CA ` +
+        `with NODE_EXTRA_CA_CERTS=/path/to/ca.pem. Otherwise fix the certificate: its names, its dates and its chain.`,
+    );
+  return finding(
+    'upstream-tls',
+    `The TLS handshake with ${where} failed (${code}: ${reason}).`,
+    `For a development backend with a self-signed certificate, add --insecure. If the backend speaks plain HTTP, use ${plain}.`,
+  );
+}
+
+/**
  * The finding for a failure to reach, or to hear from, the target. `who`: the proxy (its hints
  * speak of --target) or wstap check (of the URL it was given).
  */
@@ -86,11 +122,7 @@ export function inspectUpstreamFailure(
     );
   }
   if (code.startsWith('ERR_SSL') || code.includes('CERT') || code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'EPROTO') {
-    return finding(
-      'upstream-tls',
-      `The TLS handshake with ${where} failed (${code}: ${failure.message}).`,
-      `For a development backend with a self-signed certificate, add --insecure. If the backend speaks plain HTTP, use ${w.plain}.`,
-    );
+    return tlsFinding(where, code, failure.message, w.plain);
   }
   if (RESET_CODES.has(code)) {
     return finding(

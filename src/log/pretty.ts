@@ -68,11 +68,15 @@ export class HintMemory {
 const clock = (ms: number): string => new Date(ms).toISOString().slice(11, 19);
 
 /** A text that came from the wire or a library (a TLS error, a body) on one line of the layout. */
-const flat = (text: string): string => text.replace(/\s*[\r\n]+\s*/g, ' ');
+export const flat = (text: string): string => text.replace(/\s*[\r\n]+\s*/g, ' ');
+
+const SEVERITY_RANK: Record<Finding['severity'], number> = { error: 0, warn: 1, info: 2 };
 
 export function formatFindings(findings: readonly Finding[], p: Palette, indent = '    ', hints?: HintMemory): string {
   let out = '';
-  for (const f of findings) {
+  // The real error first: errors, then warnings, then notes (each group in the order raised).
+  const ordered = [...findings].sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity]);
+  for (const f of ordered) {
     const c = severityColor(p, f);
     out += `\n${indent}${c(`${MARK[f.severity]} ${f.code}`)}  ${flat(f.message)}`;
     const shown = hints?.seen(f.code, f.hint);

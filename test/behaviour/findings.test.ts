@@ -231,6 +231,11 @@ describe('findings', () => {
     expect(seen.status).toBe(502);
     const s = await tp.nextHandshake();
     expect(codes(s)).toEqual(['upstream-tls']);
-    expect(s.findings[0]!.hint).toContain('http://');
+    // The evidence (a plain-text answer to the TLS hello) names the cause; OpenSSL's blob is cut to its reason.
+    expect(s.findings[0]!.message).toMatch(
+      /answered the TLS handshake in plain text \(ERR_SSL_WRONG_VERSION_NUMBER: wrong version number\): the backend speaks plain HTTP/,
+    );
+    expect(s.findings[0]!.message).not.toMatch(/routines|deps\/openssl|\n/);
+    expect(s.findings[0]!.hint).toMatch(/^Use http:\/\/ \(or ws:\/\/\) in --target/);
   });
 });

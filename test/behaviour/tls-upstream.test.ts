@@ -67,6 +67,10 @@ describe('a TLS backend (--target https://)', () => {
     expect(s.outcome).toBe('failed');
     const f = s.findings.find((x) => x.code === 'upstream-tls');
     expect(f?.hint).toMatch(/--insecure/);
+    expect(f?.hint).toMatch(/NODE_EXTRA_CA_CERTS/);
+    expect(f?.message).toMatch(
+      /certificate at 127\.0\.0\.1:\d+ is not trusted \((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN): self[- ]signed certificate\)/,
+    );
 
     const http = await get(`${tp.url}/health`);
     expect(http.status).toBe(502);

@@ -120,6 +120,16 @@ describe('wstap check against real backends', () => {
     for (const name of ['health', 'handshake', 'linger', 'send', 'origins'] as const) expect(step(result, name).verdict, name).toBe('skip');
   });
 
+  it('the last line names the real error first, before the warnings (a container warning does not hide a refused port)', async () => {
+    const port = await refusedPort();
+    const r = await wstap(['check', wsUrl(port)], { WSTAP_IN_CONTAINER: 'true' });
+    expect(r.code).toBe(1);
+    const last = r.stdout.trimEnd().split('\n').at(-1)!;
+    expect(last).toMatch(
+      new RegExp(`^✖ failed at connect: no connection to 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\) \\(warnings: environment\\) · .* · exit 1$`),
+    );
+  });
+
   it('a host name that does not resolve: upstream-dns with the service-discovery hint, exit 1', async () => {
     const { r, result } = await checkJson(['ws://wstap-check-backend.invalid:8000/ws', '--origin', 'http://localhost:3000']);
     expect(r.code).toBe(1);
