@@ -2,7 +2,10 @@
  * A backend that behaves like the one in the troubleshooting guide: an Origin
  * allowlist, a refusal of duplicate Origin lines (as Python's websockets does),
  * close 1008 without credentials unless the development auth bypass is on, and a
- * JSON echo. Used by `wstap demo` and by the tests.
+ * JSON echo. Configured like such a backend, by environment: CORS_ORIGINS (the allowed
+ * Origins, comma-separated), ALLOW_DEV_AUTH_BYPASS, WEBSOCKET_AUTH_BYPASS, ENVIRONMENT.
+ * Used by `wstap demo` (`--backend-only` runs it alone, as the compose example's backend)
+ * and by the tests.
  */
 import http from 'node:http';
 import type net from 'node:net';
@@ -12,7 +15,7 @@ import { decodeJwt } from '../secrets/credentials.js';
 export interface DemoBackendOptions {
   port?: number;
   host?: string;
-  /** Origins accepted on /ws. Default: http://localhost:3000 and http://127.0.0.1:3000. */
+  /** Origins accepted on /ws. Default: CORS_ORIGINS from env (comma-separated), else http://localhost:3000 and http://127.0.0.1:3000. */
   allowedOrigins?: string[];
   /** The guide's variables: ALLOW_DEV_AUTH_BYPASS, WEBSOCKET_AUTH_BYPASS, ENVIRONMENT. */
   env?: Record<string, string | undefined>;
@@ -47,8 +50,12 @@ function tokenOf(req: http.IncomingMessage): string | undefined {
 }
 
 export async function startDemoBackend(opts: DemoBackendOptions = {}): Promise<DemoBackend> {
-  const allowed = opts.allowedOrigins ?? DEMO_ALLOWED_ORIGINS;
   const env = opts.env ?? process.env;
+  const fromEnv = env['CORS_ORIGINS']
+    ?.split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  const allowed = opts.allowedOrigins ?? (fromEnv?.length ? fromEnv : DEMO_ALLOWED_ORIGINS);
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: opts.perMessageDeflate ?? true });
   const server = http.createServer((req, res) => {
     if (req.url === '/health') {

@@ -9,7 +9,7 @@ import type { WstapLogger } from '../log/logger.js';
 import { ListenError, startProxy, type ProxyOptions, type ProxyServer } from '../proxy/server.js';
 import { logStartup } from '../proxy/startup.js';
 import { createLogSink } from '../sinks/log-sink.js';
-import { demoJwt, startDemoBackend } from './backend.js';
+import { authBypassEnabled, demoJwt, startDemoBackend } from './backend.js';
 
 export interface DemoOptions {
   keep: boolean;
@@ -188,4 +188,39 @@ export async function runDemo(log: WstapLogger, opts: DemoOptions): Promise<numb
   say('demo done: run "wstap --target http://localhost:8000" in front of your own backend (wstap --help for options)');
   log.flush();
   return 0;
+}
+
+/**
+ * `wstap demo --backend-only`: the demo backend alone, configured by its environment (CORS_ORIGINS,
+ * the auth bypass variables), until SIGINT or SIGTERM: the compose example's backend.
+ */
+export async function runDemoBackend(log: WstapLogger, opts: { port: number; host: string }): Promise<number> {
+  const { logger } = log;
+  let backend: Awaited<ReturnType<typeof startDemoBackend>>;
+  try {
+    backend = await startDemoBackend({ port: opts.port, host: opts.host });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    throw new ListenError(
+      `port ${opts.port} for the demo backend is already in use: choose another with --backend-port (0: any free port)`,
+      'EADDRINUSE',
+    );
+  }
+  const bypass = authBypassEnabled(process.env) ? 'auth bypass on' : 'closes 1008 without credentials (auth bypass off)';
+  const where = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  logger.info(
+    { event: 'demo-backend', host: opts.host, port: backend.port, allowedOrigins: backend.allowedOrigins },
+    `demo backend listening on http://${where}:${backend.port}: WebSocket on /ws, GET /health; Origins allowed: ${backend.allowedOrigins.join(', ')} (CORS_ORIGINS); ${bypass}`,
+  );
+  return new Promise<number>((resolve) => {
+    const stop = (): void => {
+      void backend.close().then(() => {
+        logger.info({ event: 'demo-backend-stopped' }, 'demo backend stopped');
+        log.flush();
+        resolve(0);
+      });
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
 }

@@ -4,7 +4,8 @@
  */
 import net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { findingCodes, runWstap, type LogLine } from '../support/cli.js';
+import WebSocket from 'ws';
+import { findingCodes, runWstap, startWstap, type LogLine } from '../support/cli.js';
 import { defer, runDeferred } from '../support/cleanup.js';
 import { ensureBuilt } from '../support/process.js';
 
@@ -66,5 +67,37 @@ describe('wstap demo', () => {
       .map((l) => JSON.parse(l) as LogLine)
       .find((l) => l['event'] === 'listening')!;
     expect((listening['addresses'] as { address: string }[]).map((a) => a.address)).toEqual(['127.0.0.1']);
+  });
+});
+
+describe("wstap demo --backend-only (the compose example's backend)", () => {
+  /** Resolves with the first reply, or with how the upgrade or the connection ended. */
+  function attempt(url: string, origin: string): Promise<string> {
+    return new Promise((resolve) => {
+      const ws = new WebSocket(url, { origin });
+      ws.on('error', () => {});
+      ws.once('open', () => ws.send('{"id":1}'));
+      ws.once('message', (d) => {
+        resolve(d.toString());
+        ws.close();
+      });
+      ws.once('unexpected-response', (_q, res) => resolve(`refused ${res.statusCode}`));
+      ws.once('close', (code, reason) => resolve(`closed ${code} ${reason.toString()}`));
+    });
+  }
+
+  it("serves the guide's backend alone, Origins from CORS_ORIGINS, until SIGTERM (exit 0)", async () => {
+    const w = startWstap(['demo', '--backend-only', '--backend-port', '0', '--host', '127.0.0.1', '--log-format', 'json'], {
+      CORS_ORIGINS: 'http://localhost:5173, http://app.test',
+    });
+    const line = await w.waitForJson((l) => l['event'] === 'demo-backend', 'the backend listening line');
+    expect(line['allowedOrigins']).toEqual(['http://localhost:5173', 'http://app.test']);
+    const url = `ws://127.0.0.1:${line['port']}/ws`;
+    expect(JSON.parse(await attempt(`${url}?token=t`, 'http://app.test'))).toMatchObject({ type: 'echo', data: { id: 1 } });
+    expect(await attempt(`${url}?token=t`, 'http://localhost:3000')).toBe('refused 403');
+    expect(await attempt(url, 'http://app.test')).toBe('closed 1008 Authentication required: Use Authorization header');
+    w.proc.kill('SIGTERM');
+    expect((await w.exited).code).toBe(0);
+    expect(w.stderr()).toBe('');
   });
 });

@@ -17,6 +17,7 @@ import WebSocket from 'ws';
 import { diagnoseEnv } from '../../src/inspect/environment/env-file.js';
 import { startDemoBackend, type DemoBackend } from '../../src/demo/backend.js';
 import { fakeJwt, refusedPort } from '../support/helpers.js';
+import { launchChromium, serveFile } from '../support/peers/chromium.js';
 import { cleanEnv, removeDir, run, start, stopAll, type Started } from '../support/process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -401,6 +402,8 @@ describe('the Dockerfile, step by step outside Docker', () => {
 // dependencies): its services, their environment lists, ports, volumes and networks.
 
 interface ComposeService {
+  /** Keys written on one line (build: .., image: ..., command: [...]), with their values. */
+  values: Record<string, string>;
   environment: Record<string, string>;
   ports: string[];
   volumes: string[];
@@ -428,7 +431,7 @@ function readCompose(text: string): { services: Record<string, ComposeService>; 
       continue;
     }
     if (top === 'services' && indent === 2) {
-      service = { environment: {}, ports: [], volumes: [], networks: [], keys: [] };
+      service = { values: {}, environment: {}, ports: [], volumes: [], networks: [], keys: [] };
       services[t.replace(/:$/, '')] = service;
       continue;
     }
@@ -439,6 +442,8 @@ function readCompose(text: string): { services: Record<string, ComposeService>; 
     if (service && indent === 4) {
       key = t.replace(/:.*$/, '');
       service.keys.push(key);
+      const value = t.slice(key.length + 1).trim();
+      if (value) service.values[key] = value;
       continue;
     }
     if (service && indent >= 6 && t.startsWith('- ')) {
@@ -465,15 +470,63 @@ describe('examples/docker-compose.dev.yml', () => {
     const network = compose.networks[0]!;
     for (const [name, s] of Object.entries(compose.services)) expect(s.networks, name).toEqual([network]);
     expect(compose.services['wstap']!.ports).toContain('8001:8001');
-    expect(compose.services['frontend']!.ports).toContain('3000:3000');
+    expect(compose.services['frontend']!.ports).toContain('3000:80');
     expect(compose.services['backend']!.ports).toContain('8000:8000');
   });
 
-  it("the frontend's browser URLs point at wstap on localhost and pass wstap's own env diagnosis; the backend's bypass is complete", () => {
-    const fe = compose.services['frontend']!.environment;
-    expect(fe['NEXT_PUBLIC_WS_URL']).toBe('ws://localhost:8001/ws');
-    expect(diagnoseEnv(new Map(Object.entries(fe))).findings).toEqual([]);
+  it('runs as written: every build context is in the repository with a Dockerfile, every bind-mounted folder exists', () => {
+    const here = path.join(ROOT, 'examples');
+    for (const [name, s] of Object.entries(compose.services)) {
+      if (s.values['build']) expect(existsSync(path.join(here, s.values['build'], 'Dockerfile')), `${name}: build ${s.values['build']}`).toBe(true);
+      else expect(s.values['image'], `${name}: an image to pull`).toMatch(/^[a-z0-9./-]+:[\w.-]+$/);
+      for (const v of s.volumes.filter((x) => x.startsWith('.'))) expect(existsSync(path.join(here, v.split(':')[0]!)), `${name}: ${v}`).toBe(true);
+    }
+  });
+
+  it("the page's WebSocket URL is the one a frontend should use (passes wstap's own env diagnosis); the backend's bypass is complete", () => {
+    const page = readFileSync(path.join(ROOT, 'examples/frontend/index.html'), 'utf8');
+    const url = /params\.get\('ws'\) \|\| '([^']+)'/.exec(page)?.[1];
+    expect(url).toBe('ws://localhost:8001/ws');
+    expect(diagnoseEnv(new Map([['NEXT_PUBLIC_WS_URL', url!]])).findings).toEqual([]);
     expect(diagnoseEnv(new Map(Object.entries(compose.services['backend']!.environment))).findings).toEqual([]);
+  });
+
+  it("the whole setup in Chromium: the backend service's command with its environment, wstap with its, the frontend's page: open, an echo, a clean handshake", {
+    timeout: 60_000,
+  }, async () => {
+    const b = compose.services['backend']!;
+    const command = JSON.parse(b.values['command']!) as string[];
+    const browser = await launchChromium();
+    const page = await serveFile(browser, path.join(ROOT, 'examples', 'frontend', 'index.html'));
+    try {
+      // Only what cannot be the same outside Docker changes: addresses, ports, and the page's Origin (not localhost:3000 here).
+      const hostPort = command.map((a, i) => (command[i - 1] === '--host' ? '127.0.0.1' : command[i - 1] === '--backend-port' ? '0' : a));
+      const be = startImage({ ...b.environment, CORS_ORIGINS: page.origin }, hostPort);
+      const beLine = await be.waitForJson((l) => l['event'] === 'demo-backend', 'the backend listening line');
+      expect(beLine).toMatchObject({ host: '127.0.0.1', allowedOrigins: [page.origin] });
+      expect(beLine['msg']).toMatch(/auth bypass on/);
+      // No recording here: the recording volume is the other test's subject.
+      const { WSTAP_RECORD: _recorded, ...wEnv } = compose.services['wstap']!.environment;
+      const proxy = startImage({
+        ...wEnv,
+        WSTAP_HOST: '127.0.0.1',
+        WSTAP_PORT: '0',
+        WSTAP_TARGET: `http://127.0.0.1:${beLine['port']}`,
+        WSTAP_ALLOW_ORIGINS: page.origin,
+      });
+      const port = listenPort(await proxy.waitForJson((l) => l['event'] === 'listening', 'the listening line'));
+      await page.page.goto(`${page.origin}/?ws=${encodeURIComponent(`ws://127.0.0.1:${port}/ws`)}&token=dev-token`);
+      await expect.poll(() => page.page.locator('#status').textContent(), { timeout: 10_000 }).toBe('open');
+      await page.page.click('button');
+      await expect.poll(() => page.page.locator('#log').textContent(), { timeout: 10_000 }).toContain('← {"type":"echo"');
+      const hs = await proxy.waitForJson((l) => l['event'] === 'handshake', 'the handshake line');
+      expect(hs).toMatchObject({ outcome: 'tunnel', status: 101, origins: [page.origin], findings: [] });
+      be.proc.kill('SIGTERM');
+      expect((await be.exited).code).toBe(0);
+    } finally {
+      await page.close();
+      await browser.close();
+    }
   });
 
   it('wstap targets the backend by its service name and records to a named volume', () => {

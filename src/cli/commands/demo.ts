@@ -9,6 +9,10 @@ export function demoCommand(): Command {
   const cmd = new Command('demo')
     .description("a built-in backend like the troubleshooting guide's, wstap in front of it, and clients that reproduce its issues")
     .option('--keep', 'keep the backend and wstap running afterwards (for a browser or wscat)')
+    .option(
+      '--backend-only',
+      'run only the demo backend (on --backend-port, the first --host), configured by CORS_ORIGINS and the auth bypass variables, until stopped',
+    )
     .addOption(new Option('-p, --port <n>', 'port for wstap (0: any free port)').default(PROXY_DEFAULTS.port).env('WSTAP_PORT').argParser(parsePort))
     .addOption(new Option('--backend-port <n>', 'port for the demo backend (0: any free port)').default(0).argParser(parsePort))
     .addOption(
@@ -18,10 +22,11 @@ export function demoCommand(): Command {
     );
   for (const o of logOptions()) cmd.addOption(o);
   cmd.action(
-    action(async (opts: LogCliOptions & { keep?: boolean; port: number; backendPort: number; host?: string[] }) => {
+    action(async (opts: LogCliOptions & { keep?: boolean; backendOnly?: boolean; port: number; backendPort: number; host?: string[] }) => {
       const log = createLogger({ format: opts.logFormat ?? defaultLogFormat(), level: logLevelOf(opts) });
       // Loaded when it runs: `wstap` as a proxy loads none of the demo.
-      const { runDemo } = await import('../../demo/run-demo.js');
+      const { runDemo, runDemoBackend } = await import('../../demo/run-demo.js');
+      if (opts.backendOnly) return runDemoBackend(log, { port: opts.backendPort, host: opts.host?.[0] ?? '127.0.0.1' });
       return runDemo(log, { keep: opts.keep ?? false, port: opts.port, backendPort: opts.backendPort, ...(opts.host ? { hosts: opts.host } : {}) });
     }),
   );

@@ -3,7 +3,7 @@
  * playwright-core, with a page served from 127.0.0.1. A missing Chromium fails the test that
  * asks for it: .ci/run installs it.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -45,6 +45,11 @@ export async function servePage(browser: Browser, html: string): Promise<{ page:
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+/** A file at http://127.0.0.1:PORT/ (any query), for a page that ships as a file (examples/frontend/index.html). */
+export async function serveFile(browser: Browser, file: string): Promise<{ page: Page; origin: string; close(): Promise<void> }> {
+  return servePage(browser, readFileSync(file, 'utf8'));
 }
 
 /** What a page saw of one WebSocket: opened or not, the messages, and how it closed. */
