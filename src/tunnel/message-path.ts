@@ -125,6 +125,22 @@ export class MessagePath {
     (origin === this.up ? this.down : this.up).closeWith(code, false);
   }
 
+  /**
+   * wstap ends the session itself (shutdown): each side whose direction is at a message boundary
+   * gets a close frame with `code` and `reason` behind what that direction holds, then a FIN; a
+   * direction that is writing a message through in pieces (or bytes after a protocol error) gets
+   * only the FIN. Says which sides got a close frame.
+   */
+  goAway(code: number, reason: string): { toServer: boolean; toClient: boolean } {
+    const toServer = this.up.atBoundary();
+    const toClient = this.down.atBoundary();
+    if (toServer) this.up.goAway(code, reason);
+    else this.up.endOutput();
+    if (toClient) this.down.goAway(code, reason);
+    else this.down.endOutput();
+    return { toServer, toClient };
+  }
+
   /** Both sockets are closed: zlib streams are freed, and hooks that settle later write nothing. */
   dispose(): void {
     this.up.dispose();
@@ -204,18 +220,51 @@ export class MessageDirection implements ReaderHost {
   }
 
   /** A close frame with `code` after what is held (or, `dropQueued`, instead of it), then the end; input is discarded from now on. */
-  closeWith(code: number, dropQueued: boolean): void {
+  closeWith(code: number, dropQueued: boolean, reason?: string): void {
     if (this.closing) return;
-    this.closing = true;
-    this.reader?.dispose();
-    this.reader = undefined;
-    if (this.verbatim) this.verbatim.complete = true;
+    this.stopReading();
     if (dropQueued) {
       this.flushSlots();
       this.queue.length = 0;
     }
-    this.queue.push({ entry: 'injected', out: toOut({ kind: 'close', code }), at: performance.now() });
+    this.queue.push({ entry: 'injected', out: toOut({ kind: 'close', code, ...(reason ? { reason } : {}) }), at: performance.now() });
     this.kick();
+  }
+
+  /**
+   * Shutdown at a boundary: what the direction holds goes out, then the close frame; a message a
+   * hook still holds (a delay, a breakpoint) is not waited for: it and what queued behind it are
+   * dropped, and the hook's answer, when it comes, writes nothing.
+   */
+  goAway(code: number, reason: string): void {
+    const held = this.busy;
+    this.busy = false;
+    this.closeWith(code, held, reason);
+  }
+
+  /** No frame of wstap's own can go out here: what is held goes out, then a FIN. */
+  endOutput(): void {
+    if (this.closing) return;
+    this.stopReading();
+    this.kick();
+  }
+
+  /** Input is discarded from now on; what the direction holds still goes out. */
+  private stopReading(): void {
+    this.closing = true;
+    this.reader?.dispose();
+    this.reader = undefined;
+    if (this.verbatim) this.verbatim.complete = true;
+  }
+
+  /**
+   * Whether a frame of wstap's own could follow what this direction wrote and holds: no message is
+   * going out in pieces (a message too large to hold, still being read) and no bytes pass as they
+   * came (after a protocol error). A message still being read was not written: it is dropped.
+   */
+  atBoundary(): boolean {
+    if (this.verbatim || this.closing || this.disposed) return false;
+    return this.queue.every((e) => e.entry === 'injected' || (e.entry !== 'verbatim' && e.complete));
   }
 
   dispose(): void {
@@ -293,6 +342,8 @@ export class MessageDirection implements ReaderHost {
   private resume(m: Received, items: readonly Item[]): void {
     this.busy = false;
     if (this.disposed) return;
+    // wstap closed the session meanwhile and dropped what this direction held: m goes nowhere.
+    if (this.closing && this.queue[0] !== m) return;
     if (this.queue[0] === m) this.queue.shift();
     const to = this.ends.to;
     to.cork();

@@ -36,6 +36,13 @@ export interface TunnelOptions {
   onEnd: (end: TunnelEnd) => void;
 }
 
+/** Which sides got wstap's close frame when it ended a session on the message path; resolves when both sockets closed. */
+export interface GoneAway {
+  toServer: boolean;
+  toClient: boolean;
+  closed: Promise<void>;
+}
+
 export interface Tunnel {
   /** Ends the tunnel from the proxy's side (shutdown): both sockets are destroyed. */
   destroy(reason: string): void;
@@ -45,6 +52,12 @@ export interface Tunnel {
    * after lingerMs if they have not closed. Resolves when both sockets are closed.
    */
   endWith(last: { toClient?: Buffer; toServer?: Buffer }, reason: string, lingerMs: number): Promise<void>;
+  /**
+   * On the message path: ends the tunnel from the proxy's side with a close frame (code, reason)
+   * to each side whose direction is at a message boundary, behind what it holds, then a FIN; both
+   * sockets are destroyed after lingerMs if they have not closed. Undefined on the other paths.
+   */
+  goAway(code: number, reason: string, lingerMs: number): GoneAway | undefined;
   /** Sends a message to one side (message path only). */
   send(to: Side, m: OutMessage): void;
 }
@@ -161,6 +174,20 @@ class TunnelState implements Tunnel {
       s.resume();
     }
     return both;
+  }
+
+  goAway(code: number, reason: string, lingerMs: number): GoneAway | undefined {
+    if (!this.messages) return undefined;
+    this.note('proxy', 'shutdown', reason);
+    const { client, server } = this;
+    const closed = (s: net.Socket): Promise<void> => new Promise((r) => (s.closed ? r() : s.once('close', () => r())));
+    const both = Promise.all([closed(client), closed(server)]).then(() => undefined);
+    const timer = setTimeout(() => {
+      client.destroy();
+      server.destroy();
+    }, lingerMs);
+    void both.then(() => clearTimeout(timer));
+    return { ...this.messages.goAway(code, reason), closed: both };
   }
 
   send(to: Side, m: OutMessage): void {

@@ -150,10 +150,16 @@ const GOING_AWAY = 'wstap is shutting down';
 /**
  * wstap ends a session itself (shutdown, grace over): a close frame with 1001 Going Away to each
  * side whose stream the tap saw end at a frame boundary (a frame of wstap's own may go there),
- * then a FIN; on the plain and message paths, where wstap does not know the boundary, the
- * connections are cut.
+ * then a FIN. The message path writes whole messages, so it knows its boundaries itself; on the
+ * plain path (nothing decodes), where wstap does not know the boundary, the connections are cut.
  */
 function goingAway(tun: Tunnel, tap: ContainedTap | undefined, reason: string, went: WentAway): void | Promise<void> {
+  // The message path knows its own boundaries: it writes whole messages.
+  const gone = tap ? undefined : tun.goAway(1001, GOING_AWAY, 1000);
+  if (gone) {
+    went.frames = gone.toClient || gone.toServer;
+    return gone.closed;
+  }
   const toClient = tap?.atBoundary('server') ? encodeFrame({ opcode: 0x8, payload: closePayload(1001, GOING_AWAY) }) : undefined;
   const toServer = tap?.atBoundary('client') ? encodeFrame({ opcode: 0x8, payload: closePayload(1001, GOING_AWAY), mask: true }) : undefined;
   if (!toClient && !toServer) return tun.destroy(reason);

@@ -2,10 +2,12 @@
  * wstap's own ends are wstap's: when it shuts down with sessions open, each side gets a close
  * frame with 1001 Going Away where wstap knows the stream is at a frame boundary, and the
  * session's end says wstap closed it, never a crash of either side (no close-abnormal). Real ws
- * peers, and raw sockets for a stream cut in the middle of a frame.
+ * peers, and raw sockets for a stream cut in the middle of a frame; the message path (sessions a
+ * message hook took), compressed, with a message a hook still holds.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import type { MessageHook } from '../../src/tunnel/hooks.js';
 import { closePayload } from '../../src/wire/ws-frame.js';
 import { startWsServer } from '../support/backends.js';
 import { runDeferred } from '../support/cleanup.js';
@@ -62,5 +64,59 @@ describe('wstap shuts down with sessions open', () => {
     expect(toClient).toEqual(frame(0x8, closePayload(1001, 'wstap is shutting down')));
     const toServer = conn.received().subarray(conn.received().indexOf('\r\n\r\n') + 4);
     expect(toServer).toEqual(partial);
+  });
+
+  /** Ws peers through a proxy whose hook takes every session; the server echoes, both record the close they got. */
+  async function messagePathSession(hook: MessageHook) {
+    const server = await startWsServer({ perMessageDeflate: true });
+    const atServer: { code: number; reason: string }[] = [];
+    const serverGot: string[] = [];
+    server.wss.on('connection', (ws) => {
+      ws.on('message', (d) => {
+        serverGot.push(d.toString());
+        ws.send(d);
+      });
+      ws.on('close', (code, reason) => void atServer.push({ code, reason: reason.toString() }));
+    });
+    const tp = await startTestProxy({ target: server.url, hooks: [hook] });
+    const ws = new WebSocket(tp.wsUrl('/ws'));
+    ws.on('error', () => {});
+    await new Promise((r) => ws.once('open', r));
+    const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() })));
+    return { tp, ws, closed, atServer, serverGot };
+  }
+
+  it('the message path, compressed: both ws peers get 1001 behind what went before; the end says wstap closed it', async () => {
+    const passAll: MessageHook = { name: 'pass', forSession: () => () => undefined };
+    const { tp, ws, closed, atServer } = await messagePathSession(passAll);
+    expect((await tp.nextHandshake()).upstream?.chosenExtensions).toMatch(/permessage-deflate/);
+    ws.send('hello '.repeat(50));
+    expect((await new Promise<Buffer>((r) => ws.once('message', r))).toString()).toBe('hello '.repeat(50));
+    await tp.proxy.close(0);
+    expect(await closed).toEqual({ code: 1001, reason: 'wstap is shutting down' });
+    await until(() => atServer[0], 'the server to see the close');
+    expect(atServer[0]).toEqual({ code: 1001, reason: 'wstap is shutting down' });
+    const { end } = await tp.nextEnd();
+    expect(end).toMatchObject({ endedBy: 'proxy', how: 'shutdown' });
+    expect(end.ws!.close).toMatchObject({ initiator: 'wstap', code: 1001, reason: 'wstap is shutting down' });
+    expect(end.findings).toEqual([]);
+  });
+
+  it('a message a hook still holds at shutdown is not waited for: it is dropped, the server gets the 1001 at once', async () => {
+    const holdSecond: MessageHook = {
+      name: 'hold',
+      forSession: () => (m) => (m.from === 'client' && m.data.toString() === 'held' ? new Promise(() => {}) : undefined),
+    };
+    const { tp, ws, closed, atServer, serverGot } = await messagePathSession(holdSecond);
+    ws.send('first');
+    await new Promise((r) => ws.once('message', r));
+    ws.send('held');
+    ws.send('behind');
+    await tp.proxy.close(0);
+    expect(await closed).toEqual({ code: 1001, reason: 'wstap is shutting down' });
+    await until(() => atServer[0], 'the server to see the close');
+    expect(atServer[0]).toEqual({ code: 1001, reason: 'wstap is shutting down' });
+    // A 1001 (not the 1006 of a connection cut after the linger): the close did not wait for the hook.
+    expect(serverGot).toEqual(['first']);
   });
 });
