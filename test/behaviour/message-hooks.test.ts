@@ -24,6 +24,7 @@ import {
   type RawConnection,
   type TestProxy,
 } from '../support/helpers.js';
+import { until } from '../support/wait.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -91,21 +92,12 @@ function hookWith(handler: (m: HookMessage, control: SessionControl) => ReturnTy
   return { name: 'test', forSession: (_s, control) => (m) => handler(m, control) };
 }
 
-async function until(probe: () => boolean, what: () => string, timeoutMs = 5000): Promise<void> {
-  const started = Date.now();
-  while (!probe()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out; ${what()}`);
-    await sleep(5);
-  }
-}
-
 const seq = (side: string, indexes: number[]): string[] => indexes.map((i) => chatty(side, i));
 
 async function received(p: Peers, server: number, client: number): Promise<void> {
-  await until(
-    () => p.atServer.length >= server && p.atClient.length >= client,
-    () => `server has ${p.atServer.length}, client has ${p.atClient.length}; trouble: ${p.trouble.join(', ')}`,
-  );
+  await until(() => p.atServer.length >= server && p.atClient.length >= client, `${server} messages at the server and ${client} at the client`, {
+    seen: () => `server has ${p.atServer.length}, client has ${p.atClient.length}; trouble: ${p.trouble.join(', ')}`,
+  });
   // Nothing more arrives, and nobody complained.
   await sleep(50);
   // The frame tap decoded what the receivers got (it reads the bytes as written), without a protocol error.

@@ -12,6 +12,7 @@ import { tunnel, type Tunnel, type TunnelEnd } from '../../../src/tunnel/tunnel.
 import type { DeflateParams } from '../../../src/wire/extensions.js';
 import { encodeFrame } from '../../../src/wire/ws-frame.js';
 import { frame, rawClient, sleep, startRawBackend, type RawConnection } from '../../support/helpers.js';
+import { until } from '../../support/wait.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -49,7 +50,7 @@ async function open(handlers: MessageHandler[], opts: { deflate?: DeflateParams;
   const proxyServer = net.connect({ host: '127.0.0.1', port: backend.port, allowHalfOpen: true });
   cleanups.push(() => proxyServer.destroy());
   await new Promise<void>((r) => proxyServer.once('connect', () => r()));
-  await until(() => backend.connections.length > 0, 5000);
+  await until(() => backend.connections.length > 0, 'a connection at the backend');
   const server = backend.connections[0]!;
   server.socket.setNoDelay(true);
   const failures: unknown[] = [];
@@ -424,7 +425,7 @@ describe('message path: holding', () => {
     for (let i = 0; i < 24; i++) frames.push(cf(2, Buffer.alloc(1024 * 1024, i)));
     const all = Buffer.concat(frames);
     rig.client.socket.write(all);
-    await until(() => rig.proxyClient.isPaused(), 5000);
+    await until(() => rig.proxyClient.isPaused(), 'the source to be paused');
     release();
     expect((await rig.server.waitFor(atLeast(all.length), 15_000)).equals(all)).toBe(true);
   });
@@ -567,16 +568,7 @@ describe('message path: messages over the hold limit', () => {
     expect(closeOf(rig.server.received())).toBe(1009);
     expect(parseFrames(rig.server.received())).toHaveLength(1);
     // Then wstap ends both connections.
-    await until(() => rig.client.socket.readableEnded && rig.server.socket.readableEnded, 5000);
+    await until(() => rig.client.socket.readableEnded && rig.server.socket.readableEnded, 'both ends to see the FIN');
     expect(rig.failures.map((e) => (e as Error).message)).toEqual([expect.stringMatching(/closed with 1009/)]);
   });
 });
-
-/** Polls until probe() is true. */
-async function until(probe: () => boolean, timeoutMs: number): Promise<void> {
-  const started = Date.now();
-  while (!probe()) {
-    if (Date.now() - started > timeoutMs) throw new Error('timed out');
-    await sleep(5);
-  }
-}
