@@ -149,8 +149,18 @@ function onEnd(this: HeadSocket): void {
 }
 
 function onHeadTimeout(h: FirstHead): void {
-  h.ctx.log.debug({ event: 'client-error', client: h.peer }, 'no request head in time: connection closed');
-  h.socket.destroy();
+  h.stop();
+  if (!h.buf?.length) {
+    // Nothing at all: a browser's speculative preconnection, or a port scan. Closed without a word, as nginx does.
+    h.ctx.log.debug({ event: 'client-error', client: h.peer }, `no request from ${h.peer} within ${h.ctx.headTimeoutMs} ms: connection closed`);
+    h.socket.destroy();
+    return;
+  }
+  h.ctx.log.warn(
+    { event: 'client-error', client: h.peer, error: 'HEAD_TIMEOUT', status: 408 },
+    `request head from ${h.peer} not complete within ${h.ctx.headTimeoutMs} ms (${h.buf.length} bytes came) → 408`,
+  );
+  endAndLinger(h.socket, plainResponse(408, 'Request Timeout', `wstap: the request head was not complete within ${h.ctx.headTimeoutMs} ms\n`));
 }
 
 /** Reads the first request head of a new connection and routes it. */

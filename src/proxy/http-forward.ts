@@ -21,12 +21,27 @@ export interface HttpProblem {
   client: string;
   finding?: Finding;
   error: string;
+  /** What went wrong when it is not a failure to reach the backend (then there is no finding). */
+  explanation?: string;
   /** The response had started: the client got a truncated answer. */
+  midResponse: boolean;
+}
+
+/** A request the client gave up on before its response was complete (nginx logs these as 499). */
+export interface AbandonedRequest {
+  method: string;
+  path: string;
+  client: string;
+  /** Since the request arrived. */
+  ms: number;
+  /** The response had started. */
   midResponse: boolean;
 }
 
 export interface HttpForwarder {
   handle(req: http.IncomingMessage, res: http.ServerResponse): void;
+  /** Requests the client gave up on (the backend request was closed for each). */
+  readonly abandoned: number;
   /** The start of the response body, for requests peekBody() chose (what the backend said). */
   bodyExcerpt(res: http.ServerResponse): string | undefined;
   close(): void;
@@ -89,12 +104,26 @@ function limitConnect(proxyReq: http.ClientRequest, ms: number): void {
   socket.once('close', clear);
 }
 
+/** The request line's parts as logged (the query redacted). */
+function describe(req: http.IncomingMessage): { method: string; path: string; client: string } {
+  return { method: req.method ?? '?', path: redactTarget(req.url ?? '/'), client: peerOf(req.socket) };
+}
+
+export interface HttpForwarderEvents {
+  problem(p: HttpProblem): void;
+  abandoned(a: AbandonedRequest): void;
+}
+
 export function createHttpForwarder(
   target: Target,
   opts: { insecure: boolean; connectTimeoutMs: number; peekBody?: (req: http.IncomingMessage) => boolean },
-  report: (problem: HttpProblem) => void,
+  events: HttpForwarderEvents,
 ): HttpForwarder {
+  const report = events.problem;
   const excerpts = new WeakMap<http.ServerResponse, string>();
+  /** Each forwarded request's backend request, to close when the client goes first. */
+  const upstreamOf = new WeakMap<http.IncomingMessage, http.ClientRequest>();
+  let abandoned = 0;
   const proxy = httpProxy.createProxyServer({
     target: target.url,
     changeOrigin: false,
@@ -106,10 +135,38 @@ export function createHttpForwarder(
     proxyTimeout: 0,
   });
 
-  proxy.on('proxyReq', (proxyReq, req) => {
+  proxy.on('proxyReq', (proxyReq, req, res) => {
     restoreRequestHeaders(proxyReq, req);
     limitConnect(proxyReq, opts.connectTimeoutMs);
+    upstreamOf.set(req, proxyReq);
+    // Without a listener Node drops a 101 to a request that did not ask to upgrade: no answer, no error.
+    proxyReq.on('upgrade', (proxyRes: http.IncomingMessage, socket: net.Socket) => unrequestedUpgrade(req, res, proxyRes, socket));
   });
+
+  function unrequestedUpgrade(req: http.IncomingMessage, res: http.ServerResponse, proxyRes: http.IncomingMessage, socket: net.Socket): void {
+    socket.destroy();
+    const asked = req.headers.upgrade ? `"Upgrade: ${req.headers.upgrade}" without "Connection: Upgrade"` : 'no Upgrade header';
+    const explanation =
+      `the backend answered ${proxyRes.statusCode} ${proxyRes.statusMessage ?? ''} to a request that did not ask to upgrade (${asked}): ` +
+      'an HTTP client cannot take that answer. A WebSocket request needs both "Connection: Upgrade" and "Upgrade: websocket" (a proxy in between may drop them).';
+    report({ ...describe(req), error: 'UNREQUESTED_UPGRADE', explanation, midResponse: false });
+    if (res.headersSent || res.destroyed) return void res.destroy();
+    res.writeHead(502, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Wstap': 'unrequested-upgrade', Connection: 'close' });
+    res.end(`wstap: ${explanation}\n`);
+  }
+
+  /** The client went before its response was complete: the backend request is closed, said and counted. */
+  function watchClient(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const started = performance.now();
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      const upstream = upstreamOf.get(req);
+      if (!upstream || upstream.destroyed) return;
+      upstream.destroy();
+      abandoned++;
+      events.abandoned({ ...describe(req), ms: Math.round(performance.now() - started), midResponse: res.headersSent });
+    });
+  }
 
   proxy.on('proxyRes', (proxyRes, req, res) => {
     const raw: string[] = [];
@@ -140,17 +197,12 @@ export function createHttpForwarder(
 
   return {
     handle(req, res) {
+      watchClient(req, res);
       proxy.web(req, res, {}, (err: Error) => {
         const failure = failureOf(err);
         // req.destroyed is true as soon as a bodyless request has been read: it says nothing about the client.
         const clientGone = res.destroyed || res.writableEnded || !(req.socket?.writable ?? false);
-        const problem: HttpProblem = {
-          method: req.method ?? '?',
-          path: redactTarget(req.url ?? '/'),
-          client: peerOf(req.socket),
-          error: `${failure.code}: ${failure.message}`,
-          midResponse: res.headersSent,
-        };
+        const problem: HttpProblem = { ...describe(req), error: `${failure.code}: ${failure.message}`, midResponse: res.headersSent };
         if (!clientGone) {
           const f = inspectUpstreamFailure(target, failure);
           problem.finding = f;
@@ -164,6 +216,9 @@ export function createHttpForwarder(
         }
         report(problem);
       });
+    },
+    get abandoned() {
+      return abandoned;
     },
     bodyExcerpt: (res) => excerpts.get(res),
     close() {

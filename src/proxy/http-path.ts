@@ -10,6 +10,7 @@ import type net from 'node:net';
 import type { Logger } from 'pino';
 import { rejectMalformedUpgrade, relayUpgrade, type RelayContext } from '../upgrade/relay.js';
 import { endAndLinger, plainResponse } from '../upgrade/responses.js';
+import { redactTarget } from '../secrets/redact.js';
 import { hasToken, requestHeadFromRaw, type RequestHead } from '../wire/http-head.js';
 import type { HttpForwarder } from './http-forward.js';
 import { exchangeOf, httpNote, logExchange, type WebSocketPaths } from './http-log.js';
@@ -22,6 +23,8 @@ export interface HttpPathContext {
   routes: readonly Route[];
   log: Logger;
   maxHeaderSize: number;
+  /** A request head must be complete this long after its first byte, and a request body may be idle this long: else 408. */
+  headTimeoutMs: number;
   /** Paths that carried upgrades: a later GET on one is worth a line. */
   wsPaths: WebSocketPaths;
 }
@@ -32,8 +35,26 @@ interface InFlight {
   waiting?: () => void;
 }
 
+/** Runs `go` once the responses in flight on the socket are written (at once when there are none). */
+function afterResponses(inFlight: WeakMap<net.Socket, InFlight>, socket: net.Socket, go: () => void): void {
+  const f = inFlight.get(socket);
+  if (f && f.count > 0) f.waiting = go;
+  else go();
+}
+
 export function createHttpPath(ctx: HttpPathContext): http.Server {
-  const server = http.createServer({ maxHeaderSize: ctx.maxHeaderSize });
+  const server = http.createServer({
+    maxHeaderSize: ctx.maxHeaderSize,
+    // Every head is timed: Node's own check, which closes a head not complete in time with a
+    // clientError (ERR_HTTP_REQUEST_TIMEOUT, answered 408 below). The whole request is not
+    // limited (an upload may be long); its body is timed by idleness instead (see 'request').
+    headersTimeout: ctx.headTimeoutMs,
+    requestTimeout: 0,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(ctx.headTimeoutMs / 4))),
+  });
+  // Node starts that check when a server listens; this one never listens (wstap feeds it the
+  // sockets whose first request is not an upgrade), so it is started as listen() would.
+  server.emit('listening');
   const inFlight = new WeakMap<net.Socket, InFlight>();
 
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -52,6 +73,8 @@ export function createHttpPath(ctx: HttpPathContext): http.Server {
       serveRoute(ctx.routes, req, res);
       return;
     }
+    if (refuseFraming(ctx, req, res)) return;
+    timeBody(ctx, req, res);
     const startedAt = performance.now();
     res.once('close', () => {
       // A request wstap could not forward has its own error line (http-error).
@@ -72,6 +95,29 @@ export function createHttpPath(ctx: HttpPathContext): http.Server {
     else keepAliveUpgrade(ctx.relay, req, socket, head);
   });
 
+  // A CONNECT (a forward-proxy tunnel) is not something wstap does: Node would close the connection without a word.
+  server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => {
+    const peer = peerOf(socket);
+    ctx.log.warn(
+      { event: 'client-error', client: peer, error: 'CONNECT' },
+      `CONNECT from ${peer} → 405: wstap is a reverse proxy, not a forward proxy`,
+    );
+    afterResponses(inFlight, socket, () =>
+      endAndLinger(
+        socket,
+        plainResponse(
+          405,
+          'Method Not Allowed',
+          `wstap: CONNECT is not supported: wstap is a reverse proxy in front of one backend\n`,
+          'method-not-allowed',
+          {
+            Allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS',
+          },
+        ),
+      ),
+    );
+  });
+
   server.on('clientError', (err: NodeJS.ErrnoException & { reason?: string }, socket: net.Socket) => {
     const peer = peerOf(socket);
     if (err.code === 'ECONNRESET' || !socket.writable) {
@@ -79,19 +125,92 @@ export function createHttpPath(ctx: HttpPathContext): http.Server {
       socket.destroy();
       return;
     }
-    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const answer = clientErrorAnswer(ctx, err);
     ctx.log.warn(
-      { event: 'client-error', client: peer, error: err.code, reason: err.reason },
-      `malformed HTTP request from ${peer}: ${err.reason ?? err.message} → ${tooLarge ? 431 : 400}`,
+      { event: 'client-error', client: peer, error: err.code, reason: err.reason, status: answer.status },
+      `${answer.line(peer)} → ${answer.status}`,
     );
-    setTimeout(() => socket.destroy(), 2000).unref();
-    socket.end(
-      tooLarge
-        ? plainResponse(431, 'Request Header Fields Too Large', `wstap: the request head is larger than ${ctx.maxHeaderSize} bytes\n`)
-        : plainResponse(400, 'Bad Request', `wstap: malformed HTTP request (${err.reason ?? err.code})\n`),
-    );
+    // In order: a response still being written on this connection goes out first, so the client
+    // never reads this answer as the one to a request the backend did execute.
+    afterResponses(inFlight, socket, () => {
+      setTimeout(() => socket.destroy(), 2000).unref();
+      socket.end(answer.bytes);
+    });
   });
   return server;
+}
+
+/** wstap's own answer to a request Node's parser refused or timed out. */
+function clientErrorAnswer(
+  ctx: HttpPathContext,
+  err: NodeJS.ErrnoException & { reason?: string },
+): { status: number; bytes: string; line(peer: string): string } {
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    const body = `wstap: the request head was not complete within ${ctx.headTimeoutMs} ms\n`;
+    return {
+      status: 408,
+      bytes: plainResponse(408, 'Request Timeout', body),
+      line: (peer) => `request head from ${peer} not complete within ${ctx.headTimeoutMs} ms`,
+    };
+  }
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    const body = `wstap: the request head is larger than ${ctx.maxHeaderSize} bytes\n`;
+    return {
+      status: 431,
+      bytes: plainResponse(431, 'Request Header Fields Too Large', body),
+      line: (peer) => `request head from ${peer} is larger than ${ctx.maxHeaderSize} bytes`,
+    };
+  }
+  const why = err.reason ?? err.code ?? err.message;
+  return {
+    status: 400,
+    bytes: plainResponse(400, 'Bad Request', `wstap: malformed HTTP request (${why})\n`),
+    line: (peer) => `malformed HTTP request from ${peer}: ${err.reason ?? err.message}`,
+  };
+}
+
+/**
+ * Requests whose framing a proxy must not guess at: HTTP/1.0 with Transfer-Encoding (RFC 9112
+ * 6.1: treat the message as faulty; chunked is not an HTTP/1.0 coding) gets a 400 and the
+ * connection closes, as nginx does.
+ */
+function refuseFraming(ctx: HttpPathContext, req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  if (req.httpVersion !== '1.0' || req.headers['transfer-encoding'] === undefined) return false;
+  const peer = peerOf(req.socket);
+  ctx.log.warn(
+    { event: 'client-error', client: peer, error: 'HTTP10_TRANSFER_ENCODING', status: 400 },
+    `HTTP/1.0 request with Transfer-Encoding from ${peer} → 400 (RFC 9112 6.1: its framing cannot be trusted)`,
+  );
+  res.shouldKeepAlive = false;
+  res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Wstap': 'bad-request', Connection: 'close' });
+  res.end('wstap: an HTTP/1.0 request cannot carry Transfer-Encoding (RFC 9112 6.1)\n');
+  req.socket.once('finish', () => req.socket.destroy());
+  return true;
+}
+
+/**
+ * A request body that stops coming: no byte for headTimeoutMs is a 408 (nginx's
+ * client_body_timeout), then the connection closes. The timer runs only while the body is read.
+ */
+function timeBody(ctx: HttpPathContext, req: http.IncomingMessage, res: http.ServerResponse): void {
+  if (req.complete) return;
+  req.setTimeout(ctx.headTimeoutMs, () => {
+    if (req.complete) return;
+    const peer = peerOf(req.socket);
+    ctx.log.warn(
+      { event: 'client-error', client: peer, error: 'BODY_TIMEOUT', status: 408 },
+      `${req.method} ${redactTarget(req.url ?? '/')} from ${peer}: no request body bytes for ${ctx.headTimeoutMs} ms → 408`,
+    );
+    if (!res.headersSent) {
+      res.writeHead(408, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Wstap': 'request-timeout', Connection: 'close' });
+      res.end(`wstap: the request body stopped coming (no byte for ${ctx.headTimeoutMs} ms)\n`);
+    }
+    setTimeout(() => req.socket.destroy(), 200).unref();
+  });
+  req.once('end', () => {
+    // The body is in: the wait for the backend's answer is not the client's to time.
+    if (!res.writableFinished) req.socket.setTimeout(0);
+  });
 }
 
 function keepAliveUpgrade(relay: RelayContext, req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {

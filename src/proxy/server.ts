@@ -64,13 +64,20 @@ export interface ProxyServer {
   port: number;
   /** http://127.0.0.1:PORT (the first address). */
   url: string;
-  /** Open client sockets (any state) and live WebSocket sessions (pending upgrades and tunnels). */
-  stats(): { clientSockets: number; liveSessions: number };
+  /** Open client sockets (any state), live WebSocket sessions (pending upgrades and tunnels), HTTP requests the client gave up on. */
+  stats(): { clientSockets: number; liveSessions: number; httpAbandoned: number };
   /** Stops accepting, gives open sessions up to graceMs, then closes them; flushes the sinks. */
   close(graceMs?: number): Promise<void>;
 }
 
 function reportHttpProblem(log: Logger, p: HttpProblem): void {
+  if (p.explanation) {
+    log.error(
+      { event: 'http-error', method: p.method, path: p.path, client: p.client, error: p.error, midResponse: p.midResponse },
+      `${p.method} ${p.path} → 502: ${p.explanation}`,
+    );
+    return;
+  }
   if (!p.finding) {
     log.debug({ event: 'http-client-gone', ...p }, `${p.method} ${p.path}: the client went away (${p.error})`);
     return;
@@ -125,17 +132,25 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   const forwarder = createHttpForwarder(
     target,
     { insecure: relay.config.insecure, connectTimeoutMs: relay.config.upstreamTimeoutMs, peekBody: (req) => isPolling(req.url ?? '/') },
-    (p) => reportHttpProblem(log, p),
+    {
+      problem: (p) => reportHttpProblem(log, p),
+      abandoned: (a) =>
+        log.info(
+          { event: 'http-abandoned', ...a, status: 499 },
+          `${a.method} ${a.path}: the client went away ${a.midResponse ? 'during the response' : 'before the backend answered'} after ${a.ms} ms (499); the backend request was closed`,
+        ),
+    },
   );
   const routes: Route[] = [healthRoute(target)];
   const wsPaths = new WebSocketPaths();
-  const httpServer = createHttpPath({ relay, forwarder, routes, log, maxHeaderSize, wsPaths });
+  const headTimeoutMs = options.headTimeoutMs ?? PROXY_DEFAULTS.headTimeoutMs;
+  const httpServer = createHttpPath({ relay, forwarder, routes, log, maxHeaderSize, headTimeoutMs, wsPaths });
   const headCtx = {
     relay,
     wsPaths,
     log,
     maxHeaderSize,
-    headTimeoutMs: options.headTimeoutMs ?? PROXY_DEFAULTS.headTimeoutMs,
+    headTimeoutMs,
     toHttp: (socket: net.Socket) => {
       httpServer.emit('connection', socket);
       socket.resume();
@@ -156,7 +171,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     addresses,
     port,
     url: `http://${urlHost}:${port}`,
-    stats: () => ({ clientSockets: sockets.size, liveSessions: relay.live.size }),
+    stats: () => ({ clientSockets: sockets.size, liveSessions: relay.live.size, httpAbandoned: forwarder.abandoned }),
     close: (graceMs = PROXY_DEFAULTS.shutdownGraceMs) => close(graceMs),
   };
 }

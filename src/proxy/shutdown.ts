@@ -38,6 +38,8 @@ export function shutdown(parts: ShutdownParts): (graceMs: number) => Promise<voi
       // Each session is ended by wstap (close frames where it can); a session whose peers do not close is cut after a second.
       await Promise.race([Promise.all([...parts.live].map((l) => l.abort('proxy shutdown'))), sleep(1500)]);
       parts.httpServer.closeAllConnections();
+      // Stops its head-timeout check (it never listened: the callback's "not running" is expected).
+      parts.httpServer.close(() => {});
       for (const s of parts.sockets) s.destroy();
       parts.forwarder.close();
       await stopped;

@@ -27,9 +27,12 @@ export function endpointOf(socket: net.Socket): Endpoint {
 }
 
 /** A complete plain-text HTTP/1.1 answer that closes the connection; `tag` goes into an X-Wstap header. */
-export function plainResponse(status: number, reason: string, body: string, tag?: string): string {
+export function plainResponse(status: number, reason: string, body: string, tag?: string, extra: Record<string, string> = {}): string {
+  const more = Object.entries(extra)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
   return (
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-    `Connection: close\r\n${tag ? `X-Wstap: ${tag}\r\n` : ''}\r\n${body}`
+    `Connection: close\r\n${tag ? `X-Wstap: ${tag}\r\n` : ''}${more}\r\n${body}`
   );
 }

@@ -26,6 +26,7 @@ describe('bad options: one line on stderr, exit code 2', () => {
     { name: '--log-level loud', args: ['--log-level', 'loud'], mentions: /loud/ },
     { name: '--allow-origin notanorigin', args: ['--allow-origin', 'notanorigin'], mentions: /notanorigin/ },
     { name: '--shutdown-grace soon', args: ['--shutdown-grace', 'soon'], mentions: /soon/ },
+    { name: '--head-timeout 10 (under 100 ms)', args: ['--head-timeout', '10'], mentions: /at least 100 ms/ },
     { name: 'demo --port abc', args: ['demo', '--port', 'abc'], mentions: /abc/ },
     { name: 'WSTAP_PORT=abc', args: [], env: { WSTAP_PORT: 'abc' }, mentions: /WSTAP_PORT/ },
     { name: 'WSTAP_TARGET=ftp://x', args: [], env: { WSTAP_TARGET: 'ftp://x' }, mentions: /WSTAP_TARGET/ },
@@ -104,5 +105,25 @@ describe('configuration from the environment', () => {
     const hs = await env.waitForJson((l) => l['event'] === 'handshake', 'the handshake line');
     expect(findingCodes(hs)).toContain('origin-disallowed');
     expect(hs['origins']).toEqual(['http://evil.test']);
+  });
+});
+
+describe('--head-timeout', () => {
+  it('WSTAP_HEAD_TIMEOUT=200: a request head that dribbles gets a 408 from the real bin after about that long', async () => {
+    const w = startWstap(['--target', 'http://127.0.0.1:1', '--port', '0', '--host', '127.0.0.1', '--log-format', 'json'], {
+      WSTAP_HEAD_TIMEOUT: '200',
+    });
+    const listening = await w.waitForJson((l) => l['event'] === 'listening', 'the listening line');
+    const port = (listening['addresses'] as { port: number }[])[0]!.port;
+    const socket = net.connect(port, '127.0.0.1');
+    defer(() => socket.destroy());
+    let got = '';
+    socket.on('data', (d) => (got += d.toString()));
+    socket.write('GET /ws HTTP/1.1\r\nHost: x\r\n');
+    await new Promise((r) => socket.once('end', r));
+    expect(got).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(got).toContain('not complete within 200 ms');
+    const line = await w.waitForJson((l) => l['status'] === 408, 'the 408 line');
+    expect(line).toMatchObject({ event: 'client-error', error: 'HEAD_TIMEOUT' });
   });
 });

@@ -3,7 +3,7 @@
  * the recorder as sinks; prints its startup lines; and on SIGINT or SIGTERM stops accepting,
  * gives open sessions a bounded grace, flushes, and exits 0.
  */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatBytes } from '../../log/entries.js';
 import { createLogger, type WstapLogger } from '../../log/logger.js';
 import { PROXY_DEFAULTS } from '../../proxy/defaults.js';
@@ -41,6 +41,7 @@ interface ProxyCliOptions extends LogCliOptions {
   normalizeOrigin?: boolean;
   insecure?: boolean;
   upstreamTimeout: number;
+  headTimeout: number;
   shutdownGrace: number;
   maxHeaderSize: number;
   maxMessageSize: number;
@@ -144,6 +145,16 @@ export function proxyCommand(name: string): Command {
         .argParser(parseMs),
     )
     .addOption(
+      new Option('--head-timeout <ms>', 'time for a request head to be complete, and for a request body to send its next byte (else 408)')
+        .default(d.headTimeoutMs)
+        .env('WSTAP_HEAD_TIMEOUT')
+        .argParser((v) => {
+          const ms = parseMs(v);
+          if (ms < 100) throw new InvalidArgumentError('at least 100 ms: a head takes more than one round trip on a slow link.');
+          return ms;
+        }),
+    )
+    .addOption(
       new Option('--shutdown-grace <ms>', 'time open sessions get on SIGINT/SIGTERM')
         .default(d.shutdownGraceMs)
         .env('WSTAP_SHUTDOWN_GRACE')
@@ -193,6 +204,7 @@ export function proxyCommand(name: string): Command {
         normalizeOrigin: opts.normalizeOrigin ?? envFlag('WSTAP_NORMALIZE_ORIGIN') ?? false,
         insecure: opts.insecure ?? envFlag('WSTAP_INSECURE') ?? false,
         upstreamTimeoutMs: opts.upstreamTimeout,
+        headTimeoutMs: opts.headTimeout,
         shutdownGraceMs: opts.shutdownGrace,
         maxHeaderSize: opts.maxHeaderSize,
         maxMessageBytes: opts.maxMessageSize,
