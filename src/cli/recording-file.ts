@@ -1,5 +1,6 @@
 /** Loading the recording a command was given: a file that cannot be read or is not a recording is a usage error (exit 2). */
-import { loadRecording, type ParseOptions } from '../recording/loader.js';
+import { HarError } from '../recording/har.js';
+import { loadRecording, RecordingError, type ParseOptions } from '../recording/loader.js';
 import type { Recording } from '../recording/format.js';
 import { UsageError } from './errors.js';
 
@@ -8,7 +9,10 @@ export function loadForCommand(file: string, opts: ParseOptions = {}): Recording
   try {
     rec = loadRecording(file, opts);
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    // The loaders' own errors name the file, the line or entry and the field: one line, exit 2. Anything
+    // else is a wstap bug, reported as one (exit 1, with the stack).
+    if (err instanceof RecordingError || err instanceof HarError) throw new UsageError(err.message);
+    throw err;
   }
   for (const w of rec.warnings) process.stderr.write(`wstap: ${file}: ${w}\n`);
   return rec;
@@ -17,5 +21,5 @@ export function loadForCommand(file: string, opts: ParseOptions = {}): Recording
 /** --skip-invalid, for every command that reads a recording. */
 export const SKIP_INVALID = [
   '--skip-invalid',
-  'skip lines that are not valid events (a corrupt file), with a count, instead of stopping at the first',
+  'skip lines or HAR entries that are not valid (a corrupt file), with a count, instead of stopping at the first',
 ] as const;

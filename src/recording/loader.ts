@@ -16,7 +16,7 @@ import {
   type SessionCloseEvent,
   type SessionOpenEvent,
 } from './format.js';
-import { harToRecording, looksLikeHar } from './har.js';
+import { FieldChecks, harToRecording, isObject, looksLikeHar, shown, type Json } from './har.js';
 
 export class RecordingError extends Error {
   override readonly name = 'RecordingError';
@@ -29,8 +29,6 @@ export class RecordingError extends Error {
   }
 }
 
-type Json = Record<string, unknown>;
-
 /**
  * Migrations from version N to N+1, applied to every event of an older recording.
  * Version 1 is the first; a future version 2 adds `1: (event) => ...` here.
@@ -41,86 +39,123 @@ function fail(line: number, field: string, problem: string): never {
   throw new RecordingError(`line ${line}: ${field} ${problem}`, line, field);
 }
 
-function need(e: Json, line: number, field: string, type: 'string' | 'number' | 'boolean' | 'object' | 'array'): void {
-  const v = e[field];
-  const ok = type === 'array' ? Array.isArray(v) : type === 'object' ? typeof v === 'object' && v !== null && !Array.isArray(v) : typeof v === type;
-  if (!ok) fail(line, field, v === undefined ? `is missing (a ${type} is required)` : `must be a ${type}, not ${JSON.stringify(v)?.slice(0, 40)}`);
+const checksFor = (line: number): FieldChecks => new FieldChecks((field, problem) => fail(line, field, problem));
+
+const SIDES = ['client', 'server'] as const;
+const KINDS = ['text', 'binary', 'ping', 'pong', 'close'] as const;
+const OPCODES = { text: 1, binary: 2, close: 8, ping: 9, pong: 10 } as const;
+const OUTCOMES = ['tunnel', 'rejected', 'failed', 'invalid', 'aborted'] as const;
+/** Epoch milliseconds a Date can hold (an open's ts becomes a HAR entry's startedDateTime). */
+const EPOCH_MS: [number, number] = [-8.64e15, 8.64e15];
+const CLOSE_CODES: [number, number] = [0, 65535];
+
+/** Findings: {code, severity, message}; absent, an empty list. */
+function checkFindings(e: Json, f: FieldChecks): void {
+  for (const [i, x] of f.def(e, 'findings', 'array', []).entries()) {
+    const at = `findings[${i}]`;
+    if (!isObject(x)) f.fail(at, `must be an object {code, severity, message}, not ${shown(x)}`);
+    f.need(x, 'code', 'string', `${at}.code`);
+    f.oneOf(x, 'severity', ['error', 'warn', 'info'], `${at}.severity`, 'info');
+    f.def(x, 'message', 'string', '', `${at}.message`);
+  }
 }
 
-function optional(e: Json, line: number, field: string, type: 'string' | 'number' | 'object'): void {
-  if (e[field] !== undefined) need(e, line, field, type);
+function validateOpen(e: Json, f: FieldChecks): SessionOpenEvent {
+  f.need(e, 'session', 'string');
+  f.within(e, 'ts', 'ts', 'epoch milliseconds', EPOCH_MS, { fraction: true });
+  const req = f.need(e, 'request', 'object');
+  f.need(req, 'path', 'string', 'request.path');
+  f.def(req, 'method', 'string', 'GET', 'request.method');
+  f.def(req, 'httpVersion', 'string', '1.1', 'request.httpVersion');
+  f.headers(req, 'headers', 'request.headers');
+  const res = f.opt(e, 'response', 'object');
+  if (res) {
+    f.within(res, 'status', 'response.status', 'an HTTP status from 0 to 999', [0, 999]);
+    f.def(res, 'reason', 'string', '', 'response.reason');
+    f.headers(res, 'headers', 'response.headers');
+  }
+  f.def(e, 'client', 'string', '?');
+  f.oneOf(e, 'outcome', OUTCOMES, 'outcome', 'tunnel');
+  f.opt(e, 'protocol', 'string');
+  f.opt(e, 'extensions', 'string');
+  f.opt(e, 'handshakeMs', 'number');
+  checkFindings(e, f);
+  return e as unknown as SessionOpenEvent;
 }
 
-function checkHeaders(list: unknown, line: number, field: string): void {
-  if (!Array.isArray(list)) fail(line, field, 'must be an array of {name, value}');
-  list.forEach((h, i) => {
-    if (typeof h !== 'object' || h === null || typeof (h as Json)['name'] !== 'string' || typeof (h as Json)['value'] !== 'string') {
-      fail(line, `${field}[${i}]`, 'must be {name, value} with strings');
+function validateMessage(e: Json, f: FieldChecks): MessageEvent {
+  f.need(e, 'session', 'string');
+  f.oneOf(e, 'from', SIDES);
+  f.need(e, 't', 'number');
+  const kind = f.oneOf(e, 'kind', KINDS, 'kind', undefined, 'text, binary, ping, pong or close');
+  const text = f.opt(e, 'text', 'string');
+  const base64 = f.base64(e, 'base64');
+  if (text !== undefined && base64 !== undefined) f.fail('text', 'and base64 cannot both be present');
+  f.def(e, 'ts', 'number', 0);
+  f.def(e, 'opcode', 'integer', OPCODES[kind]);
+  f.def(e, 'frames', 'integer', 1);
+  f.def(e, 'compressed', 'boolean', false);
+  f.def(e, 'size', 'integer', text !== undefined ? Buffer.byteLength(text) : base64 !== undefined ? Buffer.from(base64, 'base64').length : 0);
+  f.def(e, 'wireSize', 'integer', e['size'] as number);
+  f.opt(e, 'truncated', 'boolean');
+  f.opt(e, 'omitted', 'boolean');
+  if (e['closeCode'] !== undefined) f.within(e, 'closeCode', 'closeCode', 'a close code from 0 to 65535', CLOSE_CODES);
+  f.opt(e, 'latencyMs', 'number');
+  return e as unknown as MessageEvent;
+}
+
+function checkPercentiles(o: Json, key: string, path: string, f: FieldChecks): void {
+  const p = f.opt(o, key, 'object', path);
+  if (p) for (const k of ['count', 'p50', 'p95', 'p99', 'max']) f.opt(p, k, 'number', `${path}.${k}`);
+}
+
+function validateClose(e: Json, f: FieldChecks): SessionCloseEvent {
+  f.need(e, 'session', 'string');
+  const close = f.opt(e, 'close', 'object');
+  if (close) {
+    f.within(close, 'code', 'close.code', 'a close code from 0 to 65535', CLOSE_CODES);
+    f.oneOf(close, 'initiator', ['client', 'server', 'none', 'wstap'], 'close.initiator');
+    f.def(close, 'reason', 'string', '', 'close.reason');
+    f.def(close, 'meaning', 'string', '', 'close.meaning');
+    f.def(close, 'clean', 'boolean', false, 'close.clean');
+    f.opt(close, 'handshakeMs', 'number', 'close.handshakeMs');
+  }
+  checkFindings(e, f);
+  f.def(e, 't', 'number', 0);
+  f.def(e, 'ts', 'number', 0);
+  f.def(e, 'durationMs', 'number', 0);
+  f.oneOf(e, 'endedBy', ['client', 'server', 'proxy'], 'endedBy', 'client');
+  f.oneOf(e, 'how', ['fin', 'reset', 'error', 'shutdown'], 'how', 'fin');
+  f.opt(e, 'note', 'string');
+  const traffic = f.opt(e, 'messages', 'object');
+  if (traffic)
+    for (const side of SIDES) {
+      const stats = f.need(traffic, side, 'object', `messages.${side}`);
+      for (const k of ['messages', 'data', 'control', 'wireBytes', 'payloadBytes']) f.opt(stats, k, 'number', `messages.${side}.${k}`);
+      f.opt(stats, 'blind', 'boolean', `messages.${side}.blind`);
     }
-  });
+  const latency = f.opt(e, 'latency', 'object');
+  if (latency) {
+    for (const k of ['requests', 'pings', 'proxyAddedMs']) checkPercentiles(latency, k, `latency.${k}`, f);
+    f.opt(latency, 'correlation', 'string', 'latency.correlation');
+    f.opt(latency, 'inOrder', 'number', 'latency.inOrder');
+    f.opt(latency, 'withoutCorrelation', 'number', 'latency.withoutCorrelation');
+  }
+  return e as unknown as SessionCloseEvent;
 }
 
-const SIDES = new Set(['client', 'server']);
-const KINDS = new Set(['text', 'binary', 'ping', 'pong', 'close']);
-
+/** Checks every field of an event that wstap reads, fills the defaults; an error names the line and the field. */
 function validate(e: Json, line: number): Exclude<RecordingEvent, RecordingHeader> {
+  const f = checksFor(line);
   switch (e['type']) {
-    case 'open': {
-      need(e, line, 'session', 'string');
-      need(e, line, 'ts', 'number');
-      need(e, line, 'request', 'object');
-      const req = e['request'] as Json;
-      if (typeof req['path'] !== 'string') fail(line, 'request.path', 'is missing (a string is required)');
-      checkHeaders(req['headers'], line, 'request.headers');
-      if (e['response'] !== undefined) {
-        need(e, line, 'response', 'object');
-        const res = e['response'] as Json;
-        if (typeof res['status'] !== 'number') fail(line, 'response.status', 'must be a number');
-        checkHeaders(res['headers'], line, 'response.headers');
-      }
-      optional(e, line, 'protocol', 'string');
-      optional(e, line, 'extensions', 'string');
-      if (e['findings'] === undefined) e['findings'] = [];
-      need(e, line, 'findings', 'array');
-      e['outcome'] ??= 'tunnel';
-      e['client'] ??= '?';
-      return e as unknown as SessionOpenEvent;
-    }
-    case 'message': {
-      need(e, line, 'session', 'string');
-      if (!SIDES.has(e['from'] as string)) fail(line, 'from', `must be "client" or "server", not ${JSON.stringify(e['from'])}`);
-      need(e, line, 't', 'number');
-      if (!KINDS.has(e['kind'] as string)) fail(line, 'kind', `must be text, binary, ping, pong or close, not ${JSON.stringify(e['kind'])}`);
-      optional(e, line, 'text', 'string');
-      optional(e, line, 'base64', 'string');
-      if (e['text'] !== undefined && e['base64'] !== undefined) fail(line, 'text', 'and base64 cannot both be present');
-      e['ts'] ??= 0;
-      e['opcode'] ??= { text: 1, binary: 2, close: 8, ping: 9, pong: 10 }[e['kind'] as string];
-      e['frames'] ??= 1;
-      e['compressed'] ??= false;
-      e['size'] ??=
-        e['text'] !== undefined
-          ? Buffer.byteLength(e['text'] as string)
-          : e['base64'] !== undefined
-            ? Buffer.from(e['base64'] as string, 'base64').length
-            : 0;
-      e['wireSize'] ??= e['size'];
-      return e as unknown as MessageEvent;
-    }
-    case 'close': {
-      need(e, line, 'session', 'string');
-      optional(e, line, 'close', 'object');
-      if (e['close'] !== undefined && typeof (e['close'] as Json)['code'] !== 'number') fail(line, 'close.code', 'must be a number');
-      e['findings'] ??= [];
-      e['t'] ??= 0;
-      e['ts'] ??= 0;
-      e['durationMs'] ??= 0;
-      e['endedBy'] ??= 'client';
-      e['how'] ??= 'fin';
-      return e as unknown as SessionCloseEvent;
-    }
+    case 'open':
+      return validateOpen(e, f);
+    case 'message':
+      return validateMessage(e, f);
+    case 'close':
+      return validateClose(e, f);
     default:
-      return fail(line, 'type', `must be "open", "message" or "close", not ${JSON.stringify(e['type'])}`);
+      return fail(line, 'type', `must be "open", "message" or "close", not ${shown(e['type'])}`);
   }
 }
 
@@ -132,7 +167,8 @@ function readHeader(e: Json, source: string, line: number): RecordingHeader {
       'format',
     );
   }
-  if (typeof e['version'] !== 'number' || !Number.isInteger(e['version']) || e['version'] < 1) fail(line, 'version', 'must be a whole number from 1');
+  if (typeof e['version'] !== 'number' || !Number.isInteger(e['version']) || e['version'] < 1)
+    fail(line, 'version', `must be a whole number from 1, not ${shown(e['version'])}`);
   if ((e['version'] as number) > RECORDING_VERSION) {
     throw new RecordingError(
       `${source} is a version ${String(e['version'])} recording, written by a newer wstap; this wstap reads versions up to ${RECORDING_VERSION}: upgrade wstap`,
@@ -140,9 +176,13 @@ function readHeader(e: Json, source: string, line: number): RecordingHeader {
       'version',
     );
   }
-  e['payloads'] ??= 'full';
-  e['createdAt'] ??= '';
-  e['wstap'] ??= '?';
+  const f = checksFor(line);
+  const payloads = (e['payloads'] ??= 'full');
+  if (payloads !== 'full' && payloads !== 'none' && !(Number.isSafeInteger(payloads) && (payloads as number) >= 0))
+    f.fail('payloads', `must be "full", "none" or the bytes kept per message, not ${shown(payloads)}`);
+  f.def(e, 'createdAt', 'string', '');
+  f.def(e, 'wstap', 'string', '?');
+  f.opt(e, 'target', 'string');
   return e as unknown as RecordingHeader;
 }
 
@@ -170,7 +210,7 @@ function readLines(text: string, source: string, warnings: string[], opts: Parse
   const lines = text.split('\n');
   const endsClean = text.endsWith('\n');
   if (endsClean) lines.pop();
-  if (lines.length === 0 || (lines.length === 1 && lines[0]!.trim() === '')) throw new RecordingError(`${source} is empty`);
+  if (lines.every((l) => l.trim() === '')) throw new RecordingError(`${source} is empty`);
   const firstLine = lines.findIndex((l) => l.trim() !== '');
   const head = lines[firstLine]!;
   if (!isHeaderLine(head))
@@ -207,7 +247,7 @@ function readLines(text: string, source: string, warnings: string[], opts: Parse
         skipped++;
         return;
       }
-      fail(line, 'event', 'must be a JSON object');
+      fail(line, 'event', `must be a JSON object, not ${shown(e)}`);
     }
     out.push({ e: e as Json, line });
   });
@@ -229,7 +269,9 @@ function parseLines(text: string, source: string, opts: ParseOptions): Recording
       runs.push(readHeader(raw, source, line));
       continue;
     }
-    const header = runs[runs.length - 1]!;
+    const header = runs[runs.length - 1];
+    // Line 1 looked like a header but was none (skipped with --skip-invalid, or not a header once parsed).
+    if (!header) throw new RecordingError(`${source} is not a wstap recording: no valid header line before line ${line}`, line, 'format');
     let e = raw;
     for (let v = header.version; v < RECORDING_VERSION; v++) {
       const migrate = MIGRATIONS[v];
@@ -244,6 +286,7 @@ function parseLines(text: string, source: string, opts: ParseOptions): Recording
     }
   }
   if (invalid) warnings.push(`${invalid} invalid event${invalid > 1 ? 's were' : ' was'} skipped (--skip-invalid)`);
+  if (runs.length === 0) throw new RecordingError(`${source} is not a wstap recording: it has no valid header line`, 1, 'format');
   for (const r of runs) r.version = RECORDING_VERSION;
   return { header: runs[0]!, runs, sessions: [...sessions.values()], warnings };
 }
@@ -251,12 +294,12 @@ function parseLines(text: string, source: string, opts: ParseOptions): Recording
 function addEvent(sessions: Map<string, RecordedSession>, run: number, ev: Exclude<RecordingEvent, RecordingHeader>, line: number): void {
   const key = sessionKey(run, ev.session);
   if (ev.type === 'open') {
-    if (sessions.has(key)) fail(line, 'session', `"${ev.session}" is opened twice`);
+    if (sessions.has(key)) fail(line, 'session', `${shown(ev.session)} is opened twice`);
     sessions.set(key, { id: key, run, open: ev, messages: [] });
     return;
   }
   const s = sessions.get(key);
-  if (!s) fail(line, 'session', `"${ev.session}" has no open event before this line`);
+  if (!s) fail(line, 'session', `${shown(ev.session)} has no open event before this line`);
   if (ev.type === 'message') s.messages.push(ev);
   else s.close = ev;
 }
@@ -270,6 +313,6 @@ export function loadRecording(file: string, opts: ParseOptions = {}): Recording 
     const e = err as NodeJS.ErrnoException;
     throw new RecordingError(`cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
   }
-  if (looksLikeHar(file, text)) return harToRecording(text, file);
+  if (looksLikeHar(file, text)) return harToRecording(text, file, opts);
   return parseRecording(text, file, opts);
 }
