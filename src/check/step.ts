@@ -4,6 +4,7 @@ import type { CloseSummary } from '../session/summary.js';
 import type { ContainerInfo } from '../inspect/registry.js';
 import type { OriginProbe } from './origins.js';
 import { roundMs } from './ws-client.js';
+import { redactText } from '../secrets/free-text.js';
 
 export type Verdict = 'ok' | 'warn' | 'error' | 'skip';
 export type StepName = 'env-file' | 'environment' | 'resolve' | 'connect' | 'health' | 'handshake' | 'diagnose' | 'linger' | 'send' | 'origins';
@@ -72,7 +73,8 @@ export function since(t: number): number {
 }
 
 export function oneLine(s: string, max = 160): string {
-  const flat = s.replace(/\s+/g, ' ').trim();
+  // Redacted before it is cut: a secret cut in two is no longer recognisable.
+  const flat = redactText(s.replace(/\s+/g, ' ').trim());
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 

@@ -4,6 +4,7 @@
  * file only wires the parts; each part is its own module.
  */
 import type net from 'node:net';
+import { redactingLogger } from '../log/redacting-logger.js';
 import pino, { type Logger } from 'pino';
 import type { SessionSink } from '../sinks/bus.js';
 import { SessionBus } from '../sinks/bus.js';
@@ -123,7 +124,8 @@ function relayContext(options: ProxyOptions, target: Target, bus: SessionBus, lo
 
 export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   const target = parseTarget(options.target);
-  const log = options.logger ?? pino({ level: 'silent' });
+  // Every line the proxy logs itself passes the redaction step: they quote the wire.
+  const log = redactingLogger(options.logger ?? pino({ level: 'silent' }));
   const maxHeaderSize = options.maxHeaderSize ?? PROXY_DEFAULTS.maxHeaderSize;
   const bus = new SessionBus(options.sinks ?? [], (sink, err) =>
     log.error({ event: 'sink-failed', sink, err: String(err) }, `the ${sink} output failed and is switched off: ${String(err)}`),

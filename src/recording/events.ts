@@ -3,6 +3,7 @@
  * its messages to the lines of docs/recording-format.md. It writes no file (jsonl-writer.ts does).
  */
 import { isUtf8 } from 'node:buffer';
+import { redactText } from '../secrets/free-text.js';
 import { payloadMayHoldSecret, redactPayloadText, utf8Prefix } from '../secrets/redact.js';
 import type { Finding } from '../session/finding.js';
 import type { WsMessage } from '../session/message.js';
@@ -99,7 +100,10 @@ function payloadFields(m: WsMessage, mode: PayloadMode): Pick<MessageEvent, 'tex
   if (asText) {
     // A cut by the tap may end inside a character: keep whole characters only.
     const whole = m.truncated ? trimPartialUtf8(data) : data;
-    let text: Buffer = Buffer.from(redactPayloadText(whole.toString('utf8')), 'utf8');
+    // A close reason or a ping's text is free text from the wire: the full redaction step. A data
+    // message gets the payload rules (JSON fields, JWTs) that the recorder's fast path also checks.
+    const redact = m.kind === 'text' ? redactPayloadText : redactText;
+    let text: Buffer = Buffer.from(redact(whole.toString('utf8')), 'utf8');
     if (text.length > limit) {
       text = utf8Prefix(text, limit);
       truncated = true;

@@ -35,9 +35,15 @@ function mayHoldJwt(text: string): boolean {
   return false;
 }
 
-/** A text with every JWT-shaped run replaced. */
+/**
+ * What is left of a JWT that a preview or a cut cut short: its header ("eyJ", base64 of '{"'),
+ * a dot and the start of its claims. A whole JWT matches JWT_ANYWHERE first.
+ */
+const JWT_CUT = /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)?/g;
+
+/** A text with every JWT-shaped run replaced, a JWT cut short included. */
 export function redactJwts(text: string): string {
-  return mayHoldJwt(text) ? text.replace(JWT_ANYWHERE, REDACTED) : text;
+  return mayHoldJwt(text) ? text.replace(JWT_ANYWHERE, REDACTED).replace(JWT_CUT, REDACTED) : text;
 }
 
 /** A request target with token-like query values (and JWT-shaped path segments) replaced. */

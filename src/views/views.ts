@@ -14,6 +14,7 @@ import {
   redactTarget,
   type LoggedHeader,
 } from '../secrets/redact.js';
+import { redactDeep, redactText } from '../secrets/free-text.js';
 import type { Finding } from '../session/finding.js';
 import type { WsMessage } from '../session/message.js';
 import type { Session, SessionEnd } from '../session/session.js';
@@ -117,7 +118,9 @@ export function handshakeView(s: Session): HandshakeView {
     view.responseHeaders = redactResponseHeaders(up.response.headers, hs.offeredProtocols);
   }
   if (s.failure) view.error = { code: s.failure.code, message: s.failure.message };
-  return view;
+  // Then every string once more, for secrets in free text: a header wstap does not know by name
+  // (Cf-Access-Jwt-Assertion), a rejection body, a finding that quotes the request line.
+  return redactDeep(view);
 }
 
 export function endView(s: Session, end: SessionEnd): EndView {
@@ -131,11 +134,12 @@ export function endView(s: Session, end: SessionEnd): EndView {
   };
   if (end.error !== undefined) view.error = end.error;
   if (end.ws) {
-    view.close = { ...end.ws.close, reason: redactPayloadText(end.ws.close.reason) };
+    view.close = { ...end.ws.close };
     view.messages = end.ws.traffic;
     view.latency = end.ws.latency;
   }
-  return view;
+  // Close reasons and the findings that quote them are free text from the wire.
+  return redactDeep(view);
 }
 
 const PREVIEW_CHARS = 200;
@@ -147,9 +151,10 @@ export function messagePreview(m: WsMessage): string {
   if (m.kind === 'text') {
     const text = m.data.subarray(0, PREVIEW_CHARS * 4).toString('utf8');
     const cut = text.length > PREVIEW_CHARS || m.truncated || m.data.length > PREVIEW_CHARS * 4;
-    return redactPayloadText(text.slice(0, PREVIEW_CHARS)) + (cut ? '…' : '');
+    // Redacted before it is cut: a secret cut in two is no longer recognisable.
+    return redactPayloadText(text).slice(0, PREVIEW_CHARS) + (cut ? '…' : '');
   }
-  if (m.kind === 'close') return m.closeReason === undefined ? '' : redactPayloadText(m.closeReason);
+  if (m.kind === 'close') return m.closeReason === undefined ? '' : redactText(m.closeReason);
   if (m.data.length === 0) return '';
   const hex = m.data.subarray(0, PREVIEW_HEX_BYTES).toString('hex');
   return hex + (m.data.length > PREVIEW_HEX_BYTES || m.truncated ? '…' : '');

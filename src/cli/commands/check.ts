@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { parseMs } from '../options.js';
 import { COLORS, NO_COLORS } from '../../log/pretty.js';
+import { redactDeep } from '../../secrets/free-text.js';
 import { redactTarget } from '../../secrets/redact.js';
 import { diagnoseEnv, parseEnvFile } from '../../inspect/registry.js';
 import { action, UsageError } from '../errors.js';
@@ -186,11 +187,12 @@ async function runCheckCommand(url: string | undefined, opts: CheckCliOptions): 
   const write = (s: string): void => void process.stdout.write(`${s}\n`);
   if (!opts.json) {
     write(formatHeader(redactTarget(parseCheckUrl(options.url).href), p));
+    // What check prints quotes the backend (close reasons, bodies, error texts): each step passes the redaction step.
     options.onStep = (s) => {
-      if (s.name !== 'origins') write(formatStep(s, p));
+      if (s.name !== 'origins') write(formatStep(redactDeep(s), p));
     };
   }
-  const result = await runCheck(options);
+  const result = redactDeep(await runCheck(options));
   let out: string;
   if (opts.json) out = `${JSON.stringify(result, null, 2)}\n`;
   else {

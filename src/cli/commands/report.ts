@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { action } from '../errors.js';
 import { loadForCommand, SKIP_INVALID } from '../recording-file.js';
+import { redactDeep } from '../../secrets/free-text.js';
 
 export function reportCommand(): Command {
   return new Command('report')
@@ -12,7 +13,8 @@ export function reportCommand(): Command {
     .action(
       action(async (file: string, o: { json?: boolean; skipInvalid?: boolean }) => {
         const { formatReport, reportRecording } = await import('../../recording/report.js');
-        const rows = reportRecording(loadForCommand(file, { skipInvalid: o.skipInvalid ?? false }));
+        // Close reasons and findings quote the wire, and a HAR from Chrome was never redacted: the redaction step.
+        const rows = redactDeep(reportRecording(loadForCommand(file, { skipInvalid: o.skipInvalid ?? false })));
         process.stdout.write(o.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatReport(rows)}\n`);
         return 0;
       }),
