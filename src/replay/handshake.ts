@@ -39,6 +39,15 @@ export interface ReplayHandshake {
   unusedHeaders: string[];
 }
 
+/** A query name as text: percent-decoded when it can be (a recorded "%zz" stays as it is). */
+function safeDecode(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
 function fillQuery(path: string, secrets: SecretValues, still: string[]): string {
   const q = path.indexOf('?');
   if (q < 0) return path;
@@ -48,7 +57,7 @@ function fillQuery(path: string, secrets: SecretValues, still: string[]): string
     .map((pair) => {
       const eq = pair.indexOf('=');
       if (eq < 0 || pair.slice(eq + 1) !== REDACTED) return pair;
-      const name = decodeURIComponent(pair.slice(0, eq));
+      const name = safeDecode(pair.slice(0, eq));
       const value = secrets.get(name.toLowerCase());
       if (value === undefined) {
         still.push(`query parameter ${name}`);

@@ -6,6 +6,7 @@
 import WebSocket from 'ws';
 import { payloadOf, type MessageEvent, type Recording, type RecordedSession } from '../recording/format.js';
 import { compareMessage, parseIgnore, type IgnoreRule, type MessageDiff } from './compare.js';
+import { closeAsRecorded } from './close-code.js';
 import { replayHandshake } from './handshake.js';
 import { fillText, secretValues, type SecretValues } from './secrets.js';
 
@@ -176,7 +177,7 @@ async function closeLikeRecording(c: ReplayConnection, s: RecordedSession): Prom
   if (!c.closed && recorded?.initiator === 'server') await c.until(() => c.closed !== undefined);
   if (!c.closed) {
     const clientCode = recorded?.initiator === 'client' && recorded.code !== 1005 && recorded.code !== 1006 ? recorded.code : 1000;
-    c.ws.close(clientCode, recorded?.initiator === 'client' ? recorded.reason : 'wstap replay done');
+    closeAsRecorded(c.ws, clientCode, recorded?.initiator === 'client' ? recorded.reason : 'wstap replay done');
     await c.until(() => c.closed !== undefined);
   }
   if (!c.closed) c.ws.terminate();

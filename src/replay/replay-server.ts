@@ -13,8 +13,14 @@ import type net from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { payloadOf, type MessageEvent, type Recording, type RecordedSession } from '../recording/format.js';
 import { loadRecording } from '../recording/loader.js';
+import { closeAsRecorded } from './close-code.js';
 import { compareMessage, parseIgnore, type IgnoreRule, type MessageDiff } from './compare.js';
 import { fillText, secretValues, type SecretValues } from './secrets.js';
+
+/** A recording that cannot be served as it is: the CLI says so in one line (exit 2). */
+export class ReplayInputError extends Error {
+  override readonly name = 'ReplayInputError';
+}
 
 export interface ReplayServerOptions {
   port?: number;
@@ -182,7 +188,7 @@ class SessionPlayer {
   private closeAs(code: number | undefined, reason: string): void {
     this.report();
     if (code === 1006) this.ws.terminate();
-    else this.ws.close(code === undefined || code === 1005 ? undefined : code, reason);
+    else closeAsRecorded(this.ws, code, reason);
   }
 
   private reported = false;
@@ -241,9 +247,9 @@ class SessionPlayer {
 export async function createReplayServer(recording: Recording | string, opts: ReplayServerOptions = {}): Promise<ReplayServer> {
   const rec = typeof recording === 'string' ? loadRecording(recording) : recording;
   const sessions = rec.sessions.filter((s) => s.open.outcome === 'tunnel');
-  if (sessions.length === 0) throw new Error('the recording has no tunnelled session to serve');
+  if (sessions.length === 0) throw new ReplayInputError('the recording has no tunnelled session to serve');
   if (sessions.some((s) => s.messages.some((m) => m.omitted))) {
-    throw new Error('the recording has no payloads (recorded with --record-payloads none): there is nothing to serve');
+    throw new ReplayInputError('the recording has no payloads (recorded with --record-payloads none): there is nothing to serve');
   }
   const ignore = (opts.ignore ?? []).map(parseIgnore);
   const secrets = secretValues(opts.secrets);

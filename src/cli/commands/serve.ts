@@ -1,7 +1,7 @@
 /** `wstap serve <file>`: a mock backend that plays recorded sessions (exit 1 when a client sent something unexpected). */
 import { Command, Option } from 'commander';
 import type { ReplayServerEvent } from '../../replay/replay-server.js';
-import { action, CommandError } from '../errors.js';
+import { action, CommandError, UsageError } from '../errors.js';
 import { collectIgnore, collectSecret, parsePort } from '../options.js';
 import { loadForCommand, SKIP_INVALID } from '../recording-file.js';
 
@@ -50,7 +50,7 @@ export function serveCommand(): Command {
     .action(
       action(async (file: string, o: ServeCliOptions) => {
         const rec = loadForCommand(file, { skipInvalid: o.skipInvalid ?? false });
-        const { createReplayServer } = await import('../../replay/replay-server.js');
+        const { createReplayServer, ReplayInputError } = await import('../../replay/replay-server.js');
         const server = await createReplayServer(rec, {
           port: o.port,
           host: o.host,
@@ -61,6 +61,7 @@ export function serveCommand(): Command {
           onReport: (e) => void process.stdout.write(describe(e)),
         }).catch((err: NodeJS.ErrnoException) => {
           if (err.code === 'EADDRINUSE') throw new CommandError(`port ${o.port} on ${o.host} is already in use: choose another with --port`);
+          if (err instanceof ReplayInputError) throw new UsageError(`${file}: ${err.message}`);
           throw err;
         });
         process.stdout.write(`wstap serve: ${rec.sessions.length} recorded session(s) on ${server.url} (Ctrl-C to stop)\n`);
