@@ -5,6 +5,11 @@
  * bytes. Memory is bounded: beyond maxMessageBytes a message is counted, not kept.
  * A frame that breaks RFC 6455 is reported once and this direction stops decoding.
  *
+ * Memory is counted in bytes, not in frames: a message's kept payload is one buffer whatever
+ * the number of its fragments (exact for its first frame, then grown by doubling, never past
+ * what is kept), and compressed input waiting for the thread pool is one buffer per message, so
+ * a million one-byte fragments cost about what one frame of the same size costs.
+ *
  * Hot path (see docs/performance.md): each kept payload byte is copied once, unmasked in
  * the same pass (no per-piece copy and concatenation); a frame header that lies whole in a
  * chunk is read in place; compressed messages are inflated synchronously on a persistent
@@ -46,7 +51,8 @@ interface Pending {
   wireSize: number;
   firstByteAt: number;
   lastByteAt: number;
-  kept: Buffer[];
+  /** The kept payload: kept[0, keptBytes). Exact for a one-frame message, grown by doubling after that. */
+  kept: Buffer | undefined;
   keptBytes: number;
   size: number;
   /** Output is ready (uncompressed: at the final frame; compressed: when inflated). */
@@ -66,14 +72,16 @@ interface Frame {
   firstByteAt: number;
   /** Payload bytes of this frame that are kept (uncompressed data and control frames). */
   keep: number;
-  /** Where the kept bytes go when they arrive in more than one piece (a control frame's payload always). */
+  /** A control frame's payload. */
   buf: Buffer | undefined;
   control: boolean;
 }
 
 interface InflateJob {
   pending: Pending;
-  parts: Buffer[];
+  /** Compressed input (unmasked, a copy) not yet written to the inflater: input[0, fill). */
+  input: Buffer | undefined;
+  fill: number;
   ended: boolean;
 }
 
@@ -101,6 +109,8 @@ export class FrameDecoder {
   /** Compressed messages inflated on the thread pool, one at a time, in order. */
   private inflateQueue: InflateJob[] = NO_JOBS;
   private inflating = false;
+  /** Writes to the inflater not yet done (input waits in its job meanwhile: see feedInflater). */
+  private writing = 0;
   private blind = false;
   private closed = false;
   private waiters: (() => void)[] = NO_WAITERS;
@@ -263,7 +273,7 @@ export class FrameDecoder {
         wireSize: 0,
         firstByteAt: f.firstByteAt,
         lastByteAt: f.firstByteAt,
-        kept: [],
+        kept: undefined,
         keptBytes: 0,
         size: 0,
         done: false,
@@ -281,7 +291,7 @@ export class FrameDecoder {
     const offset = f.read;
     f.read += n;
     if (f.control) {
-      this.copyOut(f, chunk, start, n, offset, f.buf!);
+      this.copyOut(f, chunk, start, n, offset, f.buf!, offset);
       return;
     }
     const p = this.message!;
@@ -292,29 +302,20 @@ export class FrameDecoder {
     p.size += n;
     const k = Math.min(n, f.keep - offset);
     if (k <= 0) return;
-    if (offset === 0 && k === f.keep) {
-      // The whole kept part in one piece (the usual case): one exact copy.
-      const out = Buffer.allocUnsafe(k);
-      this.copyOut(f, chunk, start, k, 0, out);
-      p.kept.push(out);
-      p.keptBytes += k;
-      return;
-    }
-    f.buf ??= Buffer.allocUnsafe(f.keep);
-    this.copyOut(f, chunk, start, k, offset, f.buf);
-    if (offset + k === f.keep) {
-      p.kept.push(f.buf);
-      p.keptBytes += f.keep;
-    }
+    // Room for the frame's kept part at its first piece: a one-frame message gets one exact
+    // buffer (the usual case: one allocation, one copy); later frames go into the same one.
+    const out = offset === 0 ? reserve(p, f.keep, this.keepLimit(p)) : p.kept!;
+    this.copyOut(f, chunk, start, k, offset, out, p.keptBytes + offset);
+    if (offset + k === f.keep) p.keptBytes += f.keep;
   }
 
-  /** Copies n payload bytes that start at `offset` in the frame to out[offset], unmasked. */
-  private copyOut(f: Frame, chunk: Buffer, start: number, n: number, offset: number, out: Buffer): void {
+  /** Copies n payload bytes that start at `offset` in the frame to out[at], unmasked. */
+  private copyOut(f: Frame, chunk: Buffer, start: number, n: number, offset: number, out: Buffer, at: number): void {
     if (!f.masked) {
-      chunk.copy(out, offset, start, start + n);
+      chunk.copy(out, at, start, start + n);
       return;
     }
-    maskInto(chunk, start, n, rotateKey(this.maskKey, offset), out, offset);
+    maskInto(chunk, start, n, rotateKey(this.maskKey, offset), out, at);
   }
 
   private endFrame(f: Frame, at: number): void {
@@ -336,7 +337,9 @@ export class FrameDecoder {
 
   /** The message is complete and its data ready: check it, then emit it (or queue it behind one still inflating). */
   private finishData(p: Pending, at: number): void {
-    const data = p.kept.length === 1 ? p.kept[0]! : Buffer.concat(p.kept, p.keptBytes);
+    const kept = p.kept;
+    const data = kept === undefined ? Buffer.alloc(0) : kept.length === p.keptBytes ? kept : kept.subarray(0, p.keptBytes);
+    p.kept = undefined;
     // Over --max-message-size; a binary message may also be kept shorter (only as far as a sink reads it).
     const truncated = p.size > this.opts.maxMessageBytes;
     if (p.kind === 'text' && !truncated && !isUtf8(data)) {
@@ -449,17 +452,16 @@ export class FrameDecoder {
   }
 
   private inflatePiece(p: Pending, f: Frame, chunk: Buffer, start: number, n: number, offset: number): void {
+    if (p.async) {
+      this.feedInflater(p, f, chunk, start, n, offset);
+      return;
+    }
     let input: Buffer;
     if (f.masked) {
       input = Buffer.allocUnsafe(n);
       maskInto(chunk, start, n, rotateKey(this.maskKey, offset), input, 0);
-    } else if (p.async) {
-      // The stream keeps what it is given until the thread pool gets to it: a copy, never the forwarded chunk.
-      input = Buffer.allocUnsafe(n);
-      chunk.copy(input, 0, start, start + n);
     } else input = chunk.subarray(start, start + n);
-    if (p.async) this.feedInflater(p, input);
-    else this.inflateSync(p, input, !f.masked);
+    this.inflateSync(p, input, !f.masked);
   }
 
   /** The last frame of a compressed message arrived. */
@@ -507,14 +509,31 @@ export class FrameDecoder {
   private goAsync(p: Pending, first: Buffer | undefined): void {
     p.async = true;
     if (this.inflateQueue === NO_JOBS) this.inflateQueue = [];
-    this.inflateQueue.push({ pending: p, parts: first?.length ? [first] : [], ended: false });
+    const n = first?.length ?? 0;
+    this.inflateQueue.push({ pending: p, input: n > 0 ? first : undefined, fill: n, ended: false });
     this.runInflater();
   }
 
-  private feedInflater(p: Pending, part: Buffer): void {
+  /**
+   * A piece of compressed input for the thread pool: appended (unmasked) to the message's input
+   * buffer, which goes to the inflater in one write whenever none is in flight. The stream
+   * keeps what it is given until the thread pool gets to it: a copy, never the forwarded chunk;
+   * and one write per piece would be one queued request per fragment.
+   */
+  private feedInflater(p: Pending, f: Frame, chunk: Buffer, start: number, n: number, offset: number): void {
     const job = this.inflateQueue.find((j) => j.pending === p);
     if (!job) return;
-    job.parts.push(part);
+    const fill = job.fill;
+    let input = job.input;
+    if (input === undefined || fill + n > input.length) {
+      // Doubled (amortised): exact for the first piece, which is usually the whole frame.
+      const grown = Buffer.allocUnsafe(input === undefined ? n : Math.max(fill + n, input.length * 2));
+      if (input !== undefined) input.copy(grown, 0, 0, fill);
+      job.input = input = grown;
+    }
+    if (f.masked) maskInto(chunk, start, n, rotateKey(this.maskKey, offset), input, fill);
+    else chunk.copy(input, fill, start, start + n);
+    job.fill = fill + n;
     if (this.inflateQueue[0] === job) this.runInflater();
   }
 
@@ -522,7 +541,19 @@ export class FrameDecoder {
     const job = this.inflateQueue[0];
     if (!job || this.blind) return;
     const inflater = this.ensureInflater();
-    for (const part of job.parts.splice(0)) inflater.write(part);
+    if (job.fill > 0 && (this.writing === 0 || job.ended)) {
+      const input = job.input!;
+      const part = job.fill === input.length ? input : input.subarray(0, job.fill);
+      // The stream holds `part` until it is inflated: the next input goes into a new buffer.
+      job.input = undefined;
+      job.fill = 0;
+      this.writing++;
+      // When it is done, what came meanwhile goes in one write.
+      inflater.write(part, () => {
+        this.writing--;
+        this.runInflater();
+      });
+    }
     if (!job.ended || this.inflating) return;
     this.inflating = true;
     inflater.write(DEFLATE_TRAILER);
@@ -548,18 +579,36 @@ export class FrameDecoder {
       : this.opts.maxMessageBytes;
   }
 
-  /** Counts inflated bytes and keeps up to keepLimit() of them (copied when `scratch`: the buffer is reused). */
+  /**
+   * Counts inflated bytes and keeps up to keepLimit() of them, in the message's one buffer
+   * (`scratch`: d is reused and must be copied; otherwise a first piece is kept as it is).
+   */
   private collectInflated(p: Pending, d: Buffer, n: number, scratch: boolean): void {
     p.size += n;
-    const room = this.keepLimit(p) - p.keptBytes;
+    const limit = this.keepLimit(p);
+    const room = limit - p.keptBytes;
     if (room <= 0) return;
     const k = Math.min(n, room);
-    let keep: Buffer;
-    if (scratch) {
-      keep = Buffer.allocUnsafe(k);
-      d.copy(keep, 0, 0, k);
-    } else keep = k < d.length ? d.subarray(0, k) : d;
-    p.kept.push(keep);
+    if (!scratch && p.kept === undefined) {
+      p.kept = k < d.length ? d.subarray(0, k) : d;
+      p.keptBytes = k;
+      return;
+    }
+    d.copy(reserve(p, k, limit), p.keptBytes, 0, k);
     p.keptBytes += k;
   }
+}
+
+/**
+ * A buffer with room for n more kept bytes of p: exact for the first piece (a one-frame message
+ * is one buffer of its size), then doubled, never past `limit` (keptBytes + n never is).
+ */
+function reserve(p: Pending, n: number, limit: number): Buffer {
+  const kept = p.kept;
+  const need = p.keptBytes + n;
+  if (kept !== undefined && need <= kept.length) return kept;
+  const grown = Buffer.allocUnsafe(kept === undefined ? n : Math.min(limit, Math.max(need, kept.length * 2)));
+  if (kept !== undefined) kept.copy(grown, 0, 0, p.keptBytes);
+  p.kept = grown;
+  return grown;
 }

@@ -8,6 +8,11 @@
  * containers on the path and skips every other value (strings with one memchr), so no
  * message is decoded to a string or parsed whole: this runs for every message at the
  * default log level (see docs/performance.md).
+ *
+ * Memory is bounded in bytes: at most MAX_OUTSTANDING requests and pings per side wait for
+ * their answer, and each is kept by a key of at most KEY_KEEP characters (a longer id or
+ * ping payload by a seeded hash of it and its length), so a session's tracker holds at most
+ * a few MB whatever the size of its ids.
  */
 import type { MessageLatency, WsMessage } from '../session/message.js';
 import type { Percentiles } from '../session/summary.js';
@@ -19,6 +24,39 @@ export { ID_KEYS } from './json-scan.js';
 const MAX_SAMPLES = 10_000;
 const MAX_OUTSTANDING = 10_000;
 const MAX_JSON = 64 * 1024;
+/** Keys up to this many characters are kept as they are; a longer one as a hash (see compactKey). */
+export const KEY_KEEP = 32;
+
+// Seeded per process: ids sent on purpose to collide in the hash would have to guess it.
+const SEED_A = (Math.random() * 0x100000000) >>> 0;
+const SEED_B = (Math.random() * 0x100000000) >>> 0;
+
+const fmix = (h: number): number => {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+};
+
+/**
+ * What the tracker keeps of a correlation key: the key itself up to KEY_KEEP characters, else a
+ * 52-bit hash of it and its length (two seeded 32-bit lanes), as a string of at most 12
+ * characters: short enough for V8 to make it flat, so it holds no reference to the key. Equal
+ * keys give equal results; different ones, with a probability of 2^-52.
+ */
+export function compactKey(key: string): string {
+  const n = key.length;
+  if (n <= KEY_KEEP) return key;
+  let a = SEED_A ^ n;
+  let b = SEED_B ^ Math.imul(n, 0x9e3779b1);
+  for (let i = 0; i < n; i++) {
+    const c = key.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul((b << 5) | (b >>> 27), 0x5bd1e995) ^ c;
+  }
+  // 32 + 20 bits: exact in a double, at most 11 digits in base 36.
+  const h = fmix(a) * 0x100000 + (fmix(b ^ a) >>> 12);
+  return `\u0000${h.toString(36)}`;
+}
 
 /** A text message that may hold a JSON object or array (the same limits as before: whole, at most MAX_JSON). */
 function jsonCandidate(m: WsMessage): boolean {
@@ -53,6 +91,7 @@ const round = (ms: number): number => Math.round(ms * 1000) / 1000;
 
 interface Unanswered {
   at: number;
+  /** compactKey() of its id. */
   key: string | undefined;
 }
 
@@ -103,13 +142,13 @@ export class LatencyTracker {
     if (m.kind === 'ping') {
       this.pingsSent ??= { client: new Map(), server: new Map() };
       const sent = this.pingsSent[m.from];
-      if (sent.size < MAX_OUTSTANDING) sent.set(m.data.toString('latin1'), m.lastByteAt);
+      if (sent.size < MAX_OUTSTANDING) sent.set(compactKey(m.data.toString('latin1')), m.lastByteAt);
       return undefined;
     }
     if (m.kind === 'pong') {
       if (!this.pingsSent) return undefined;
       const sent = this.pingsSent[m.from === 'client' ? 'server' : 'client'];
-      const key = m.data.toString('latin1');
+      const key = compactKey(m.data.toString('latin1'));
       const t = sent.get(key);
       if (t !== undefined) {
         sent.delete(key);
@@ -146,12 +185,13 @@ export class LatencyTracker {
       return;
     }
     if (this.unanswered.length >= MAX_OUTSTANDING) this.unanswered.shift();
-    this.unanswered.push({ at: m.lastByteAt, key });
+    this.unanswered.push({ at: m.lastByteAt, key: key === undefined ? undefined : compactKey(key) });
   }
 
   private response(m: WsMessage): MessageLatency | undefined {
     const key = this.keyIn(m);
-    let i = key === undefined ? -1 : this.unanswered.findIndex((u) => u.key === key);
+    const kept = key === undefined ? undefined : compactKey(key);
+    let i = kept === undefined ? -1 : this.unanswered.findIndex((u) => u.key === kept);
     // Without a matching id, the oldest unanswered request (automatic mode only).
     if (i < 0 && this.auto && this.unanswered.length > 0) i = 0;
     if (i < 0) return undefined;
@@ -159,7 +199,7 @@ export class LatencyTracker {
     const ms = m.lastByteAt - u!.at;
     this.requests.add(ms);
     const latency: MessageLatency = { ms: round(ms), to: 'request' };
-    if (u!.key !== undefined && u!.key === key) latency.key = key;
+    if (u!.key !== undefined && u!.key === kept) latency.key = key;
     else if (this.path) this.inOrderWithPath++;
     return latency;
   }
