@@ -40,6 +40,18 @@ export interface FrameDecoderOptions {
 /** Inflated bytes per message done on the main thread; the rest of a larger message goes to the thread pool. */
 const SYNC_INFLATE_LIMIT = 256 * 1024;
 
+/** Compressed input waiting for the thread pool, at least (4 × --max-message-size when that is more). */
+const BACKLOG_MIN = 16 * 1024 * 1024;
+
+/**
+ * Compressed input arrives faster than the thread pool inflates it (messages that inflate to far
+ * more than they weigh: decompression bombs): decoding stops for the session before the backlog
+ * passes its bound. Thrown from push(); the tap's owner switches decoding off and says why.
+ */
+export class DecodeBacklogError extends Error {
+  override readonly name = 'DecodeBacklogError';
+}
+
 /** A data message being reassembled. */
 interface Pending {
   kind: 'text' | 'binary';
@@ -113,6 +125,8 @@ export class FrameDecoder {
   private writing = 0;
   private blind = false;
   private closed = false;
+  /** Compressed bytes given to the thread pool's inflater or waiting for it, not yet inflated. */
+  private backlog = 0;
   private waiters: (() => void)[] = NO_WAITERS;
 
   constructor(private readonly opts: FrameDecoderOptions) {}
@@ -157,6 +171,8 @@ export class FrameDecoder {
   destroy(): void {
     this.blind = true;
     this.closeInflater();
+    // What waited for the inflater goes with it.
+    this.inflateQueue = NO_JOBS;
     this.wake();
   }
 
@@ -511,6 +527,7 @@ export class FrameDecoder {
     if (this.inflateQueue === NO_JOBS) this.inflateQueue = [];
     const n = first?.length ?? 0;
     this.inflateQueue.push({ pending: p, input: n > 0 ? first : undefined, fill: n, ended: false });
+    this.grewBacklog(n);
     this.runInflater();
   }
 
@@ -534,7 +551,19 @@ export class FrameDecoder {
     if (f.masked) maskInto(chunk, start, n, rotateKey(this.maskKey, offset), input, fill);
     else chunk.copy(input, fill, start, start + n);
     job.fill = fill + n;
+    this.grewBacklog(n);
     if (this.inflateQueue[0] === job) this.runInflater();
+  }
+
+  private grewBacklog(n: number): void {
+    this.backlog += n;
+    const limit = Math.max(BACKLOG_MIN, 4 * this.opts.maxMessageBytes);
+    if (this.backlog <= limit) return;
+    this.destroy();
+    throw new DecodeBacklogError(
+      `more than ${Math.round(limit / 1048576)} MiB of compressed input from the ${this.opts.from} waited to be inflated ` +
+        '(messages that inflate to far more than they weigh, arriving faster than they inflate): decoding stops here to bound memory',
+    );
   }
 
   private runInflater(): void {
@@ -551,6 +580,7 @@ export class FrameDecoder {
       // When it is done, what came meanwhile goes in one write.
       inflater.write(part, () => {
         this.writing--;
+        this.backlog -= part.length;
         this.runInflater();
       });
     }

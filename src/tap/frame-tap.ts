@@ -63,6 +63,12 @@ export class FrameTap {
     return d === undefined || d.atFrameBoundary;
   }
 
+  /** Decoding is over for this session (its owner gave up on it): the decoders let go of what they hold. */
+  abandon(): void {
+    this.clientDecoder?.destroy();
+    this.serverDecoder?.destroy();
+  }
+
   /** A chunk forwarded from `from`, arrived at `at` (performance.now()). */
   push(from: Side, chunk: Buffer, at: number): void {
     ((from === 'client' ? this.clientDecoder : this.serverDecoder) ?? this.decoder(from)).push(chunk, at);

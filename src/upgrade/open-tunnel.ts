@@ -58,6 +58,7 @@ class ContainedTap {
 
   private fail(err: unknown): void {
     this.failed = true;
+    this.tap.abandon();
     this.ctx.onTapFailure(this.session, err);
   }
 
