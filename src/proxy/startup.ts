@@ -1,5 +1,6 @@
 /** The lines the proxy prints when it starts: where it listens, where to point the frontend, what to watch for. */
 import type { Logger } from 'pino';
+import { redactingLogger } from '../log/redacting-logger.js';
 import { detectContainer, isLocalhost, localhostInContainerFinding, type ContainerInfo } from '../inspect/environment/container.js';
 import { probeConnect } from '../upgrade/upstream.js';
 import type { Finding } from '../session/finding.js';
@@ -11,7 +12,9 @@ function wsUrl(address: string, port: number): string {
   return `ws://${hostPort(address, port)}`;
 }
 
-export function logStartup(logger: Logger, proxy: ProxyServer, opts: Pick<ProxyOptions, 'allowOrigins' | 'normalizeOrigin'>): void {
+export function logStartup(given: Logger, proxy: ProxyServer, opts: Pick<ProxyOptions, 'allowOrigins' | 'normalizeOrigin'>): void {
+  // These lines quote what the user typed (a --target with ?token=...): the redaction step too.
+  const logger = redactingLogger(given);
   const listen = proxy.addresses.map((a) => wsUrl(a.address, a.port)).join(' and ');
   // The one line a --quiet run prints too: where it listens.
   logger[logger.isLevelEnabled('info') ? 'info' : 'warn'](

@@ -19,7 +19,7 @@ import { REDACTED, redactPayloadText } from './redact.js';
 /** A request line ("GET /path?query") quoted in text: its query values are all dropped (any of them may carry a secret). */
 const REQUEST_LINE = /\b([A-Z]{3,10}) ((?:\/|\*|https?:\/\/|wss?:\/\/)[^\s?"']*)\?([^\s"']*)/g;
 /** A URL parameter: ?name=value, &name=value, ;name=value. */
-const URL_PARAM = /([?&;])([^=&\s"'<>#;?]{1,64})=([^&\s"'<>#;]*)/g;
+const URL_PARAM = /([?&;])([^=&\s"'<>#;?]{1,64})=(\[redacted\]|[^&\s"'<>#;),\]]*)/g;
 /** A name=value pair at the start of a word. */
 const NAMED_PAIR = /(^|[\s,(["'])([A-Za-z][\w.-]{0,63})=(\[redacted\]|[^\s&;,"')\]]+)/g;
 /** An auth scheme and its credential (at least 8 token characters: "Bearer realm" and "Basic error" stay). */

@@ -11,6 +11,7 @@ import type { WsMessage } from '../session/message.js';
 import type { Session, SessionEnd } from '../session/session.js';
 import { roundMs, type EndView, type HandshakeView } from '../views/views.js';
 import type { SessionSink } from './bus.js';
+import { redactText } from '../secrets/free-text.js';
 
 export { parsePayloadMode, type PayloadMode } from '../recording/events.js';
 
@@ -63,7 +64,8 @@ export class Recorder implements SessionSink {
       wstap: opts.version,
       payloads: this.payloads,
     };
-    if (opts.target) header.target = opts.target;
+    // The target as typed may carry a credential (?token=...): the file gets it redacted.
+    if (opts.target) header.target = redactText(opts.target);
     this.writer.writeValue(header);
   }
 

@@ -3,7 +3,7 @@
  * place a string can come from: the query, Authorization, a cookie, a token subprotocol, headers
  * wstap does not know by name (identity-aware proxies' JWT headers), a client message, the
  * backend's close reason, its rejection body and Set-Cookie, a malformed request line, an HTTP
- * request's query, `wstap check`'s URL and header. Then every output is searched: the proxy's
+ * request's query, `wstap check`'s URL and header, a --target with a token in its query. Then every output is searched: the proxy's
  * JSON log at debug and its pretty log, the recording, the HAR export, `report` (table and JSON),
  * and `check` (pretty and JSON). The real bin, a real ws backend, real sockets on 127.0.0.1.
  */
@@ -48,6 +48,7 @@ const SECRETS = {
   badLine: OPAQUE('badline'),
   checkQuery: OPAQUE('checkquery'),
   checkBearer: OPAQUE('checkbearer'),
+  target: OPAQUE('target'),
   cfAccess: jwt('cfaccess'),
   iap: jwt('iap'),
   closeReason: shortJwt('closereason'),
@@ -111,7 +112,8 @@ async function exercise(port: number): Promise<void> {
   ws.on('error', () => {});
   defer(() => ws.terminate());
   await connected(ws);
-  const echoed = new Promise((r) => ws.on('message', (d) => d.toString().includes('marker') || r(d)));
+  // The echo of the auth message (the welcome may come before or after this listener).
+  const echoed = new Promise((r) => ws.on('message', (d) => d.toString().includes('"auth"') && r(d)));
   ws.send(JSON.stringify({ type: 'auth', token: SECRETS.message }));
   await echoed;
   ws.send('close-me');
@@ -146,7 +148,7 @@ describe('no secret in any output', () => {
       const w = startWstap(
         [
           '--target',
-          backend.url,
+          `${backend.url}/?token=${SECRETS.target}`,
           '--port',
           '0',
           '--host',

@@ -16,6 +16,7 @@ describe('redactText', () => {
     expect(redactText('see https://h/cb?code=1&access_token=zzz&state=ok')).toBe('see https://h/cb?code=1&access_token=[redacted]&state=ok');
     expect(redactText('retry with session=abc123; path=/')).toBe('retry with session=[redacted]; path=/');
     expect(redactText('api_key=k-1234, mode=fast')).toBe('api_key=[redacted], mode=fast');
+    expect(redactText('--target has a path (/?token=abc), which')).toBe('--target has a path (/?token=[redacted]), which');
   });
 
   it('redacts the credential after Bearer and Basic, and JWTs and secret JSON fields anywhere', () => {
