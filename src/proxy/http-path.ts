@@ -14,7 +14,8 @@ import { redactTarget } from '../secrets/redact.js';
 import { hasToken, requestHeadFromRaw, type RequestHead } from '../wire/http-head.js';
 import type { HttpForwarder } from './http-forward.js';
 import { exchangeOf, httpNote, logExchange, type WebSocketPaths } from './http-log.js';
-import { isControlRequest, serveRoute, type Route } from './routes.js';
+import { HEALTH_PATH } from './health.js';
+import { hostAllowed, isControlRequest, refuseHost, serveRoute, type Route } from './routes.js';
 import { peerOf } from '../wire/host-port.js';
 
 export interface HttpPathContext {
@@ -27,6 +28,8 @@ export interface HttpPathContext {
   headTimeoutMs: number;
   /** Paths that carried upgrades: a later GET on one is worth a line. */
   wsPaths: WebSocketPaths;
+  /** Names besides IP addresses and localhost that wstap's own routes answer to (see routes.ts hostAllowed). */
+  controlHosts: ReadonlySet<string>;
 }
 
 /** Responses still being written on a connection: a pipelined upgrade waits for them. */
@@ -70,6 +73,15 @@ export function createHttpPath(ctx: HttpPathContext): http.Server {
       }
     });
     if (isControlRequest(req.url ?? '/')) {
+      // The health check is for orchestrators, which may use any name; everything else is wstap's own data.
+      if (!(req.url ?? '').startsWith(HEALTH_PATH) && !hostAllowed(req.headers.host, ctx.controlHosts)) {
+        ctx.log.warn(
+          { event: 'control-refused', host: req.headers.host, path: req.url },
+          `${req.method} ${req.url} with Host "${req.headers.host}" → 421 (not this proxy's name)`,
+        );
+        refuseHost(req, res);
+        return;
+      }
       serveRoute(ctx.routes, req, res);
       return;
     }
@@ -96,7 +108,7 @@ export function createHttpPath(ctx: HttpPathContext): http.Server {
   });
 
   // A CONNECT (a forward-proxy tunnel) is not something wstap does: Node would close the connection without a word.
-  server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => {
+  server.on('connect', (_req: http.IncomingMessage, socket: net.Socket) => {
     const peer = peerOf(socket);
     ctx.log.warn(
       { event: 'client-error', client: peer, error: 'CONNECT' },

@@ -10,6 +10,8 @@ export interface Route {
   method: 'GET' | 'POST' | 'DELETE';
   /** The path without the query, e.g. /__wstap/health. */
   path: string;
+  /** Matches every path that starts with `path` (its handler reads the rest). */
+  prefix?: boolean;
   handle(req: http.IncomingMessage, res: http.ServerResponse): void | Promise<void>;
 }
 
@@ -28,7 +30,7 @@ export function serveRoute(routes: readonly Route[], req: http.IncomingMessage, 
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
-  const matching = routes.filter((r) => r.path === path);
+  const matching = routes.filter((r) => (r.prefix ? path.startsWith(r.path) && path.length > r.path.length : r.path === path));
   const route = matching.find((r) => r.method === req.method || (r.method === 'GET' && req.method === 'HEAD'));
   if (route) {
     Promise.resolve(route.handle(req, res)).catch((err: unknown) => {
@@ -43,4 +45,27 @@ export function serveRoute(routes: readonly Route[], req: http.IncomingMessage, 
     return;
   }
   sendJson(res, 404, { error: `wstap: no such endpoint: ${path}`, endpoints: routes.map((r) => `${r.method} ${r.path}`) });
+}
+
+/**
+ * Whether a request to wstap's own routes names wstap in its Host: an IP address (v4 or v6),
+ * localhost or a name under .localhost, this machine's host name, or a name given with
+ * --ui-host. Anything else is refused: a page on a foreign site whose name an attacker made
+ * resolve to 127.0.0.1 (DNS rebinding) sends its own name.
+ */
+export function hostAllowed(host: string | undefined, names: ReadonlySet<string>): boolean {
+  if (!host) return false;
+  let name = host.trim().toLowerCase();
+  if (name.startsWith('[')) return /^\[[0-9a-f:.]+(%[\w.-]+)?\](:\d+)?$/.test(name);
+  name = name.replace(/:\d+$/, '').replace(/\.$/, '');
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name)) return true;
+  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  return names.has(name);
+}
+
+/** The answer to a request whose Host is not wstap's. */
+export function refuseHost(req: http.IncomingMessage, res: http.ServerResponse): void {
+  sendJson(res, 421, {
+    error: `wstap: refused: Host "${String(req.headers.host ?? '')}" is not this proxy's name or address (DNS rebinding protection); add the name with --ui-host`,
+  });
 }

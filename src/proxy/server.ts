@@ -4,9 +4,11 @@
  * file only wires the parts; each part is its own module.
  */
 import type net from 'node:net';
+import os from 'node:os';
 import { redactingLogger } from '../log/redacting-logger.js';
 import pino, { type Logger } from 'pino';
 import type { SessionSink } from '../sinks/bus.js';
+import type { SessionHistory } from '../sinks/history.js';
 import { SessionBus } from '../sinks/bus.js';
 import type { MessageHook } from '../tunnel/hooks.js';
 import type { LiveSession, RelayContext } from '../upgrade/relay.js';
@@ -14,6 +16,7 @@ import { parseOriginPattern } from '../wire/origin-pattern.js';
 import { parseTarget, type Target } from '../wire/target.js';
 import { PROXY_DEFAULTS } from './defaults.js';
 import { readFirstHead } from './first-head.js';
+import { apiRoutes } from './api.js';
 import { healthRoute } from './health.js';
 import { createHttpForwarder, type HttpProblem } from './http-forward.js';
 import { isPolling, WebSocketPaths } from './http-log.js';
@@ -54,6 +57,10 @@ export interface ProxyOptions {
   sinks?: SessionSink[];
   /** Message hooks: a session one of them takes at the handshake goes on the message path. */
   hooks?: MessageHook[];
+  /** The live view's history (also one of the sinks): its API is served under /__wstap/api/. */
+  history?: SessionHistory;
+  /** Names besides IP addresses, localhost and this machine's host name that /__wstap/ answers to (--ui-host). */
+  uiHosts?: string[];
   /** wstap's own lines (a listener error, a sink that failed, an HTTP request that could not be forwarded). Silent when absent. */
   logger?: Logger;
 }
@@ -143,10 +150,11 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
         ),
     },
   );
-  const routes: Route[] = [healthRoute(target)];
+  const routes: Route[] = [healthRoute(target), ...(options.history ? apiRoutes(options.history) : [])];
+  const controlHosts = new Set([os.hostname().toLowerCase(), ...(options.uiHosts ?? []).map((h) => h.toLowerCase())]);
   const wsPaths = new WebSocketPaths();
   const headTimeoutMs = options.headTimeoutMs ?? PROXY_DEFAULTS.headTimeoutMs;
-  const httpServer = createHttpPath({ relay, forwarder, routes, log, maxHeaderSize, headTimeoutMs, wsPaths });
+  const httpServer = createHttpPath({ relay, forwarder, routes, log, maxHeaderSize, headTimeoutMs, wsPaths, controlHosts });
   const headCtx = {
     relay,
     wsPaths,

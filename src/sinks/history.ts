@@ -1,0 +1,430 @@
+/**
+ * The sessions and messages the live view and its API serve: a sink that keeps the last
+ * sessions and, per session, the last messages, bounded by count and by bytes, and fans each
+ * event out to subscribers (the API's event stream). It keeps references to the decoded
+ * messages, so a message costs one small record here; everything it serves is made on request,
+ * from the redacted views and through the recording's redaction (recording/events.ts), so only
+ * redacted data ever leaves it.
+ */
+import type { Finding } from '../session/finding.js';
+import type { Side, WsMessage } from '../session/message.js';
+import type { Session, SessionEnd } from '../session/session.js';
+import { closeEvent, messageEvent, openEvent } from '../recording/events.js';
+import { redactDeep } from '../secrets/free-text.js';
+import type { MessageEvent, SessionCloseEvent, SessionOpenEvent } from '../recording/format.js';
+import { roundMs, type EndView, type HandshakeView } from '../views/views.js';
+import type { SessionSink } from './bus.js';
+
+export interface HistoryOptions {
+  /** Sessions kept (the oldest go first). */
+  sessions?: number;
+  /** Messages kept per session (the oldest go first). */
+  messagesPerSession?: number;
+  /** Payload bytes kept over all sessions (the oldest messages go first). */
+  bytes?: number;
+}
+
+export const HISTORY_DEFAULTS: Required<HistoryOptions> = { sessions: 200, messagesPerSession: 2000, bytes: 16 * 1024 * 1024 };
+
+const KINDS: readonly WsMessage['kind'][] = ['text', 'binary', 'ping', 'pong', 'close'];
+
+/**
+ * The payload bytes of every kept message, in one ring over all sessions: a message whose bytes
+ * were written over is gone. That is the byte bound, at the cost of one copy per message and
+ * no object per message: what a busy session keeps never reaches the garbage collector's old
+ * generation. Allocated at the first payload; pages are touched as they are written.
+ */
+class PayloadRing {
+  private buf: Buffer | undefined;
+  /** Bytes ever written: a position is absolute, and valid while it is within the last `size`. */
+  written = 0;
+
+  constructor(readonly size: number) {}
+
+  /** Copies data in; its absolute position. */
+  put(data: Buffer): number {
+    const n = data.length;
+    const pos = this.written;
+    if (n === 0) return pos;
+    const buf = (this.buf ??= Buffer.allocUnsafe(this.size));
+    const at = pos % this.size;
+    const first = Math.min(n, this.size - at);
+    data.copy(buf, at, 0, first);
+    if (first < n) data.copy(buf, 0, first, n);
+    this.written += n;
+    return pos;
+  }
+
+  valid(pos: number): boolean {
+    return pos >= this.written - this.size;
+  }
+
+  read(pos: number, n: number): Buffer {
+    if (n === 0 || !this.buf) return Buffer.alloc(0);
+    const at = pos % this.size;
+    if (at + n <= this.size) return Buffer.from(this.buf.subarray(at, at + n));
+    return Buffer.concat([this.buf.subarray(at), this.buf.subarray(0, n - (this.size - at))]);
+  }
+}
+
+/** A session's kept messages: columns of numbers in a ring (grown by doubling up to the per-session limit). */
+class MessageRing {
+  cap = 0;
+  head = 0;
+  count = 0;
+  /** The seq of the message at head. */
+  firstSeq = 1;
+  private t = new Float64Array(0);
+  private size = new Float64Array(0);
+  private wire = new Float64Array(0);
+  private pos = new Float64Array(0);
+  private len = new Uint32Array(0);
+  private latency = new Float64Array(0);
+  /** from (bit 0), compressed (1), truncated (2), kind (bits 4-6), opcode (bits 8-11), close code (bits 16-31). */
+  private meta = new Uint32Array(0);
+  private frames = new Uint32Array(0);
+
+  constructor(private readonly max: number) {}
+
+  /** Adds a message; true when the oldest was let go to make room. */
+  push(m: WsMessage, t: number, pos: number, len: number): boolean {
+    let dropped = false;
+    if (this.count === this.cap) {
+      if (this.cap < this.max) this.grow(Math.min(this.max, Math.max(16, this.cap * 2)));
+      else {
+        this.shift();
+        dropped = true;
+      }
+    }
+    const i = (this.head + this.count) % this.cap;
+    this.t[i] = t;
+    this.size[i] = m.size;
+    this.wire[i] = m.wireSize;
+    this.pos[i] = pos;
+    this.len[i] = len;
+    this.latency[i] = m.latency && Number.isFinite(m.latency.ms) ? m.latency.ms : Number.NaN;
+    this.meta[i] =
+      (m.from === 'server' ? 1 : 0) |
+      (m.compressed ? 2 : 0) |
+      (m.truncated ? 4 : 0) |
+      (KINDS.indexOf(m.kind) << 4) |
+      ((m.opcode & 0xf) << 8) |
+      ((m.closeCode ?? 0) << 16);
+    this.frames[i] = m.frames;
+    this.count++;
+    return dropped;
+  }
+
+  shift(): void {
+    this.head = (this.head + 1) % this.cap;
+    this.count--;
+    this.firstSeq++;
+  }
+
+  /** The position of the payload of the k-th kept message (0: the oldest). */
+  posAt(k: number): number {
+    return this.pos[(this.head + k) % this.cap]!;
+  }
+
+  /** The k-th kept message, rebuilt (its payload read from the ring). */
+  at(k: number, payloads: PayloadRing): { m: WsMessage; t: number; seq: number } {
+    const i = (this.head + k) % this.cap;
+    const meta = this.meta[i]!;
+    const kind = KINDS[(meta >> 4) & 0x7]!;
+    const data = payloads.read(this.pos[i]!, this.len[i]!);
+    const closeCode = meta >>> 16;
+    const latency = this.latency[i]!;
+    const m: WsMessage = {
+      from: meta & 1 ? 'server' : 'client',
+      kind,
+      opcode: (meta >> 8) & 0xf,
+      data,
+      size: this.size[i]!,
+      wireSize: this.wire[i]!,
+      compressed: (meta & 2) !== 0,
+      frames: this.frames[i]!,
+      firstByteAt: 0,
+      lastByteAt: this.t[i]!,
+      truncated: (meta & 4) !== 0,
+      ...(kind === 'close' && data.length >= 2 ? { closeCode, closeReason: data.toString('utf8', 2) } : {}),
+      ...(Number.isNaN(latency) ? {} : { latency: { ms: latency, to: 'request' as const } }),
+    };
+    return { m, t: this.t[i]!, seq: this.firstSeq + k };
+  }
+
+  private grow(cap: number): void {
+    const copy = <T extends Float64Array | Uint32Array>(old: T, make: (n: number) => T): T => {
+      const out = make(cap);
+      for (let k = 0; k < this.count; k++) out[k] = old[(this.head + k) % this.cap]!;
+      return out;
+    };
+    this.t = copy(this.t, (n) => new Float64Array(n));
+    this.size = copy(this.size, (n) => new Float64Array(n));
+    this.wire = copy(this.wire, (n) => new Float64Array(n));
+    this.pos = copy(this.pos, (n) => new Float64Array(n));
+    this.latency = copy(this.latency, (n) => new Float64Array(n));
+    this.len = copy(this.len, (n) => new Uint32Array(n));
+    this.meta = copy(this.meta, (n) => new Uint32Array(n));
+    this.frames = copy(this.frames, (n) => new Uint32Array(n));
+    this.head = 0;
+    this.cap = cap;
+  }
+}
+
+interface DirectionCount {
+  messages: number;
+  bytes: number;
+}
+
+interface Entry {
+  readonly session: Session;
+  readonly view: HandshakeView;
+  readonly t0: number;
+  readonly ts0: number;
+  end?: EndView;
+  endT?: number;
+  /** Protocol findings raised while the tunnel is open (they come again with the end). */
+  live: Finding[];
+  ring: MessageRing | undefined;
+  /** Messages let go (the per-session or the byte bound). */
+  dropped: number;
+  counts: Record<Side, DirectionCount>;
+}
+
+/** One row of the session list. */
+export interface SessionSummary {
+  id: string;
+  client: string;
+  method: string;
+  path: string;
+  origins: string[];
+  status?: number;
+  outcome: Session['outcome'];
+  findings: { code: string; severity: Finding['severity'] }[];
+  messages: Record<Side, DirectionCount>;
+  open: boolean;
+  openedAt: number;
+  closedAt?: number;
+  close?: EndView['close'];
+  latency?: EndView['latency'];
+}
+
+/** A session with everything the view shows of it. */
+export interface SessionDetail {
+  summary: SessionSummary;
+  handshake: HandshakeView;
+  end?: EndView;
+  /** Findings raised so far while the tunnel is open. */
+  liveFindings: Finding[];
+  kept: { first?: number; last?: number; dropped: number };
+}
+
+/** A kept message as the API gives it: the recording's message event, with its number in the session. */
+export type HistoryMessage = MessageEvent & { seq: number };
+
+export type HistoryEvent =
+  | { type: 'session'; session: SessionSummary }
+  | { type: 'message'; session: string; message: HistoryMessage }
+  | { type: 'finding'; session: string; finding: Finding }
+  | { type: 'end'; session: SessionSummary }
+  | { type: 'evicted'; sessions: number; messages: number };
+
+export type HistoryListener = (e: HistoryEvent) => void;
+
+export class SessionHistory implements SessionSink {
+  readonly name = 'live view';
+  readonly wantsFrames = true;
+  /** The view shows binary messages as hex: their first 64 KiB. */
+  readonly binaryBytes = 64 * 1024;
+  private readonly limits: Required<HistoryOptions>;
+  private readonly entries = new Map<string, Entry>();
+  private readonly listeners = new Set<HistoryListener>();
+  private readonly payloads: PayloadRing;
+  /** A payload is kept up to this many bytes (a quarter of the ring: one message never evicts all the others). */
+  private readonly payloadCap: number;
+  private evictedSessions = 0;
+  private evictedMessages = 0;
+
+  constructor(opts: HistoryOptions = {}) {
+    this.limits = { ...HISTORY_DEFAULTS, ...opts };
+    this.payloads = new PayloadRing(this.limits.bytes);
+    this.payloadCap = Math.floor(this.limits.bytes / 4);
+  }
+
+  // --- the sink ------------------------------------------------------------------------
+
+  handshake(session: Session, view: HandshakeView): void {
+    const e: Entry = {
+      session,
+      view,
+      t0: performance.now(),
+      ts0: Date.now(),
+      live: [],
+      ring: undefined,
+      dropped: 0,
+      counts: { client: { messages: 0, bytes: 0 }, server: { messages: 0, bytes: 0 } },
+    };
+    this.entries.set(session.id, e);
+    this.evictSessions();
+    if (this.listeners.size) this.emit({ type: 'session', session: summaryOf(e) });
+  }
+
+  message(session: Session, m: WsMessage): void {
+    const e = this.entries.get(session.id);
+    if (!e) return;
+    const c = e.counts[m.from];
+    c.messages++;
+    c.bytes += m.wireSize;
+    const t = roundMs(m.lastByteAt - e.t0);
+    const data = m.data.length > this.payloadCap ? m.data.subarray(0, this.payloadCap) : m.data;
+    const pos = this.payloads.put(data);
+    const ring = (e.ring ??= new MessageRing(this.limits.messagesPerSession));
+    if (ring.push(m, t, pos, data.length)) {
+      e.dropped++;
+      this.evictedMessages++;
+    }
+    if (this.listeners.size) {
+      const seq = ring.firstSeq + ring.count - 1;
+      this.emit({ type: 'message', session: session.id, message: { ...messageEvent(session.id, m, t, Math.round(e.ts0 + t), 'full'), seq } });
+    }
+  }
+
+  finding(session: Session, finding: Finding): void {
+    const e = this.entries.get(session.id);
+    if (!e) return;
+    // A protocol finding quotes the frame: it passes the redaction step like every view.
+    const redacted = redactDeep(finding);
+    e.live.push(redacted);
+    if (this.listeners.size) this.emit({ type: 'finding', session: session.id, finding: redacted });
+  }
+
+  end(session: Session, _end: SessionEnd, view: EndView): void {
+    const e = this.entries.get(session.id);
+    if (!e) return;
+    e.end = view;
+    e.endT = roundMs(performance.now() - e.t0);
+    if (this.listeners.size) this.emit({ type: 'end', session: summaryOf(e) });
+  }
+
+  // --- bounds --------------------------------------------------------------------------
+
+  /** Lets go of the oldest messages whose payload the ring has written over (the byte bound). */
+  private trim(e: Entry): MessageRing | undefined {
+    const ring = e.ring;
+    if (!ring) return undefined;
+    while (ring.count > 0 && !this.payloads.valid(ring.posAt(0))) {
+      ring.shift();
+      e.dropped++;
+      this.evictedMessages++;
+    }
+    return ring;
+  }
+
+  private evictSessions(): void {
+    let evicted = 0;
+    let messages = 0;
+    while (this.entries.size > this.limits.sessions) {
+      const [id, e] = this.entries.entries().next().value as [string, Entry];
+      messages += this.trim(e)?.count ?? 0;
+      this.entries.delete(id);
+      evicted++;
+    }
+    if (!evicted) return;
+    this.evictedSessions += evicted;
+    this.evictedMessages += messages;
+    if (this.listeners.size) this.emit({ type: 'evicted', sessions: evicted, messages });
+  }
+
+  // --- reads (everything redacted) ------------------------------------------------------
+
+  /** Newest first. */
+  list(): { sessions: SessionSummary[]; evicted: { sessions: number; messages: number } } {
+    const sessions = [...this.entries.values()].reverse().map(summaryOf);
+    return { sessions, evicted: { sessions: this.evictedSessions, messages: this.evictedMessages } };
+  }
+
+  detail(id: string): SessionDetail | undefined {
+    const e = this.entries.get(id);
+    if (!e) return undefined;
+    const ring = this.trim(e);
+    const kept = ring && ring.count > 0 ? { first: ring.firstSeq, last: ring.firstSeq + ring.count - 1 } : {};
+    return {
+      summary: summaryOf(e),
+      handshake: e.view,
+      ...(e.end ? { end: e.end } : {}),
+      liveFindings: [...e.live],
+      kept: { ...kept, dropped: e.dropped },
+    };
+  }
+
+  /** Kept messages after `after` (a seq), at most `limit`; undefined for an unknown session. */
+  messages(id: string, after: number, limit: number): { messages: HistoryMessage[]; dropped: number; more: boolean } | undefined {
+    const e = this.entries.get(id);
+    if (!e) return undefined;
+    const ring = this.trim(e);
+    const out: HistoryMessage[] = [];
+    if (!ring) return { messages: out, dropped: e.dropped, more: false };
+    // Seqs are consecutive from the oldest kept: start at the first one after `after`.
+    let k = Math.max(0, after - ring.firstSeq + 1);
+    for (; k < ring.count && out.length < limit; k++) {
+      const { m, t, seq } = ring.at(k, this.payloads);
+      out.push({ ...messageEvent(id, m, t, Math.round(e.ts0 + t), 'full'), seq });
+    }
+    return { messages: out, dropped: e.dropped, more: k < ring.count };
+  }
+
+  /** The session as a recording's events (open, kept messages, close): what the .jsonl and .har downloads are made of. */
+  recordingEvents(id: string): (SessionOpenEvent | MessageEvent | SessionCloseEvent)[] | undefined {
+    const e = this.entries.get(id);
+    if (!e) return undefined;
+    const ring = this.trim(e);
+    const out: (SessionOpenEvent | MessageEvent | SessionCloseEvent)[] = [openEvent(e.view)];
+    for (let k = 0; ring && k < ring.count; k++) {
+      const { m, t } = ring.at(k, this.payloads);
+      out.push(messageEvent(id, m, t, Math.round(e.ts0 + t), 'full'));
+    }
+    if (e.end) out.push(closeEvent(e.end, e.endT ?? e.end.durationMs, Math.round(e.ts0 + (e.endT ?? e.end.durationMs))));
+    return out;
+  }
+
+  // --- the event stream ----------------------------------------------------------------
+
+  subscribe(listener: HistoryListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: HistoryEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch {
+        // A subscriber that fails (a closed stream) is its own business.
+      }
+    }
+  }
+}
+
+function summaryOf(e: Entry): SessionSummary {
+  const v = e.view;
+  const findings = [...v.findings, ...(e.end ? e.end.findings : e.live)].map((f) => ({ code: f.code, severity: f.severity }));
+  const s: SessionSummary = {
+    id: v.session,
+    client: v.client,
+    method: v.method,
+    path: v.path,
+    origins: v.origins,
+    outcome: v.outcome,
+    findings,
+    messages: { client: { ...e.counts.client }, server: { ...e.counts.server } },
+    open: v.outcome === 'tunnel' && !e.end,
+    openedAt: v.startedAt,
+  };
+  if (v.status !== undefined) s.status = v.status;
+  if (e.end) {
+    s.closedAt = Math.round(e.ts0 + (e.endT ?? e.end.durationMs));
+    if (e.end.close) s.close = e.end.close;
+    if (e.end.latency) s.latency = e.end.latency;
+  }
+  return s;
+}
