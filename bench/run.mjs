@@ -28,7 +28,7 @@ const BENCH = path.join(ROOT, 'bench');
 const HELP = `usage: node bench/run.mjs [--quick] [--only a,b] [--targets a,b] [--reps N] [--out DIR] [--no-pin] [--no-nginx]
   --quick        about a minute: shorter loads, 200 idle connections, one repetition
   --only         scenarios: ping-pong, small, bulk, compressed, idle (default: all)
-  --targets      direct, pipe, wstap, wstap-record, wstap-debug, nginx (default: all of these),
+  --targets      direct, pipe, wstap, wstap-no-ui, wstap-record, wstap-debug, nginx (default: all of these),
                  wstap-untuned (wstap without the Dockerfile's MALLOC_TRIM_THRESHOLD_; only when named)
   --reps N       repetitions of each load scenario (default 3; quick 1)
   --idle N,N     idle connection counts (default 2000,9500; quick 200)
@@ -63,7 +63,7 @@ function parseArgs(argv) {
 
 const opts = parseArgs(process.argv.slice(2));
 const SCENARIOS = ['ping-pong', 'small', 'bulk', 'compressed', 'idle'];
-const TARGETS = ['direct', 'pipe', 'wstap', 'wstap-untuned', 'wstap-record', 'wstap-debug', 'nginx'];
+const TARGETS = ['direct', 'pipe', 'wstap', 'wstap-no-ui', 'wstap-untuned', 'wstap-record', 'wstap-debug', 'nginx'];
 /** Run unless --targets names others; wstap-untuned only when asked for. */
 const DEFAULT_TARGETS = TARGETS.filter((t) => t !== 'wstap-untuned');
 for (const s of opts.only ?? []) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s} (${SCENARIOS.join(', ')})`);
@@ -370,6 +370,10 @@ const TARGET_DEFS = {
   wstap: {
     label: 'wstap (default logging)',
     start: (bp, o) => startWstap('wstap', bp, [], o),
+  },
+  'wstap-no-ui': {
+    label: 'wstap --no-ui (no live view history)',
+    start: (bp, o) => startWstap('wstap-no-ui', bp, ['--no-ui'], o),
   },
   'wstap-untuned': {
     label: 'wstap, glibc heap trimming left at its default',
@@ -707,7 +711,7 @@ out.push(
  * the smaller count) are left out of it, to keep the full run under 10 minutes.
  */
 function idleSkipped(name, count) {
-  return !opts.targets && count > 2_000 && (name === 'wstap-record' || name === 'wstap-debug');
+  return !opts.targets && count > 2_000 && (name === 'wstap-record' || name === 'wstap-debug' || name === 'wstap-no-ui');
 }
 
 const missingRow = (name, cols) => `| ${TARGET_DEFS[name].label} | ${TARGET_DEFS[name].missing} |${' |'.repeat(cols - 2)}`;
@@ -810,6 +814,11 @@ if (s.bulk?.wstap) {
 if (s.compressed?.wstap) {
   const r = summarise(s.compressed, 'cpuUsPerMsg').wstap.ratio;
   check('compressed small messages: CPU per message', '≤ 2.5× pipe', ratio(r), r <= 2.5);
+}
+if (s.small?.wstap && s.small['wstap-no-ui']) {
+  const c = summarise(s.small, 'cpuUsPerMsg');
+  const r = c.wstap.ratio / c['wstap-no-ui'].ratio;
+  check('the live view with no browser: CPU per message against --no-ui (issue 13)', '≤ 1.05× --no-ui', ratio(r), r <= 1.05);
 }
 if (s.small?.['wstap-record']) {
   const r = summarise(s.small, 'cpuUsPerMsg')['wstap-record'].ratio;

@@ -131,6 +131,23 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** A repeatable option whose environment variable holds a comma-separated list (WSTAP_UI_HOSTS=a,b). */
+export function collectList(value: string, previous: string[] = []): string[] {
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean),
+  ];
+}
+
+/** A whole number of at least 1 (a count). */
+export function parseCount(value: string): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1) throw new InvalidArgumentError('expected a whole number of at least 1.');
+  return Number(value);
+}
+
 /** --ignore: a JSON path (checked now, used by the command). */
 export function collectIgnore(value: string, previous: string[] = []): string[] {
   parseWith(parseJsonPath)(value);

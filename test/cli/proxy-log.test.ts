@@ -89,3 +89,22 @@ describe('pretty log', () => {
     expect(out.trimStart().startsWith('{')).toBe(false);
   });
 });
+
+describe('the live view API through the real bin', () => {
+  it('on by default: the startup line names the API, which lists the sessions; --no-ui turns it off', async () => {
+    const backend = await demoBackend();
+    const { w, port } = await startJsonProxy(['--target', backend.url]);
+    const line = await w.waitForJson((l) => l['event'] === 'control-surface', 'the control-surface line');
+    expect(line['url']).toBe(`http://localhost:${port}/__wstap/api/sessions`);
+    const ws = wsClient(`ws://127.0.0.1:${port}/ws`, { headers: { Origin: 'http://localhost:3000', Authorization: `Bearer ${fakeJwt(600)}` } });
+    await connected(ws);
+    ws.close();
+    await closed(ws);
+    const list = (await (await fetch(`http://127.0.0.1:${port}/__wstap/api/sessions`)).json()) as { sessions: { id: string; path: string }[] };
+    expect(list.sessions.map((s) => s.id)).toEqual(['ws-1']);
+
+    const off = await startJsonProxy(['--target', backend.url, '--no-ui']);
+    expect((await fetch(`http://127.0.0.1:${off.port}/__wstap/api/sessions`)).status).toBe(404);
+    expect(off.w.json().some((l) => l['event'] === 'control-surface')).toBe(false);
+  });
+});

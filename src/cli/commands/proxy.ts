@@ -7,10 +7,11 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatBytes } from '../../log/entries.js';
 import { createLogger, type WstapLogger } from '../../log/logger.js';
 import { PROXY_DEFAULTS } from '../../proxy/defaults.js';
-import { startProxy, type ProxyOptions } from '../../proxy/server.js';
+import { startProxy, type ProxyOptions, type ProxyServer } from '../../proxy/server.js';
 import { checkLocalhostInContainer, logStartup } from '../../proxy/startup.js';
 import type { SessionSink } from '../../sinks/bus.js';
 import { createCompactSink } from '../../sinks/compact-sink.js';
+import { HISTORY_DEFAULTS, SessionHistory } from '../../sinks/history.js';
 import { createLogSink } from '../../sinks/log-sink.js';
 import { RunSummarySink } from '../../sinks/run-summary.js';
 import { parsePayloadMode, Recorder, type PayloadMode } from '../../sinks/recorder.js';
@@ -19,18 +20,20 @@ import { action } from '../errors.js';
 import {
   checkPath,
   checkTarget,
+  collectList,
   collectOrigin,
   defaultLogFormat,
   envFlag,
+  type LogCliOptions,
   logLevelOf,
   logOptions,
   parseBytes,
+  parseCount,
   parseHosts,
   parseMs,
   parsePort,
   parseRegex,
   parseWith,
-  type LogCliOptions,
 } from '../options.js';
 
 interface ProxyCliOptions extends LogCliOptions {
@@ -51,6 +54,10 @@ interface ProxyCliOptions extends LogCliOptions {
   recordMaxBytes?: number;
   hideControl?: boolean;
   match?: RegExp;
+  /** false with --no-ui. */
+  ui: boolean;
+  uiHistory: number;
+  uiHost?: string[];
 }
 
 export interface RunProxyOptions extends Omit<ProxyOptions, 'logger' | 'sinks'> {
@@ -60,6 +67,8 @@ export interface RunProxyOptions extends Omit<ProxyOptions, 'logger' | 'sinks'> 
   hideControl?: boolean;
   match?: RegExp;
   record?: { file: string; payloads: PayloadMode; maxBytes?: number };
+  /** The live view's history (--ui-history messages per session), or false (--no-ui). */
+  ui?: { messagesPerSession: number } | false;
 }
 
 /** The sinks of the proxy command: the recording first (it must not wait behind the terminal), then the log. */
@@ -86,9 +95,11 @@ function sinksFor(log: WstapLogger, opts: RunProxyOptions): SessionSink[] {
 /** Runs until SIGINT or SIGTERM; resolves with the exit status once everything is written. */
 export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise<number> {
   const { logger } = log;
-  const { shutdownGraceMs, hideControl: _h, match: _m, record: _r, compact: _c, ...proxyOptions } = opts;
+  const { shutdownGraceMs, hideControl: _h, match: _m, record: _r, compact: _c, ui, ...proxyOptions } = opts;
   const summary = new RunSummarySink();
-  const proxy = await startProxy({ ...proxyOptions, logger, sinks: [...sinksFor(log, opts), summary] });
+  const history = ui === false ? undefined : new SessionHistory(ui ? { messagesPerSession: ui.messagesPerSession } : {});
+  const sinks = [...sinksFor(log, opts), summary, ...(history ? [history] : [])];
+  const proxy = await startProxy({ ...proxyOptions, logger, sinks, ...(history ? { history } : {}) });
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
@@ -118,8 +129,36 @@ export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise
     // Announced only once a signal can stop it cleanly, after the container check (at most 500 ms).
     void checkLocalhostInContainer(logger, proxy.target)
       .catch(() => undefined)
-      .then(() => logStartup(logger, proxy, opts));
+      .then(() => {
+        logStartup(logger, proxy, opts);
+        if (history) logControlSurface(logger, proxy);
+      });
   });
+}
+
+/** Where the live view's API answers (and, when wstap listens beyond loopback, that it answers there too). */
+function logControlSurface(logger: WstapLogger['logger'], proxy: ProxyServer): void {
+  const url = `http://localhost:${proxy.port}/__wstap/api/sessions`;
+  const wide = proxy.addresses.filter((a) => !/^(127\.|::1$|::ffff:127\.)/.test(a.address));
+  logger.info(
+    { event: 'control-surface', url },
+    `live view API: ${url} (a session: /__wstap/api/sessions/<id>, events: /__wstap/api/events)` +
+      (wide.length ? `; reachable on ${wide.map((a) => a.address).join(', ')} too (read-only, redacted)` : ''),
+  );
+}
+
+/** The live view's options. */
+function uiOptions(): Option[] {
+  return [
+    new Option('--no-ui', 'no live view: no history of sessions, no /__wstap/api/ (env: WSTAP_UI=false)'),
+    new Option('--ui-history <messages>', 'messages the live view keeps per session (also at most 200 sessions and 16 MiB of payloads over all)')
+      .default(HISTORY_DEFAULTS.messagesPerSession)
+      .env('WSTAP_UI_HISTORY')
+      .argParser(parseCount),
+    new Option('--ui-host <name>', "a host name /__wstap/ answers to besides IP addresses, localhost and this machine's name (repeatable)")
+      .env('WSTAP_UI_HOSTS')
+      .argParser(collectList),
+  ];
 }
 
 export function proxyCommand(name: string): Command {
@@ -191,7 +230,7 @@ export function proxyCommand(name: string): Command {
         .env('WSTAP_RECORD_MAX_BYTES')
         .argParser(parseBytes),
     );
-  for (const o of logOptions()) cmd.addOption(o);
+  for (const o of [...uiOptions(), ...logOptions()]) cmd.addOption(o);
   cmd.action(
     action((opts: ProxyCliOptions) => {
       const format = opts.logFormat ?? defaultLogFormat();
@@ -221,6 +260,8 @@ export function proxyCommand(name: string): Command {
         ...(opts.correlate ? { correlate: opts.correlate } : {}),
         ...(opts.match ? { match: opts.match } : {}),
         ...(opts.host ? { hosts: opts.host } : {}),
+        ui: opts.ui === false || envFlag('WSTAP_UI') === false ? false : { messagesPerSession: opts.uiHistory },
+        ...(opts.uiHost ? { uiHosts: opts.uiHost } : {}),
       });
     }),
   );
