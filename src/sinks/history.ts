@@ -49,8 +49,12 @@ class PayloadRing {
     const buf = (this.buf ??= Buffer.allocUnsafe(this.size));
     const at = pos % this.size;
     const first = Math.min(n, this.size - at);
-    data.copy(buf, at, 0, first);
-    if (first < n) data.copy(buf, 0, first, n);
+    // TypedArray#set: V8's own copy, without the binding call of Buffer#copy (most payloads are small).
+    if (first === n) buf.set(data, at);
+    else {
+      buf.set(data.subarray(0, first), at);
+      buf.set(data.subarray(first), 0);
+    }
     this.written += n;
     return pos;
   }
@@ -234,8 +238,11 @@ export type HistoryListener = (e: HistoryEvent) => void;
 export class SessionHistory implements SessionSink {
   readonly name = 'live view';
   readonly wantsFrames = true;
-  /** The view shows binary messages as hex: their first 64 KiB. */
-  readonly binaryBytes = 64 * 1024;
+  /**
+   * The view shows binary messages as hex: their first 4 KiB. More would have the tap copy and
+   * unmask whole binary payloads that nothing else reads (bulk traffic pays for every byte).
+   */
+  readonly binaryBytes = 4 * 1024;
   private readonly limits: Required<HistoryOptions>;
   private readonly entries = new Map<string, Entry>();
   private readonly listeners = new Set<HistoryListener>();
