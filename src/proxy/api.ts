@@ -51,7 +51,7 @@ function recordingText(history: SessionHistory, id: string): string | undefined 
 /** /__wstap/api/sessions/<id>[/messages | .har | .jsonl] */
 function sessionRoute(history: SessionHistory, req: http.IncomingMessage, res: http.ServerResponse): void {
   const path = (req.url ?? '/').split('?')[0]!;
-  const m = /^([^/.]+)(?:(\/messages)|\.(har|jsonl))?$/.exec(decodeURIComponent(path.slice(`${API_PREFIX}sessions/`.length)));
+  const m = /^([^/.]+)(?:(\/messages)|\.(har|jsonl))?$/.exec(path.slice(`${API_PREFIX}sessions/`.length));
   if (!m) {
     json(res, 404, { error: `wstap: no such endpoint: ${path}` });
     return;

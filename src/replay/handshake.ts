@@ -7,6 +7,7 @@
 import type { RecordedSession } from '../recording/format.js';
 import { REDACTED } from '../secrets/redact.js';
 import { secretValues, type SecretValues } from './secrets.js';
+import { queryName } from '../wire/query.js';
 
 /** Headers the WebSocket client sets itself. */
 const OWN_HEADERS = new Set([
@@ -39,15 +40,6 @@ export interface ReplayHandshake {
   unusedHeaders: string[];
 }
 
-/** A query name as text: percent-decoded when it can be (a recorded "%zz" stays as it is). */
-function safeDecode(raw: string): string {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return raw;
-  }
-}
-
 function fillQuery(path: string, secrets: SecretValues, still: string[]): string {
   const q = path.indexOf('?');
   if (q < 0) return path;
@@ -57,7 +49,7 @@ function fillQuery(path: string, secrets: SecretValues, still: string[]): string
     .map((pair) => {
       const eq = pair.indexOf('=');
       if (eq < 0 || pair.slice(eq + 1) !== REDACTED) return pair;
-      const name = safeDecode(pair.slice(0, eq));
+      const name = queryName(pair.slice(0, eq));
       const value = secrets.get(name.toLowerCase());
       if (value === undefined) {
         still.push(`query parameter ${name}`);

@@ -15,6 +15,7 @@
  */
 import { TOKEN_PARAM } from './credentials.js';
 import { REDACTED, redactPayloadText } from './redact.js';
+import { queryName } from '../wire/query.js';
 
 /** A request line ("GET /path?query") quoted in text: its query values are all dropped (any of them may carry a secret). */
 const REQUEST_LINE = /\b([A-Z]{3,10}) ((?:\/|\*|https?:\/\/|wss?:\/\/)[^\s?"']*)\?([^\s"']*)/g;
@@ -24,14 +25,6 @@ const URL_PARAM = /([?&;])([^=&\s"'<>#;?]{1,64})=(\[redacted\]|[^&\s"'<>#;),\]]*
 const NAMED_PAIR = /(^|[\s,(["'])([A-Za-z][\w.-]{0,63})=(\[redacted\]|[^\s&;,"')\]]+)/g;
 /** An auth scheme and its credential (at least 8 token characters: "Bearer realm" and "Basic error" stay). */
 const AUTH_SCHEME = /\b(Bearer|Basic)(\s+)[A-Za-z0-9._~+/-]{8,}=*/gi;
-
-function decodedName(raw: string): string {
-  try {
-    return decodeURIComponent(raw.replace(/\+/g, ' '));
-  } catch {
-    return raw;
-  }
-}
 
 const dropValues = (query: string): string =>
   query
@@ -49,7 +42,7 @@ export function redactText(text: string): string {
   if (out.includes('?')) {
     out = out.replace(REQUEST_LINE, (_all, method: string, path: string, query: string) => `${method} ${path}?${dropValues(query)}`);
     out = out.replace(URL_PARAM, (all, sep: string, name: string, value: string) =>
-      value !== REDACTED && TOKEN_PARAM.test(decodedName(name)) ? `${sep}${name}=${REDACTED}` : all,
+      value !== REDACTED && TOKEN_PARAM.test(queryName(name)) ? `${sep}${name}=${REDACTED}` : all,
     );
   }
   if (out.includes('=')) {

@@ -3,6 +3,7 @@
  * through these functions first. The forwarded bytes are never touched.
  */
 import { SECRET_HEADER, TOKEN_PARAM, tokenSubprotocolIndexes } from './credentials.js';
+import { queryName } from '../wire/query.js';
 
 export const REDACTED = '[redacted]';
 
@@ -57,13 +58,7 @@ export function redactTarget(target: string): string {
     .map((pair) => {
       const eq = pair.indexOf('=');
       if (eq < 0) return pair;
-      let name: string;
-      try {
-        name = decodeURIComponent(pair.slice(0, eq).replace(/\+/g, ' '));
-      } catch {
-        name = pair.slice(0, eq);
-      }
-      return TOKEN_PARAM.test(name) ? `${pair.slice(0, eq)}=${REDACTED}` : redactJwts(pair);
+      return TOKEN_PARAM.test(queryName(pair.slice(0, eq))) ? `${pair.slice(0, eq)}=${REDACTED}` : redactJwts(pair);
     })
     .join('&');
   return `${path}?${query}`;

@@ -13,6 +13,7 @@ import { closeEvent, messageEvent, openEvent } from '../recording/events.js';
 import { redactDeep } from '../secrets/free-text.js';
 import type { MessageEvent, SessionCloseEvent, SessionOpenEvent } from '../recording/format.js';
 import { roundMs, type EndView, type HandshakeView } from '../views/views.js';
+import { opcodeName } from '../wire/ws-frame.js';
 import type { SessionSink } from './bus.js';
 
 export interface HistoryOptions {
@@ -25,8 +26,6 @@ export interface HistoryOptions {
 }
 
 export const HISTORY_DEFAULTS: Required<HistoryOptions> = { sessions: 200, messagesPerSession: 2000, bytes: 16 * 1024 * 1024 };
-
-const KINDS: readonly WsMessage['kind'][] = ['text', 'binary', 'ping', 'pong', 'close'];
 
 /**
  * The payload bytes of every kept message, in one ring over all sessions: a message whose bytes
@@ -84,7 +83,7 @@ class MessageRing {
   private pos = new Float64Array(0);
   private len = new Uint32Array(0);
   private latency = new Float64Array(0);
-  /** from (bit 0), compressed (1), truncated (2), kind (bits 4-6), opcode (bits 8-11), close code (bits 16-31). */
+  /** from (bit 0), compressed (1), truncated (2), opcode (bits 8-11: the kind follows from it), close code (bits 16-31). */
   private meta = new Uint32Array(0);
   private frames = new Uint32Array(0);
 
@@ -108,12 +107,7 @@ class MessageRing {
     this.len[i] = len;
     this.latency[i] = m.latency && Number.isFinite(m.latency.ms) ? m.latency.ms : Number.NaN;
     this.meta[i] =
-      (m.from === 'server' ? 1 : 0) |
-      (m.compressed ? 2 : 0) |
-      (m.truncated ? 4 : 0) |
-      (KINDS.indexOf(m.kind) << 4) |
-      ((m.opcode & 0xf) << 8) |
-      ((m.closeCode ?? 0) << 16);
+      (m.from === 'server' ? 1 : 0) | (m.compressed ? 2 : 0) | (m.truncated ? 4 : 0) | ((m.opcode & 0xf) << 8) | ((m.closeCode ?? 0) << 16);
     this.frames[i] = m.frames;
     this.count++;
     return dropped;
@@ -134,14 +128,15 @@ class MessageRing {
   at(k: number, payloads: PayloadRing): { m: WsMessage; t: number; seq: number } {
     const i = (this.head + k) % this.cap;
     const meta = this.meta[i]!;
-    const kind = KINDS[(meta >> 4) & 0x7]!;
+    const opcode = (meta >> 8) & 0xf;
+    const kind = opcodeName(opcode) as WsMessage['kind'];
     const data = payloads.read(this.pos[i]!, this.len[i]!);
     const closeCode = meta >>> 16;
     const latency = this.latency[i]!;
     const m: WsMessage = {
       from: meta & 1 ? 'server' : 'client',
       kind,
-      opcode: (meta >> 8) & 0xf,
+      opcode,
       data,
       size: this.size[i]!,
       wireSize: this.wire[i]!,

@@ -157,13 +157,7 @@ class TunnelState implements Tunnel {
       s.removeAllListeners('data');
       s.on('data', discard);
     }
-    const closed = (s: net.Socket): Promise<void> => new Promise((r) => (s.closed ? r() : s.once('close', () => r())));
-    const both = Promise.all([closed(client), closed(server)]).then(() => undefined);
-    const timer = setTimeout(() => {
-      client.destroy();
-      server.destroy();
-    }, lingerMs);
-    void both.then(() => clearTimeout(timer));
+    const both = this.lingerThenDestroy(lingerMs);
     for (const [s, bytes] of [
       [client, last.toClient],
       [server, last.toServer],
@@ -179,6 +173,12 @@ class TunnelState implements Tunnel {
   goAway(code: number, reason: string, lingerMs: number): GoneAway | undefined {
     if (!this.messages) return undefined;
     this.note('proxy', 'shutdown', reason);
+    const closed = this.lingerThenDestroy(lingerMs);
+    return { ...this.messages.goAway(code, reason), closed };
+  }
+
+  /** Resolves when both sockets are closed; destroys them if they are still open after lingerMs. */
+  private lingerThenDestroy(lingerMs: number): Promise<void> {
     const { client, server } = this;
     const closed = (s: net.Socket): Promise<void> => new Promise((r) => (s.closed ? r() : s.once('close', () => r())));
     const both = Promise.all([closed(client), closed(server)]).then(() => undefined);
@@ -187,7 +187,7 @@ class TunnelState implements Tunnel {
       server.destroy();
     }, lingerMs);
     void both.then(() => clearTimeout(timer));
-    return { ...this.messages.goAway(code, reason), closed: both };
+    return both;
   }
 
   send(to: Side, m: OutMessage): void {

@@ -6,43 +6,17 @@
  * on byte for byte. A raw client and a raw backend on 127.0.0.1 with permessage-deflate.
  */
 import { createHash } from 'node:crypto';
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defer, runDeferred } from '../support/cleanup.js';
-import { frame, hasHead, openRawClient, openTestProxy, pmd, switchingHead, upgradeHead } from '../support/helpers.js';
+import { hashingBackend } from '../support/backends.js';
+import { runDeferred } from '../support/cleanup.js';
+import { frame, hasHead, openRawClient, openTestProxy, pmd, upgradeHead } from '../support/helpers.js';
 import { until } from '../support/wait.js';
 
 afterEach(runDeferred);
 
-/** A backend that accepts permessage-deflate and hashes every byte after its 101 (it inflates nothing). */
-async function hashingDeflateBackend(): Promise<{ url: string; got: { bytes: number; hash: ReturnType<typeof createHash> } }> {
-  const got = { bytes: 0, hash: createHash('sha256') };
-  const server = net.createServer((socket) => {
-    let head: Buffer | undefined = Buffer.alloc(0);
-    socket.on('error', () => {});
-    socket.on('data', (d: Buffer) => {
-      if (head !== undefined) {
-        head = Buffer.concat([head, d]);
-        const end = head.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        socket.write(switchingHead(undefined, ['Sec-WebSocket-Extensions: permessage-deflate']));
-        d = head.subarray(end + 4);
-        head = undefined;
-      }
-      got.bytes += d.length;
-      got.hash.update(d);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  defer(() => {
-    return new Promise<void>((r) => server.close(() => r()));
-  });
-  return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, got };
-}
-
 describe('a stream of decompression bombs', () => {
   it('stops decoding past the backlog bound with a line that says why; every byte still reaches the backend', { timeout: 60_000 }, async () => {
-    const backend = await hashingDeflateBackend();
+    const backend = await hashingBackend(['Sec-WebSocket-Extensions: permessage-deflate']);
     const tp = await openTestProxy({ target: backend.url });
     const client = await openRawClient(tp.port);
     client.socket.write(upgradeHead('/ws', ['Sec-WebSocket-Extensions: permessage-deflate']));
@@ -61,8 +35,11 @@ describe('a stream of decompression bombs', () => {
     expect(String(line['msg'])).toMatch(
       /more than 16 MiB of compressed input from the client waited to be inflated .*decoding stops here to bound memory\); forwarding goes on/,
     );
-    await until(() => backend.got.bytes >= bytes || undefined, 'every byte at the backend', { timeoutMs: 30_000, seen: () => backend.got.bytes });
-    expect(backend.got.bytes).toBe(bytes);
-    expect(backend.got.hash.digest('hex')).toBe(sent.digest('hex'));
+    await until(() => (backend.got[0]?.bytes ?? 0) >= bytes || undefined, 'every byte at the backend', {
+      timeoutMs: 30_000,
+      seen: () => backend.got[0]?.bytes,
+    });
+    expect(backend.got[0]!.bytes).toBe(bytes);
+    expect(backend.got[0]!.hash.digest('hex')).toBe(sent.digest('hex'));
   });
 });

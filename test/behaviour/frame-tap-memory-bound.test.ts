@@ -13,15 +13,15 @@
  * The backend must receive exactly the bytes the client sent: the observer changes nothing.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import net from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SessionSink } from '../../src/sinks/bus.js';
 import type { MessageHook } from '../../src/tunnel/hooks.js';
 import { MESSAGE_LIMIT } from '../../src/tunnel/message-reader.js';
+import { hashingBackend } from '../support/backends.js';
 import { defer, runDeferred } from '../support/cleanup.js';
-import { frame, hasHead, openTestProxy, rawClient, switchingHead, upgradeHead, type TestProxy } from '../support/helpers.js';
+import { frame, hasHead, openTestProxy, rawClient, upgradeHead, type TestProxy } from '../support/helpers.js';
 import { until } from '../support/wait.js';
 
 afterEach(runDeferred);
@@ -47,32 +47,6 @@ const MAX_MESSAGE = 1 * MiB;
 const TRACKER_BOUND = 3 * MiB;
 /** What a session costs besides the attack (its sockets' state, the records): generous. */
 const SLACK = 1 * MiB;
-
-/** A backend that answers the upgrade and hashes what it receives after it (it keeps nothing else). */
-async function hashingBackend(): Promise<{ url: string; got: { bytes: number; hash: ReturnType<typeof createHash> }[] }> {
-  const got: { bytes: number; hash: ReturnType<typeof createHash> }[] = [];
-  const server = net.createServer((socket) => {
-    const conn = { bytes: 0, hash: createHash('sha256') };
-    got.push(conn);
-    let head: Buffer | undefined = Buffer.alloc(0);
-    socket.on('error', () => {});
-    socket.on('data', (d: Buffer) => {
-      if (head !== undefined) {
-        head = Buffer.concat([head, d]);
-        const end = head.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        socket.write(switchingHead());
-        d = head.subarray(end + 4);
-        head = undefined;
-      }
-      conn.bytes += d.length;
-      conn.hash.update(d);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  defer(() => new Promise<void>((r) => server.close(() => r())));
-  return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, got };
-}
 
 interface Rig {
   tp: TestProxy;

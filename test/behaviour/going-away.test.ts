@@ -16,6 +16,13 @@ import { until } from '../support/wait.js';
 
 afterEach(runDeferred);
 
+/** The client's close and the server's, once both came: each must be wstap's 1001. */
+async function bothGotGoingAway(closed: Promise<{ code: number; reason: string }>, atServer: { code: number; reason: string }[]): Promise<void> {
+  expect(await closed).toEqual({ code: 1001, reason: 'wstap is shutting down' });
+  await until(() => atServer[0], 'the server to see the close');
+  expect(atServer[0]).toEqual({ code: 1001, reason: 'wstap is shutting down' });
+}
+
 describe('wstap shuts down with sessions open', () => {
   it('both ws peers get 1001 "wstap is shutting down"; the end says wstap closed it, and blames nobody', async () => {
     const server = await startWsServer();
@@ -31,9 +38,7 @@ describe('wstap shuts down with sessions open', () => {
     await new Promise((r) => ws.once('message', r));
     const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: reason.toString() })));
     await tp.proxy.close(0);
-    expect(await closed).toEqual({ code: 1001, reason: 'wstap is shutting down' });
-    await until(() => atServer[0], 'the server to see the close');
-    expect(atServer[0]).toEqual({ code: 1001, reason: 'wstap is shutting down' });
+    await bothGotGoingAway(closed, atServer);
     const { end } = await tp.nextEnd();
     expect(end).toMatchObject({ endedBy: 'proxy', how: 'shutdown' });
     expect(end.ws!.close).toMatchObject({ initiator: 'wstap', code: 1001, reason: 'wstap is shutting down' });
@@ -93,9 +98,7 @@ describe('wstap shuts down with sessions open', () => {
     ws.send('hello '.repeat(50));
     expect((await new Promise<Buffer>((r) => ws.once('message', r))).toString()).toBe('hello '.repeat(50));
     await tp.proxy.close(0);
-    expect(await closed).toEqual({ code: 1001, reason: 'wstap is shutting down' });
-    await until(() => atServer[0], 'the server to see the close');
-    expect(atServer[0]).toEqual({ code: 1001, reason: 'wstap is shutting down' });
+    await bothGotGoingAway(closed, atServer);
     const { end } = await tp.nextEnd();
     expect(end).toMatchObject({ endedBy: 'proxy', how: 'shutdown' });
     expect(end.ws!.close).toMatchObject({ initiator: 'wstap', code: 1001, reason: 'wstap is shutting down' });
@@ -113,9 +116,7 @@ describe('wstap shuts down with sessions open', () => {
     ws.send('held');
     ws.send('behind');
     await tp.proxy.close(0);
-    expect(await closed).toEqual({ code: 1001, reason: 'wstap is shutting down' });
-    await until(() => atServer[0], 'the server to see the close');
-    expect(atServer[0]).toEqual({ code: 1001, reason: 'wstap is shutting down' });
+    await bothGotGoingAway(closed, atServer);
     // A 1001 (not the 1006 of a connection cut after the linger): the close did not wait for the hook.
     expect(serverGot).toEqual(['first']);
   });

@@ -17,6 +17,32 @@ import { wsBackend } from '../support/replay.js';
 beforeAll(ensureBuilt, 120_000);
 afterEach(runDeferred);
 
+/** A session the backend closed with 4001 "short" when the client said something, recorded through wstap. */
+async function recordServerClose(): Promise<string> {
+  const backend = await wsBackend((ws) => ws.on('message', () => ws.close(4001, 'short')));
+  const { file } = await recordThroughProxy(`http://127.0.0.1:${backend.port}`, async (wsUrl) => {
+    const c = await openClient(wsUrl('/ws'));
+    c.ws.send('bye?');
+    await c.closed;
+  });
+  return file;
+}
+
+/** `wstap serve file` on a port it picks, and its URL. */
+async function serveBin(file: string): Promise<{ bin: ReturnType<typeof startBin>; url: string }> {
+  const bin = startBin(['serve', file, '--port', '0']);
+  return { bin, url: (await bin.waitFor(/on (ws:\/\/\S+)/, 'the serve URL'))[1]! };
+}
+
+/** A client that speaks once and resolves with how the played session closed it. */
+async function sayByeTo(url: string): Promise<{ code: number; reason: Buffer }> {
+  const ws = new WebSocket(`${url}/ws`);
+  ws.on('error', () => {});
+  await new Promise((r) => ws.once('open', r));
+  ws.send('bye?');
+  return new Promise((r) => ws.once('close', (code, reason) => r({ code, reason })));
+}
+
 describe('recordings a replay cannot play as they are', () => {
   it('serve, with no tunnelled session in the recording: one line naming the file, exit 2', async () => {
     const backend = await demoBackend();
@@ -47,23 +73,13 @@ describe('recordings a replay cannot play as they are', () => {
   });
 
   it('serve, with a close code ws cannot send (1004) and a reason over 123 bytes: the client sees the connection cut, serve goes on', async () => {
-    const backend = await wsBackend((ws) => ws.on('message', () => ws.close(4001, 'short')));
-    const { file } = await recordThroughProxy(`http://127.0.0.1:${backend.port}`, async (wsUrl) => {
-      const c = await openClient(wsUrl('/ws'));
-      c.ws.send('bye?');
-      await c.closed;
-    });
+    const file = await recordServerClose();
     // The wire allows what ws does not send: edit the recorded close as a foreign peer would have sent it.
     const long = 'x'.repeat(200);
     writeFileSync(file, readFileSync(file, 'utf8').replaceAll('4001', '1004').replaceAll('"short"', `"${long}"`));
-    const bin = startBin(['serve', file, '--port', '0']);
-    const url = (await bin.waitFor(/on (ws:\/\/\S+)/, 'the serve URL'))[1]!;
+    const { bin, url } = await serveBin(file);
     for (let i = 0; i < 2; i++) {
-      const ws = new WebSocket(`${url}/ws`);
-      ws.on('error', () => {});
-      await new Promise((r) => ws.once('open', r));
-      ws.send('bye?');
-      const code = await new Promise<number>((r) => ws.once('close', (c) => r(c)));
+      const { code } = await sayByeTo(url);
       expect(code).toBe(1006);
     }
     bin.proc.kill('SIGTERM');
@@ -72,20 +88,10 @@ describe('recordings a replay cannot play as they are', () => {
   });
 
   it('serve, with a recorded reason over 123 bytes on a code ws can send: the close goes out with the reason cut to 123 bytes', async () => {
-    const backend = await wsBackend((ws) => ws.on('message', () => ws.close(4001, 'short')));
-    const { file } = await recordThroughProxy(`http://127.0.0.1:${backend.port}`, async (wsUrl) => {
-      const c = await openClient(wsUrl('/ws'));
-      c.ws.send('bye?');
-      await c.closed;
-    });
+    const file = await recordServerClose();
     writeFileSync(file, readFileSync(file, 'utf8').replaceAll('"short"', `"${'é'.repeat(100)}"`));
-    const bin = startBin(['serve', file, '--port', '0']);
-    const url = (await bin.waitFor(/on (ws:\/\/\S+)/, 'the serve URL'))[1]!;
-    const ws = new WebSocket(`${url}/ws`);
-    ws.on('error', () => {});
-    await new Promise((r) => ws.once('open', r));
-    ws.send('bye?');
-    const [code, reason] = await new Promise<[number, Buffer]>((r) => ws.once('close', (c, why) => r([c, why])));
+    const { bin, url } = await serveBin(file);
+    const { code, reason } = await sayByeTo(url);
     expect(code).toBe(4001);
     expect(reason.toString()).toBe('é'.repeat(61));
     bin.proc.kill('SIGTERM');
