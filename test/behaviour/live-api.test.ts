@@ -10,7 +10,8 @@ import { parseRecording } from '../../src/recording/loader.js';
 import { type HistoryEvent, type HistoryOptions, type SessionDetail, SessionHistory, type SessionSummary } from '../../src/sinks/history.js';
 import { startWsServer } from '../support/backends.js';
 import { defer, runDeferred } from '../support/cleanup.js';
-import { fakeJwt, openTestProxy, type TestProxy } from '../support/helpers.js';
+import { atLeast, expectSameBytes, openTunnel } from '../support/fidelity.js';
+import { fakeJwt, frame, openTestProxy, proxyInFront, startRawBackend, type TestProxy } from '../support/helpers.js';
 import { closeClient, openClient } from '../support/recording.js';
 import { until } from '../support/wait.js';
 
@@ -178,6 +179,39 @@ describe('the live view API', () => {
     expect(page.dropped).toBe(12);
     expect(page.messages[0]!.seq).toBe(13);
     await closeClient(c);
+  });
+
+  it('the observer changes nothing: with the history on, bytes out equal bytes in both ways, and the API has every message', async () => {
+    const history = new SessionHistory();
+    const { backend, tp } = await proxyInFront(await startRawBackend(), { history, sinks: [history] });
+    const { client, conn, request, response } = await openTunnel(tp, backend);
+    const fromClient = [
+      frame(1, 'hello', { mask: true }),
+      frame(1, 'frag-', { fin: false, mask: true }),
+      frame(9, 'ping', { mask: true }),
+      frame(0, 'ment', { mask: true }),
+      frame(2, Buffer.alloc(9000, 7), { mask: true }),
+    ];
+    const fromServer = [frame(1, 'welcome'), frame(2, Buffer.alloc(70_000, 3)), frame(10, 'pong')];
+    for (const f of fromClient) client.socket.write(f);
+    for (const f of fromServer) conn.socket.write(f);
+    const up = Buffer.concat([request, ...fromClient]);
+    const down = Buffer.concat([response, ...fromServer]);
+    expectSameBytes(await conn.waitFor(atLeast(up.length)), up);
+    expectSameBytes(await client.waitFor(atLeast(down.length)), down);
+    await until(() => (history.messages('ws-1', 0, 100)?.messages.length ?? 0) >= 7 || undefined, 'seven messages in the history');
+    const kept = history.messages('ws-1', 0, 100)!.messages;
+    expect(kept.map((m) => [m.from, m.kind])).toEqual(
+      expect.arrayContaining([
+        ['client', 'text'],
+        ['client', 'ping'],
+        ['client', 'binary'],
+        ['server', 'text'],
+        ['server', 'binary'],
+        ['server', 'pong'],
+      ]),
+    );
+    expect(kept.filter((m) => m.from === 'client' && m.kind === 'text').map((m) => m.text)).toEqual(['hello', 'frag-ment']);
   });
 
   it('a foreign Host is refused (DNS rebinding); IP addresses, localhost and the health check are not', async () => {
