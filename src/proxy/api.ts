@@ -8,7 +8,8 @@ import type http from 'node:http';
 import { recordingToHar } from '../recording/har.js';
 import { parseRecording } from '../recording/loader.js';
 import { RECORDING_FORMAT, RECORDING_VERSION, type RecordingHeader } from '../recording/format.js';
-import type { HistoryEvent, SessionHistory } from '../sinks/history.js';
+import type { HistoryEvent, HistoryOptions, MessageFilter, SessionHistory } from '../sinks/history.js';
+import { redactDeep } from '../secrets/free-text.js';
 import { WSTAP_VERSION } from '../version.js';
 import type { Route } from './routes.js';
 
@@ -88,39 +89,96 @@ function download(history: SessionHistory, id: string, format: 'har' | 'jsonl', 
 
 /** Bytes an event-stream client may have unread before message events are skipped for it (and counted). */
 const STREAM_BACKLOG = 1024 * 1024;
+/** Messages are sent in batches: at most this often (a page parses one batch per event, not one event per message)… */
+const BATCH_MS = 50;
+/** …or when this much is waiting. */
+const BATCH_BYTES = 256 * 1024;
+/** How often the counts of the sessions with traffic are sent (an `activity` event). */
+const ACTIVITY_MS = 1000;
 
-/** GET /__wstap/api/events: Server-Sent Events, one per history event; a slow reader skips message events, never the others. */
+/** ?session=<id> (that session's messages), ?messages=none or all (the default). */
+function messageFilter(q: URLSearchParams): MessageFilter {
+  const session = q.get('session');
+  if (session) return { session };
+  return q.get('messages') === 'none' ? 'none' : 'all';
+}
+
+/**
+ * GET /__wstap/api/events: Server-Sent Events. `session`, `finding`, `end` and `evicted` as they
+ * happen; the messages the filter asks for in batches (`messages`: a JSON array of messages, each
+ * with its session and seq); `activity` each second with the counts of the sessions that had
+ * traffic; `skipped` when this reader fell more than 1 MiB behind and messages were left out
+ * for it (never the other events): the paged messages endpoint has them.
+ */
 function eventStream(history: SessionHistory, req: http.IncomingMessage, res: http.ServerResponse): void {
   res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive', ...SAFE });
   res.write('retry: 2000\n\n');
   let skipped = 0;
-  const send = (e: HistoryEvent): void => {
-    if (e.type === 'message' && res.writableLength > STREAM_BACKLOG) {
-      skipped++;
-      return;
-    }
+  let batch: string[] = [];
+  let batchBytes = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = (): void => {
+    timer = undefined;
     if (skipped) {
       res.write(`event: skipped\ndata: ${JSON.stringify({ messages: skipped })}\n\n`);
       skipped = 0;
     }
-    res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+    if (!batch.length) return;
+    res.write(`event: messages\ndata: [${batch.join(',')}]\n\n`);
+    batch = [];
+    batchBytes = 0;
   };
-  const unsubscribe = history.subscribe(send);
+  const send = (e: HistoryEvent): void => {
+    if (e.type !== 'message') {
+      flush();
+      res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+      return;
+    }
+    if (res.writableLength > STREAM_BACKLOG) {
+      skipped++;
+      return;
+    }
+    const json = JSON.stringify(e.message);
+    batch.push(json);
+    batchBytes += json.length;
+    if (batchBytes >= BATCH_BYTES) flush();
+    else timer ??= setTimeout(flush, BATCH_MS);
+  };
+  const unsubscribe = history.subscribe(send, messageFilter(queryOf(req)));
+  let clock = history.activity(Number.MAX_SAFE_INTEGER).clock;
+  const activity = setInterval(() => {
+    const a = history.activity(clock);
+    clock = a.clock;
+    if (a.sessions.length) res.write(`event: activity\ndata: ${JSON.stringify(a)}\n\n`);
+  }, ACTIVITY_MS);
+  activity.unref();
   // A comment now and then keeps intermediaries from closing an idle stream.
   const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
   keepAlive.unref();
   const stop = (): void => {
     clearInterval(keepAlive);
+    clearInterval(activity);
+    if (timer) clearTimeout(timer);
     unsubscribe();
   };
   req.once('close', stop);
   res.once('close', stop);
 }
 
-export function apiRoutes(history: SessionHistory): Route[] {
+/** What the page shows about this wstap: its version, its target (redacted) and what the history keeps. */
+export interface ProxyInfo {
+  version: string;
+  target: string;
+  history: Required<HistoryOptions>;
+}
+
+export function apiRoutes(history: SessionHistory, target: string): Route[] {
+  const info: ProxyInfo = redactDeep({ version: WSTAP_VERSION, target, history: history.limits });
   return [
+    { method: 'GET', path: `${API_PREFIX}info`, handle: (_req, res) => json(res, 200, info) },
     { method: 'GET', path: `${API_PREFIX}sessions`, handle: (_req, res) => json(res, 200, history.list()) },
     { method: 'GET', path: `${API_PREFIX}sessions/`, prefix: true, handle: (req, res) => sessionRoute(history, req, res) },
     { method: 'GET', path: `${API_PREFIX}events`, handle: (req, res) => eventStream(history, req, res) },
+    { method: 'GET', path: `${API_PREFIX}findings`, handle: (_req, res) => json(res, 200, { findings: history.findings() }) },
   ];
 }

@@ -44,6 +44,8 @@ export interface MessageLatency {
   /** The correlation id both carried. */
   key?: string;
   to: 'request' | 'ping';
+  /** The number in its session (from 1, every message and control frame counted) of the message this one answers. */
+  answers: number;
 }
 
 /** A message while the tap builds it: the decoder makes it, the latency tracker adds its pairing, then it is emitted. */

@@ -6,7 +6,7 @@
  * from the redacted views and through the recording's redaction (recording/events.ts), so only
  * redacted data ever leaves it.
  */
-import type { Finding } from '../session/finding.js';
+import type { Finding, FindingCode } from '../session/finding.js';
 import type { Side, WsMessage } from '../session/message.js';
 import type { Session, SessionEnd } from '../session/session.js';
 import { closeEvent, messageEvent, openEvent } from '../recording/events.js';
@@ -83,7 +83,9 @@ class MessageRing {
   private pos = new Float64Array(0);
   private len = new Uint32Array(0);
   private latency = new Float64Array(0);
-  /** from (bit 0), compressed (1), truncated (2), opcode (bits 8-11: the kind follows from it), close code (bits 16-31). */
+  /** The seq of the message this one answers (0: none). */
+  private answers = new Float64Array(0);
+  /** from (bit 0), compressed (1), truncated (2), answers a ping (3), opcode (bits 8-11: the kind follows from it), close code (bits 16-31). */
   private meta = new Uint32Array(0);
   private frames = new Uint32Array(0);
 
@@ -105,9 +107,16 @@ class MessageRing {
     this.wire[i] = m.wireSize;
     this.pos[i] = pos;
     this.len[i] = len;
-    this.latency[i] = m.latency && Number.isFinite(m.latency.ms) ? m.latency.ms : Number.NaN;
+    const paired = m.latency !== undefined && Number.isFinite(m.latency.ms);
+    this.latency[i] = paired ? m.latency!.ms : Number.NaN;
+    this.answers[i] = paired ? m.latency!.answers : 0;
     this.meta[i] =
-      (m.from === 'server' ? 1 : 0) | (m.compressed ? 2 : 0) | (m.truncated ? 4 : 0) | ((m.opcode & 0xf) << 8) | ((m.closeCode ?? 0) << 16);
+      (m.from === 'server' ? 1 : 0) |
+      (m.compressed ? 2 : 0) |
+      (m.truncated ? 4 : 0) |
+      (m.latency?.to === 'ping' ? 8 : 0) |
+      ((m.opcode & 0xf) << 8) |
+      ((m.closeCode ?? 0) << 16);
     this.frames[i] = m.frames;
     this.count++;
     return dropped;
@@ -146,7 +155,9 @@ class MessageRing {
       lastByteAt: this.t[i]!,
       truncated: (meta & 4) !== 0,
       ...(kind === 'close' && data.length >= 2 ? { closeCode, closeReason: data.toString('utf8', 2) } : {}),
-      ...(Number.isNaN(latency) ? {} : { latency: { ms: latency, to: 'request' as const } }),
+      ...(Number.isNaN(latency)
+        ? {}
+        : { latency: { ms: latency, to: meta & 8 ? ('ping' as const) : ('request' as const), answers: this.answers[i]! } }),
     };
     return { m, t: this.t[i]!, seq: this.firstSeq + k };
   }
@@ -162,6 +173,7 @@ class MessageRing {
     this.wire = copy(this.wire, (n) => new Float64Array(n));
     this.pos = copy(this.pos, (n) => new Float64Array(n));
     this.latency = copy(this.latency, (n) => new Float64Array(n));
+    this.answers = copy(this.answers, (n) => new Float64Array(n));
     this.len = copy(this.len, (n) => new Uint32Array(n));
     this.meta = copy(this.meta, (n) => new Uint32Array(n));
     this.frames = copy(this.frames, (n) => new Uint32Array(n));
@@ -188,6 +200,8 @@ interface Entry {
   /** Messages let go (the per-session or the byte bound). */
   dropped: number;
   counts: Record<Side, DirectionCount>;
+  /** The history's clock at this session's last message. */
+  touched: number;
 }
 
 /** One row of the session list. */
@@ -218,8 +232,12 @@ export interface SessionDetail {
   kept: { first?: number; last?: number; dropped: number };
 }
 
-/** A kept message as the API gives it: the recording's message event, with its number in the session. */
-export type HistoryMessage = MessageEvent & { seq: number };
+/**
+ * A kept message as the API gives it: the recording's message event, with its number in the
+ * session (from 1, control frames counted) and, for an answer, the number of the request (or
+ * ping) it answers.
+ */
+export type HistoryMessage = MessageEvent & { seq: number; answers?: number };
 
 export type HistoryEvent =
   | { type: 'session'; session: SessionSummary }
@@ -230,6 +248,32 @@ export type HistoryEvent =
 
 export type HistoryListener = (e: HistoryEvent) => void;
 
+/** Whose messages a subscriber gets: every session's, one session's (its id), or none (it still gets every other event). */
+export type MessageFilter = 'all' | 'none' | { session: string };
+
+/** One finding code over the kept sessions: the live view's findings panel. */
+export interface FindingGroup {
+  code: FindingCode;
+  severity: Finding['severity'];
+  /** The newest instance's facts and fix. */
+  message: string;
+  hint: string;
+  /** Kept sessions with this code, newest first. */
+  sessions: string[];
+}
+
+/** Message counts of the sessions that had traffic since a clock reading. */
+export interface Activity {
+  clock: number;
+  sessions: { id: string; messages: Record<Side, DirectionCount> }[];
+}
+
+function historyMessage(id: string, m: WsMessage, t: number, ts: number, seq: number): HistoryMessage {
+  const out: HistoryMessage = { ...messageEvent(id, m, t, ts, 'full'), seq };
+  if (m.latency && Number.isFinite(m.latency.ms)) out.answers = m.latency.answers;
+  return out;
+}
+
 export class SessionHistory implements SessionSink {
   readonly name = 'live view';
   readonly wantsFrames = true;
@@ -238,9 +282,13 @@ export class SessionHistory implements SessionSink {
    * unmask whole binary payloads that nothing else reads (bulk traffic pays for every byte).
    */
   readonly binaryBytes = 4 * 1024;
-  private readonly limits: Required<HistoryOptions>;
+  readonly limits: Required<HistoryOptions>;
   private readonly entries = new Map<string, Entry>();
-  private readonly listeners = new Set<HistoryListener>();
+  private readonly listeners = new Map<HistoryListener, MessageFilter>();
+  /** Subscribers that want some session's messages (a message event is built only for them). */
+  private messageListeners = 0;
+  /** Counts messages: what Activity is measured against. */
+  private clock = 0;
   private readonly payloads: PayloadRing;
   /** A payload is kept up to this many bytes (a quarter of the ring: one message never evicts all the others). */
   private readonly payloadCap: number;
@@ -265,6 +313,7 @@ export class SessionHistory implements SessionSink {
       ring: undefined,
       dropped: 0,
       counts: { client: { messages: 0, bytes: 0 }, server: { messages: 0, bytes: 0 } },
+      touched: this.clock,
     };
     this.entries.set(session.id, e);
     this.evictSessions();
@@ -277,6 +326,7 @@ export class SessionHistory implements SessionSink {
     const c = e.counts[m.from];
     c.messages++;
     c.bytes += m.wireSize;
+    e.touched = ++this.clock;
     const t = roundMs(m.lastByteAt - e.t0);
     const data = m.data.length > this.payloadCap ? m.data.subarray(0, this.payloadCap) : m.data;
     const pos = this.payloads.put(data);
@@ -285,10 +335,7 @@ export class SessionHistory implements SessionSink {
       e.dropped++;
       this.evictedMessages++;
     }
-    if (this.listeners.size) {
-      const seq = ring.firstSeq + ring.count - 1;
-      this.emit({ type: 'message', session: session.id, message: { ...messageEvent(session.id, m, t, Math.round(e.ts0 + t), 'full'), seq } });
-    }
+    if (this.messageListeners) this.emitMessage(e, m, t, ring.firstSeq + ring.count - 1);
   }
 
   finding(session: Session, finding: Finding): void {
@@ -370,7 +417,7 @@ export class SessionHistory implements SessionSink {
     let k = Math.max(0, after - ring.firstSeq + 1);
     for (; k < ring.count && out.length < limit; k++) {
       const { m, t, seq } = ring.at(k, this.payloads);
-      out.push({ ...messageEvent(id, m, t, Math.round(e.ts0 + t), 'full'), seq });
+      out.push(historyMessage(id, m, t, Math.round(e.ts0 + t), seq));
     }
     return { messages: out, dropped: e.dropped, more: k < ring.count };
   }
@@ -391,13 +438,61 @@ export class SessionHistory implements SessionSink {
 
   // --- the event stream ----------------------------------------------------------------
 
-  subscribe(listener: HistoryListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /** Every event from now on, the messages as `messages` says (all by default). */
+  subscribe(listener: HistoryListener, messages: MessageFilter = 'all'): () => void {
+    if (this.listeners.has(listener)) return () => {};
+    this.listeners.set(listener, messages);
+    if (messages !== 'none') this.messageListeners++;
+    return () => {
+      if (!this.listeners.delete(listener)) return;
+      if (messages !== 'none') this.messageListeners--;
+    };
+  }
+
+  /** The sessions whose counts changed since `clock` (a reading from an earlier call; 0 for all of them). */
+  activity(since: number): Activity {
+    const sessions: Activity['sessions'] = [];
+    for (const e of this.entries.values()) {
+      if (e.touched > since) sessions.push({ id: e.session.id, messages: { client: { ...e.counts.client }, server: { ...e.counts.server } } });
+    }
+    return { clock: this.clock, sessions };
+  }
+
+  /** Each finding code once over the kept sessions, errors first, then by how many sessions have it. */
+  findings(): FindingGroup[] {
+    const groups = new Map<string, FindingGroup>();
+    for (const e of [...this.entries.values()].reverse()) {
+      const seen = new Set<string>();
+      for (const f of [...e.view.findings, ...(e.end ? e.end.findings : e.live)]) {
+        let g = groups.get(f.code);
+        if (!g) {
+          g = { code: f.code, severity: f.severity, message: f.message, hint: f.hint, sessions: [] };
+          groups.set(f.code, g);
+        }
+        if (!seen.has(f.code)) g.sessions.push(e.session.id);
+        seen.add(f.code);
+      }
+    }
+    const rank = { error: 0, warn: 1, info: 2 } as const;
+    return [...groups.values()].sort((a, b) => rank[a.severity] - rank[b.severity] || b.sessions.length - a.sessions.length);
+  }
+
+  private emitMessage(e: Entry, m: WsMessage, t: number, seq: number): void {
+    const id = e.session.id;
+    let event: HistoryEvent | undefined;
+    for (const [l, filter] of this.listeners) {
+      if (filter === 'none' || (filter !== 'all' && filter.session !== id)) continue;
+      event ??= { type: 'message', session: id, message: historyMessage(id, m, t, Math.round(e.ts0 + t), seq) };
+      try {
+        l(event);
+      } catch {
+        // As in emit().
+      }
+    }
   }
 
   private emit(event: HistoryEvent): void {
-    for (const l of this.listeners) {
+    for (const l of this.listeners.keys()) {
       try {
         l(event);
       } catch {

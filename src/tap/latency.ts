@@ -91,6 +91,8 @@ const round = (ms: number): number => Math.round(ms * 1000) / 1000;
 
 interface Unanswered {
   at: number;
+  /** Its number in the session. */
+  seq: number;
   /** compactKey() of its id. */
   key: string | undefined;
 }
@@ -105,7 +107,9 @@ export class LatencyTracker {
   /** Client messages waiting for an answer, oldest first. */
   private readonly unanswered: Unanswered[] = [];
   /** Pings waiting for their pong, by the side that sent them (made with the first ping). */
-  private pingsSent: { client: Map<string, number>; server: Map<string, number> } | undefined;
+  private pingsSent: { client: Map<string, { at: number; seq: number }>; server: Map<string, { at: number; seq: number }> } | undefined;
+  /** Messages seen: the number of the one being observed. */
+  private seen = 0;
   /** Answers paired with the oldest request because they carried no matching id (while an id path was known). */
   private inOrderWithPath = 0;
   /** Client messages without the --correlate path. */
@@ -139,28 +143,29 @@ export class LatencyTracker {
 
   /** Sees every message in order; returns its latency when it answers an earlier one. */
   observe(m: WsMessage): MessageLatency | undefined {
+    const seq = ++this.seen;
     if (m.kind === 'ping') {
       this.pingsSent ??= { client: new Map(), server: new Map() };
       const sent = this.pingsSent[m.from];
-      if (sent.size < MAX_OUTSTANDING) sent.set(compactKey(m.data.toString('latin1')), m.lastByteAt);
+      if (sent.size < MAX_OUTSTANDING) sent.set(compactKey(m.data.toString('latin1')), { at: m.lastByteAt, seq });
       return undefined;
     }
     if (m.kind === 'pong') {
       if (!this.pingsSent) return undefined;
       const sent = this.pingsSent[m.from === 'client' ? 'server' : 'client'];
       const key = compactKey(m.data.toString('latin1'));
-      const t = sent.get(key);
-      if (t !== undefined) {
+      const ping = sent.get(key);
+      if (ping !== undefined) {
         sent.delete(key);
-        const ms = m.lastByteAt - t;
+        const ms = m.lastByteAt - ping.at;
         this.pings.add(ms);
-        return { ms: round(ms), to: 'ping' };
+        return { ms: round(ms), to: 'ping', answers: ping.seq };
       }
       return undefined;
     }
     if (m.kind !== 'text' && m.kind !== 'binary') return undefined;
     if (m.from === 'client') {
-      this.request(m);
+      this.request(m, seq);
       return undefined;
     }
     return this.response(m);
@@ -170,7 +175,7 @@ export class LatencyTracker {
     return this.path && jsonCandidate(m) ? keyAtPath(m.data, this.path) : undefined;
   }
 
-  private request(m: WsMessage): void {
+  private request(m: WsMessage, seq: number): void {
     if (this.auto && !this.path && jsonCandidate(m)) {
       const k = detectIdKey(m.data);
       if (k) {
@@ -185,7 +190,7 @@ export class LatencyTracker {
       return;
     }
     if (this.unanswered.length >= MAX_OUTSTANDING) this.unanswered.shift();
-    this.unanswered.push({ at: m.lastByteAt, key: key === undefined ? undefined : compactKey(key) });
+    this.unanswered.push({ at: m.lastByteAt, seq, key: key === undefined ? undefined : compactKey(key) });
   }
 
   private response(m: WsMessage): MessageLatency | undefined {
@@ -198,7 +203,7 @@ export class LatencyTracker {
     const u = i === 0 ? this.unanswered.shift() : this.unanswered.splice(i, 1)[0];
     const ms = m.lastByteAt - u!.at;
     this.requests.add(ms);
-    const latency: MessageLatency = { ms: round(ms), to: 'request' };
+    const latency: MessageLatency = { ms: round(ms), to: 'request', answers: u!.seq };
     if (u!.key !== undefined && u!.key === kept) latency.key = key;
     else if (this.path) this.inOrderWithPath++;
     return latency;

@@ -7,7 +7,15 @@
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseRecording } from '../../src/recording/loader.js';
-import { type HistoryEvent, type HistoryOptions, type SessionDetail, SessionHistory, type SessionSummary } from '../../src/sinks/history.js';
+import {
+  type FindingGroup,
+  type HistoryEvent,
+  type HistoryMessage,
+  type HistoryOptions,
+  type SessionDetail,
+  SessionHistory,
+  type SessionSummary,
+} from '../../src/sinks/history.js';
 import { startWsServer } from '../support/backends.js';
 import { defer, runDeferred } from '../support/cleanup.js';
 import { atLeast, expectSameBytes, openTunnel } from '../support/fidelity.js';
@@ -36,11 +44,14 @@ function get(
 
 const getJson = async <T>(tp: TestProxy, path: string): Promise<T> => JSON.parse((await get(tp, path)).body) as T;
 
-/** The event stream, parsed as it comes. */
-function events(tp: TestProxy): { got: HistoryEvent[]; names: string[] } {
-  const got: HistoryEvent[] = [];
+type StreamEvent = { name: string; data: unknown };
+
+/** The event stream, parsed as it comes: each event's name and data; `messages` flattens the batches. */
+function events(tp: TestProxy, query = ''): { got: StreamEvent[]; names: string[]; messages: HistoryMessage[] } {
+  const got: StreamEvent[] = [];
   const names: string[] = [];
-  const req = http.get({ host: '127.0.0.1', port: tp.port, path: '/__wstap/api/events' }, (res) => {
+  const messages: HistoryMessage[] = [];
+  const req = http.get({ host: '127.0.0.1', port: tp.port, path: `/__wstap/api/events${query}` }, (res) => {
     let buf = '';
     res.setEncoding('utf8');
     res.on('data', (d: string) => {
@@ -52,14 +63,15 @@ function events(tp: TestProxy): { got: HistoryEvent[]; names: string[] } {
         const data = /^data: (.*)$/m.exec(block)?.[1];
         if (name && data) {
           names.push(name);
-          got.push(JSON.parse(data) as HistoryEvent);
+          got.push({ name, data: JSON.parse(data) });
+          if (name === 'messages') messages.push(...(JSON.parse(data) as HistoryMessage[]));
         }
       }
     });
   });
   req.on('error', () => {});
   defer(() => req.destroy());
-  return { got, names };
+  return { got, names, messages };
 }
 
 async function rig(opts: HistoryOptions = {}): Promise<{ tp: TestProxy; history: SessionHistory }> {
@@ -119,7 +131,7 @@ describe('the live view API', () => {
     expect((await get(tp, '/__wstap/api/sessions/ws-9')).status).toBe(404);
   });
 
-  it('the event stream carries the session, its messages and its end as they happen', async () => {
+  it('the event stream carries the session, its messages (in batches, numbered) and its end as they happen', async () => {
     const { tp } = await rig();
     const stream = events(tp);
     await until(() => tp.proxy.stats().clientSockets > 0 || undefined, 'the stream to connect');
@@ -128,9 +140,42 @@ describe('the live view API', () => {
     await c.ask('two');
     await closeClient(c);
     await until(() => stream.names.includes('end') || undefined, 'the end event', { seen: () => stream.names });
-    expect(stream.names).toEqual(['session', 'message', 'message', 'message', 'message', 'message', 'message', 'end']);
-    const texts = stream.got.flatMap((e) => (e.type === 'message' && e.message.text !== undefined ? [e.message.text] : []));
-    expect(texts.slice(0, 4)).toEqual(['one', 'echo one', 'two', 'echo two']);
+    // Messages come in batches; every batch is sent before the end.
+    expect(stream.names.join(' ')).toMatch(/^session( messages)+ end$/);
+    expect(stream.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(stream.messages.slice(0, 4).map((m) => m.text)).toEqual(['one', 'echo one', 'two', 'echo two']);
+    // An answer names the request it answers.
+    expect(stream.messages.slice(0, 4).map((m) => m.answers)).toEqual([undefined, 1, undefined, 3]);
+    const end = stream.got.at(-1)!.data as Extract<HistoryEvent, { type: 'end' }>;
+    expect(end.session).toMatchObject({ id: 'ws-1', open: false, close: { code: 1000 } });
+  });
+
+  it('the stream can follow one session, or none with their counts each second; the findings come grouped by code', async () => {
+    const { tp } = await rig();
+    const one = events(tp, '?session=ws-2');
+    const none = events(tp, '?messages=none');
+    await until(() => (tp.proxy.stats().clientSockets > 1 ? true : undefined), 'the streams to connect');
+    const a = await openClient(tp.wsUrl('/a'), [], { headers: { Origin: 'http://a.test' } });
+    const b = await openClient(tp.wsUrl('/b'));
+    await a.ask('from a');
+    await b.ask('from b');
+    await b.ask('again b');
+    await until(() => (one.messages.length >= 4 ? true : undefined), 'the messages of ws-2', { seen: () => one.messages });
+    expect(one.messages.every((m) => m.session === 'ws-2')).toBe(true);
+    expect(one.names).toContain('session');
+    await until(() => (none.names.includes('activity') ? true : undefined), 'an activity event', { seen: () => none.names });
+    expect(none.names).not.toContain('messages');
+    const activity = none.got.find((e) => e.name === 'activity')!.data as { sessions: { id: string; messages: { client: { messages: number } } }[] };
+    expect(activity.sessions.map((s) => s.id).sort()).toEqual(['ws-1', 'ws-2']);
+    await closeClient(a);
+    await closeClient(b);
+    await tp.nextEnd();
+    await tp.nextEnd();
+    const { findings } = await getJson<{ findings: FindingGroup[] }>(tp, '/__wstap/api/findings');
+    const missing = findings.find((f) => f.code === 'origin-missing');
+    expect(missing).toMatchObject({ severity: 'info', sessions: ['ws-2'] });
+    expect(missing!.hint.length).toBeGreaterThan(10);
+    expect(findings.find((f) => f.code === 'auth-missing')?.sessions).toEqual(['ws-2', 'ws-1']);
   });
 
   it('a session as a recording and as a HAR: loadable, the same messages, redacted', async () => {

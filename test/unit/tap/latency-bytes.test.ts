@@ -61,7 +61,7 @@ describe('latency tracker: keys bounded in bytes', () => {
     const id = 'a'.repeat(100);
     t.observe(msg('client', 'text', JSON.stringify({ id }), 0));
     const l = t.observe(msg('server', 'text', JSON.stringify({ id: `${id}b` }), 5));
-    expect(l).toEqual({ ms: 5, to: 'request' });
+    expect(l).toEqual({ ms: 5, to: 'request', answers: 1 });
     expect(t.pairedInOrder).toBe(1);
   });
 
@@ -71,9 +71,9 @@ describe('latency tracker: keys bounded in bytes', () => {
     for (const [i, p] of payloads.entries()) t.observe(msg('client', 'ping', p, i));
     const pongs = [1, 2, 0].map((i) => t.observe(msg('server', 'pong', payloads[i]!, 20)));
     expect(pongs).toEqual([
-      { ms: 19, to: 'ping' },
-      { ms: 18, to: 'ping' },
-      { ms: 20, to: 'ping' },
+      { ms: 19, to: 'ping', answers: 2 },
+      { ms: 18, to: 'ping', answers: 3 },
+      { ms: 20, to: 'ping', answers: 1 },
     ]);
     expect(t.observe(msg('server', 'pong', payloads[0]!, 30))).toBeUndefined();
   });
