@@ -17,6 +17,7 @@ import { parseTarget, type Target } from '../wire/target.js';
 import { PROXY_DEFAULTS } from './defaults.js';
 import { readFirstHead } from './first-head.js';
 import { apiRoutes } from './api.js';
+import { uiRoutes } from './ui.js';
 import { healthRoute } from './health.js';
 import { createHttpForwarder, type HttpProblem } from './http-forward.js';
 import { isPolling, WebSocketPaths } from './http-log.js';
@@ -150,7 +151,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
         ),
     },
   );
-  const routes: Route[] = [healthRoute(target), ...(options.history ? apiRoutes(options.history) : [])];
+  const routes: Route[] = [healthRoute(target), ...(options.history ? [...apiRoutes(options.history, target.url), ...uiRoutes()] : [])];
   const controlHosts = new Set([os.hostname().toLowerCase(), ...(options.uiHosts ?? []).map((h) => h.toLowerCase())]);
   const wsPaths = new WebSocketPaths();
   const headTimeoutMs = options.headTimeoutMs ?? PROXY_DEFAULTS.headTimeoutMs;

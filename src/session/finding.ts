@@ -89,6 +89,23 @@ export const FINDING_CATALOG = {
 
 export type FindingCode = keyof typeof FINDING_CATALOG;
 
+/** A line of the handshake: the request or status line, or a header by its lower-case name. */
+export type HeadLine = 'request-line' | 'status-line' | `request:${string}` | `response:${string}`;
+
+/**
+ * The lines of the handshake each code is about: the live view marks them. A credential's own
+ * line (auth-expired) comes from the session's credentials, not from here.
+ */
+export const FINDING_LINES: Partial<Record<FindingCode, readonly HeadLine[]>> = {
+  'origin-duplicate': ['request:origin'],
+  'origin-disallowed': ['request:origin'],
+  'handshake-invalid': ['request-line', 'request:sec-websocket-key', 'request:sec-websocket-version', 'request:upgrade', 'request:connection'],
+  'upgrade-rejected': ['status-line'],
+  'upgrade-accept-invalid': ['status-line', 'response:sec-websocket-accept', 'response:upgrade', 'response:connection'],
+  'subprotocol-mismatch': ['request:sec-websocket-protocol', 'response:sec-websocket-protocol'],
+  'extension-mismatch': ['request:sec-websocket-extensions', 'response:sec-websocket-extensions'],
+};
+
 /** The codes of one phase, as a type: inspectors of that phase return only these. */
 export type FindingCodeOf<P extends FindingPhase> = {
   [C in FindingCode]: (typeof FINDING_CATALOG)[C]['phase'] extends P ? C : never;

@@ -3,7 +3,7 @@
  * only itself and the folders below it (docs/architecture.md has the order and why), no
  * module imports itself back through others, and almost nothing lies loose in src/.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../../support/process.js';
@@ -13,7 +13,8 @@ const SRC = path.join(ROOT, 'src');
 /** From the top of the flow down; folders on one row are peers and do not import each other. */
 const LAYERS: readonly (readonly string[])[] = [
   ['index.ts'],
-  ['cli'],
+  // ui: the live view's page, bundled for the browser (it imports the server's types, and plain data).
+  ['cli', 'ui'],
   ['demo', 'check', 'replay'],
   ['proxy'],
   ['upgrade'],
@@ -34,7 +35,7 @@ const rankOf = new Map<string, number>(LAYERS.flatMap((row, i) => row.map((unit)
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const p = path.join(dir, name);
-    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+    return statSync(p).isDirectory() ? files(p) : /\.tsx?$/.test(p) && !p.endsWith('.d.ts') ? [p] : [];
   });
 }
 
@@ -45,7 +46,9 @@ function importsOf(file: string): string[] {
   const out: string[] = [];
   for (const m of text.matchAll(IMPORT)) {
     const spec = m[1] ?? m[2]!;
-    if (spec.startsWith('.')) out.push(path.resolve(path.dirname(file), spec).replace(/\.js$/, '.ts'));
+    if (!spec.startsWith('.')) continue;
+    const ts = path.resolve(path.dirname(file), spec).replace(/\.js$/, '.ts');
+    out.push(existsSync(ts) || !existsSync(`${ts}x`) ? ts : `${ts}x`);
   }
   return out;
 }
