@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { WstapLogger } from '../log/logger.js';
 import { ListenError, startProxy, type ProxyOptions, type ProxyServer } from '../proxy/server.js';
 import { logStartup } from '../proxy/startup.js';
+import { SessionHistory } from '../sinks/history.js';
 import { createLogSink } from '../sinks/log-sink.js';
 import { authBypassEnabled, demoJwt, startDemoBackend } from './backend.js';
 
@@ -85,18 +86,26 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** A proxy of the demo, logging to the demo's log. */
-function demoProxy(logger: Logger, opts: Omit<ProxyOptions, 'logger' | 'sinks'>): Promise<ProxyServer> {
-  return startProxy({ ...opts, logger, sinks: [createLogSink(logger)] });
+/**
+ * A proxy of the demo, logging to the demo's log. Every demo proxy feeds the one history: the
+ * main proxy's live view shows the sessions of all of them (their ids say which).
+ */
+function demoProxy(logger: Logger, history: SessionHistory, opts: Omit<ProxyOptions, 'logger' | 'sinks'>): Promise<ProxyServer> {
+  return startProxy({ ...opts, logger, sinks: [createLogSink(logger), history] });
 }
 
-async function startMainProxy(logger: Logger, port: number, target: string, allowOrigins: string[], hosts?: string[]): Promise<ProxyServer> {
+async function startMainProxy(
+  logger: Logger,
+  history: SessionHistory,
+  opts: { port: number; target: string; allowOrigins: string[]; hosts?: string[] | undefined },
+): Promise<ProxyServer> {
+  const { port, target, allowOrigins, hosts } = opts;
   try {
-    return await demoProxy(logger, { target, port, allowOrigins, ...(hosts ? { hosts } : {}) });
+    return await demoProxy(logger, history, { target, port, allowOrigins, history, ...(hosts ? { hosts } : {}) });
   } catch (err) {
     if (!(err instanceof ListenError) || port === 0) throw err;
     logger.warn({ event: 'demo' }, `${err.message}; the demo uses a free port instead`);
-    return demoProxy(logger, { target, port: 0, allowOrigins, ...(hosts ? { hosts } : {}) });
+    return demoProxy(logger, history, { target, port: 0, allowOrigins, history, ...(hosts ? { hosts } : {}) });
   }
 }
 
@@ -106,9 +115,15 @@ export async function runDemo(log: WstapLogger, opts: DemoOptions): Promise<numb
   const say = (msg: string): void => logger.info({ event: 'demo' }, msg);
   const backend = await demoBackend(opts.backendPort);
   say(`demo backend on ${backend.url}: /ws allows Origins ${backend.allowedOrigins.join(', ')}, closes 1008 without credentials (auth bypass off)`);
-  const proxy = await startMainProxy(logger, opts.port, backend.url, backend.allowedOrigins, opts.hosts);
+  const history = new SessionHistory();
+  const proxy = await startMainProxy(logger, history, {
+    port: opts.port,
+    target: backend.url,
+    allowOrigins: backend.allowedOrigins,
+    hosts: opts.hosts,
+  });
   logStartup(logger, proxy, { allowOrigins: backend.allowedOrigins });
-  const normalizing = await demoProxy(logger, {
+  const normalizing = await demoProxy(logger, history, {
     target: backend.url,
     port: 0,
     hosts: ['127.0.0.1'],
@@ -117,8 +132,8 @@ export async function runDemo(log: WstapLogger, opts: DemoOptions): Promise<numb
     sessionIdPrefix: 'norm',
   });
   const downPort = await freePort();
-  const down = await demoProxy(logger, { target: `http://127.0.0.1:${downPort}`, port: 0, hosts: ['127.0.0.1'], sessionIdPrefix: 'down' });
-  const dns = await demoProxy(logger, { target: 'http://backend.invalid:8000', port: 0, hosts: ['127.0.0.1'], sessionIdPrefix: 'dns' });
+  const down = await demoProxy(logger, history, { target: `http://127.0.0.1:${downPort}`, port: 0, hosts: ['127.0.0.1'], sessionIdPrefix: 'down' });
+  const dns = await demoProxy(logger, history, { target: 'http://backend.invalid:8000', port: 0, hosts: ['127.0.0.1'], sessionIdPrefix: 'dns' });
   const ws = (p: ProxyServer, path = '/ws'): string => `ws://127.0.0.1:${p.port}${path}`;
   const good = 'http://localhost:3000';
 
@@ -168,7 +183,8 @@ export async function runDemo(log: WstapLogger, opts: DemoOptions): Promise<numb
 
   if (opts.keep) {
     say(
-      `demo done; still running (Ctrl-C to stop): wstap on ws://localhost:${proxy.port}/ws → backend ${backend.url}. ` +
+      `demo done; still running (Ctrl-C to stop): wstap on ws://localhost:${proxy.port}/ws → backend ${backend.url}; ` +
+        `the sessions in a browser: http://localhost:${proxy.port}/__wstap/. ` +
         `Try: npx wscat -c ws://localhost:${proxy.port}/ws -o http://localhost:3000 -H "Authorization: Bearer dev"`,
     );
     return new Promise<number>((resolve) => {

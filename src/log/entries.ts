@@ -6,12 +6,21 @@ import { phaseOf, worstSeverity, type Severity } from '../session/finding.js';
 import type { Side, WsMessage } from '../session/message.js';
 import { messagePreview, type EndView, type HandshakeView } from '../views/views.js';
 
-/** One line per upgrade; the headers only at debug level. */
-export type HandshakeLogEntry = { event: 'handshake'; statusLine?: string } & Omit<HandshakeView, 'requestHeaders' | 'responseHeaders'> &
+/** The address of a session in the live view (undefined with --no-ui). */
+export type ViewLink = (session: string) => string | undefined;
+
+/**
+ * One line per upgrade; the headers only at debug level. `view`: the session's page in the live
+ * view, on the line that ends a session that was not tunnelled.
+ */
+export type HandshakeLogEntry = { event: 'handshake'; statusLine?: string; view?: string } & Omit<
+  HandshakeView,
+  'requestHeaders' | 'responseHeaders'
+> &
   Partial<Pick<HandshakeView, 'requestHeaders' | 'responseHeaders'>>;
 
-/** One line per closed tunnel; its findings are those of the close (protocol errors were logged when they happened). */
-export type SessionEndLogEntry = { event: 'session-end' } & EndView;
+/** One line per closed tunnel; its findings are those of the close (protocol errors were logged when they happened); `view`: its page. */
+export type SessionEndLogEntry = { event: 'session-end'; view?: string } & EndView;
 
 export interface MessageLogEntry {
   event: 'message';

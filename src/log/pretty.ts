@@ -113,6 +113,7 @@ export function formatHandshake(e: HandshakeLogEntry, p: Palette, hints?: HintMe
   }
   if (e.body) out += row(p, 'Body', JSON.stringify(e.body.trim().slice(0, 200)));
   if (e.error && e.outcome !== 'failed') out += row(p, 'Error', flat(`${e.error.code}: ${e.error.message}`));
+  if (e.view) out += row(p, 'View', p.dim(e.view));
   out += formatFindings(e.findings, p, '    ', hints);
   return out;
 }
@@ -141,6 +142,7 @@ export function formatSessionEnd(e: SessionEndLogEntry, p: Palette, hints?: Hint
   }
   if (l?.pings) out += row(p, 'Ping', pct(l.pings));
   if (l?.proxyAddedMs) out += row(p, 'wstap added', `p50 ${l.proxyAddedMs.p50} ms · p99 ${l.proxyAddedMs.p99} · max ${l.proxyAddedMs.max}`);
+  if (e.view) out += row(p, 'View', p.dim(e.view));
   out += formatFindings(e.findings, p, '    ', hints);
   return out;
 }

@@ -4,7 +4,7 @@
  * finding codes. A hint is printed once per code per few minutes, on a line of its own.
  */
 import type { Logger } from 'pino';
-import { formatBytes, formatDuration } from '../log/entries.js';
+import { formatBytes, formatDuration, type ViewLink } from '../log/entries.js';
 import { HintMemory } from '../log/pretty.js';
 import { worstSeverity, type Finding, type Severity } from '../session/finding.js';
 import type { HandshakeView } from '../views/views.js';
@@ -33,15 +33,17 @@ const codes = (findings: readonly Finding[]): string =>
 /** Where the lines go: a logger (the CLI), or a function (the vitest fixture writes problems to standard error). */
 export type CompactOutput = Logger | ((level: Severity, text: string) => void);
 
-export function createCompactSink(out: CompactOutput): SessionSink {
+/** `view`: each session's page in the live view, at the end of its line. */
+export function createCompactSink(out: CompactOutput, view?: ViewLink): SessionSink {
   const hints = new HintMemory();
   const enabled = (level: Severity): boolean => typeof out === 'function' || out.isLevelEnabled(level);
   /** The start of each open tunnel's line, until it closes. */
   const open = new Map<string, { head: string; findings: readonly Finding[] }>();
-  const write = (head: string, findings: readonly Finding[]): void => {
+  const write = (id: string, head: string, findings: readonly Finding[]): void => {
     const level = worstSeverity(findings) ?? 'info';
     if (!enabled(level)) return;
-    let text = `${head}${codes(findings)}`;
+    const link = view?.(id);
+    let text = `${head}${codes(findings)}${link ? ` · ${link}` : ''}`;
     for (const f of findings) if (hints.seen(f.code, f.hint) === undefined) text += `\n    fix for ${f.code}: ${f.hint}`;
     if (typeof out === 'function') out(level, text);
     else out[level]({ event: 'session-line' }, text);
@@ -52,7 +54,7 @@ export function createCompactSink(out: CompactOutput): SessionSink {
     handshake(session, v) {
       const head = `${v.session} ${v.method} ${v.path} from ${v.client} → ${answerText(v)}`;
       if (session.outcome === 'tunnel') open.set(session.id, { head, findings: v.findings });
-      else write(head, v.findings);
+      else write(session.id, head, v.findings);
     },
     end(session, _end, v) {
       const start = open.get(session.id);
@@ -64,7 +66,7 @@ export function createCompactSink(out: CompactOutput): SessionSink {
           ? 'ended without a close frame (1006)'
           : `closed by ${c.initiator} ${c.code}${c.reason ? ` "${c.reason}"` : ''}${c.clean ? '' : ', unanswered'}`;
       const line = `${start?.head ?? session.id} · ${closed} after ${formatDuration(v.durationMs)} · ↑ ${formatBytes(v.bytes.clientToServer)} ↓ ${formatBytes(v.bytes.serverToClient)}`;
-      write(line, [...(start?.findings ?? []), ...v.findings]);
+      write(session.id, line, [...(start?.findings ?? []), ...v.findings]);
     },
   };
 }

@@ -12,6 +12,7 @@ import {
   sessionEndEntry,
   sessionEndLevel,
   sessionEndMessage,
+  type ViewLink,
 } from '../log/entries.js';
 import { PREVIEW_HEX_BYTES } from '../views/views.js';
 import type { SessionSink } from './bus.js';
@@ -21,6 +22,8 @@ export interface LogSinkOptions {
   hideControl?: boolean;
   /** Only message lines whose text payload matches. */
   match?: RegExp;
+  /** Each session's page in the live view, on its last line. */
+  view?: ViewLink;
 }
 
 export function createLogSink(logger: Logger, opts: LogSinkOptions = {}): SessionSink {
@@ -36,6 +39,8 @@ export function createLogSink(logger: Logger, opts: LogSinkOptions = {}): Sessio
       const level = handshakeLevel(view);
       if (!logger.isLevelEnabled(level)) return;
       const entry = handshakeEntry(view, debug);
+      const link = view.outcome === 'tunnel' ? undefined : opts.view?.(view.session);
+      if (link) entry.view = link;
       logger[level](entry, handshakeMessage(entry));
     },
     finding(session, f) {
@@ -45,6 +50,8 @@ export function createLogSink(logger: Logger, opts: LogSinkOptions = {}): Sessio
       const entry = sessionEndEntry(view);
       const level = sessionEndLevel(entry);
       if (!logger.isLevelEnabled(level)) return;
+      const link = opts.view?.(view.session);
+      if (link) entry.view = link;
       logger[level](entry, sessionEndMessage(entry));
     },
   };

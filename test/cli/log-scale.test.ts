@@ -87,10 +87,10 @@ describe('the log in a reconnect loop', () => {
     const sessionLines = out.split('\n').filter((l) => / ws-\d GET /.test(l));
     expect(sessionLines).toHaveLength(4);
     expect(sessionLines[0]).toMatch(
-      /ws-1 GET \/ok\?token=\[redacted\] from 127\.0\.0\.1:\d+ → 101 · closed by client 1000 after \d+ ms · ↑ \d+ B ↓ \d+ B$/,
+      /ws-1 GET \/ok\?token=\[redacted\] from 127\.0\.0\.1:\d+ → 101 · closed by client 1000 after \d+ ms · ↑ \d+ B ↓ \d+ B · http:\/\/localhost:\d+\/__wstap\/sessions\/ws-1$/,
     );
     expect(sessionLines[1]).toMatch(
-      /ws-2 GET \/ws from .* → 101 · closed by server 1008 "Authentication required" after .* · ▲ auth-missing ▲ close-policy$/,
+      /ws-2 GET \/ws from .* → 101 · closed by server 1008 "Authentication required" after .* · ▲ auth-missing ▲ close-policy · http:\/\/localhost:\d+\/__wstap\/sessions\/ws-2$/,
     );
     expect(count(out, 'fix for close-policy:')).toBe(1);
   });

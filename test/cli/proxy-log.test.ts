@@ -90,21 +90,36 @@ describe('pretty log', () => {
   });
 });
 
-describe('the live view API through the real bin', () => {
-  it('on by default: the startup line names the API, which lists the sessions; --no-ui turns it off', async () => {
+describe('the live view through the real bin', () => {
+  it("on by default: the startup line names the view, each session's last line links to its page, the API lists the sessions; --no-ui turns it off", async () => {
     const backend = await demoBackend();
     const { w, port } = await startJsonProxy(['--target', backend.url]);
     const line = await w.waitForJson((l) => l['event'] === 'control-surface', 'the control-surface line');
-    expect(line['url']).toBe(`http://localhost:${port}/__wstap/api/sessions`);
+    expect(line['url']).toBe(`http://localhost:${port}/__wstap/`);
+    expect(line['msg']).toContain(`live view: http://localhost:${port}/__wstap/`);
     const ws = wsClient(`ws://127.0.0.1:${port}/ws`, { headers: { Origin: 'http://localhost:3000', Authorization: `Bearer ${fakeJwt(600)}` } });
     await connected(ws);
     ws.close();
     await closed(ws);
+    const end = await w.waitForJson((l) => l['event'] === 'session-end', 'the session-end line');
+    expect(end['view']).toBe(`http://localhost:${port}/__wstap/sessions/ws-1`);
     const list = (await (await fetch(`http://127.0.0.1:${port}/__wstap/api/sessions`)).json()) as { sessions: { id: string; path: string }[] };
     expect(list.sessions.map((s) => s.id)).toEqual(['ws-1']);
+    const page = await fetch(end['view'] as string);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('/__wstap/assets/app.js');
 
     const off = await startJsonProxy(['--target', backend.url, '--no-ui']);
     expect((await fetch(`http://127.0.0.1:${off.port}/__wstap/api/sessions`)).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${off.port}/__wstap/`)).status).toBe(404);
     expect(off.w.json().some((l) => l['event'] === 'control-surface')).toBe(false);
+    const offWs = wsClient(`ws://127.0.0.1:${off.port}/ws`, {
+      headers: { Origin: 'http://localhost:3000', Authorization: `Bearer ${fakeJwt(600)}` },
+    });
+    await connected(offWs);
+    offWs.close();
+    await closed(offWs);
+    const offEnd = await off.w.waitForJson((l) => l['event'] === 'session-end', 'the session-end line');
+    expect(offEnd['view']).toBeUndefined();
   });
 });

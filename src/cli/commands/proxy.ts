@@ -4,7 +4,7 @@
  * gives open sessions a bounded grace, flushes, and exits 0.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { formatBytes } from '../../log/entries.js';
+import { formatBytes, type ViewLink } from '../../log/entries.js';
 import { createLogger, type WstapLogger } from '../../log/logger.js';
 import { PROXY_DEFAULTS } from '../../proxy/defaults.js';
 import { startProxy, type ProxyOptions, type ProxyServer } from '../../proxy/server.js';
@@ -72,7 +72,7 @@ export interface RunProxyOptions extends Omit<ProxyOptions, 'logger' | 'sinks'> 
 }
 
 /** The sinks of the proxy command: the recording first (it must not wait behind the terminal), then the log. */
-function sinksFor(log: WstapLogger, opts: RunProxyOptions): SessionSink[] {
+function sinksFor(log: WstapLogger, opts: RunProxyOptions, view: ViewLink): SessionSink[] {
   const sinks: SessionSink[] = [];
   if (opts.record) {
     const recorder = new Recorder({ ...opts.record, target: opts.target, version: WSTAP_VERSION, logger: log.logger });
@@ -86,8 +86,8 @@ function sinksFor(log: WstapLogger, opts: RunProxyOptions): SessionSink[] {
   }
   sinks.push(
     opts.compact
-      ? createCompactSink(log.logger)
-      : createLogSink(log.logger, { hideControl: opts.hideControl ?? false, ...(opts.match ? { match: opts.match } : {}) }),
+      ? createCompactSink(log.logger, view)
+      : createLogSink(log.logger, { hideControl: opts.hideControl ?? false, view, ...(opts.match ? { match: opts.match } : {}) }),
   );
   return sinks;
 }
@@ -98,8 +98,12 @@ export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise
   const { shutdownGraceMs, hideControl: _h, match: _m, record: _r, compact: _c, ui, ...proxyOptions } = opts;
   const summary = new RunSummarySink();
   const history = ui === false ? undefined : new SessionHistory(ui ? { messagesPerSession: ui.messagesPerSession } : {});
-  const sinks = [...sinksFor(log, opts), summary, ...(history ? [history] : [])];
+  // Each session's last log line links to its page in the live view (known once the port is).
+  let viewBase: string | undefined;
+  const view: ViewLink = (id) => (viewBase ? `${viewBase}sessions/${encodeURIComponent(id)}` : undefined);
+  const sinks = [...sinksFor(log, opts, view), summary, ...(history ? [history] : [])];
   const proxy = await startProxy({ ...proxyOptions, logger, sinks, ...(history ? { history } : {}) });
+  if (history) viewBase = `http://localhost:${proxy.port}/__wstap/`;
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
@@ -138,11 +142,11 @@ export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise
 
 /** Where the live view's API answers (and, when wstap listens beyond loopback, that it answers there too). */
 function logControlSurface(logger: WstapLogger['logger'], proxy: ProxyServer): void {
-  const url = `http://localhost:${proxy.port}/__wstap/api/sessions`;
+  const url = `http://localhost:${proxy.port}/__wstap/`;
   const wide = proxy.addresses.filter((a) => !/^(127\.|::1$|::ffff:127\.)/.test(a.address));
   logger.info(
-    { event: 'control-surface', url },
-    `live view API: ${url} (a session: /__wstap/api/sessions/<id>, events: /__wstap/api/events)` +
+    { event: 'control-surface', url, api: `${url}api/` },
+    `live view: ${url} (its API: ${url}api/sessions, events: ${url}api/events)` +
       (wide.length ? `; reachable on ${wide.map((a) => a.address).join(', ')} too (read-only, redacted)` : ''),
   );
 }
