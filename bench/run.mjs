@@ -27,7 +27,7 @@ const BENCH = path.join(ROOT, 'bench');
 
 const HELP = `usage: node bench/run.mjs [--quick] [--only a,b] [--targets a,b] [--reps N] [--out DIR] [--no-pin] [--no-nginx]
   --quick        about a minute: shorter loads, 200 idle connections, one repetition
-  --only         scenarios: ping-pong, small, bulk, compressed, idle (default: all)
+  --only         scenarios: ping-pong, small, bulk, compressed, idle, view (default: all)
   --targets      direct, pipe, wstap, wstap-no-ui, wstap-record, wstap-debug, nginx (default: all of these),
                  wstap-untuned (wstap without the Dockerfile's MALLOC_TRIM_THRESHOLD_; only when named)
   --reps N       repetitions of each load scenario (default 3; quick 1)
@@ -62,7 +62,7 @@ function parseArgs(argv) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
-const SCENARIOS = ['ping-pong', 'small', 'bulk', 'compressed', 'idle'];
+const SCENARIOS = ['ping-pong', 'small', 'bulk', 'compressed', 'idle', 'view'];
 const TARGETS = ['direct', 'pipe', 'wstap', 'wstap-no-ui', 'wstap-untuned', 'wstap-record', 'wstap-debug', 'nginx'];
 /** Run unless --targets names others; wstap-untuned only when asked for. */
 const DEFAULT_TARGETS = TARGETS.filter((t) => t !== 'wstap-untuned');
@@ -78,6 +78,8 @@ const FULL = {
   bulk: { connections: 4, inFlight: 8, size: 64 * 1024, binary: true, durationMs: 5_000, warmupMs: 1_000 },
   compressed: { connections: 50, inFlight: 32, size: 1024, binary: false, durationMs: 5_000, warmupMs: 1_000, deflate: true },
   idle: [2_000, 9_500],
+  // The live view with a page following one session: 10,000 round trips a second = 20,000 messages.
+  view: { connections: 1, inFlight: 64, size: 256, binary: false, rate: 10_000, durationMs: 5_000, warmupMs: 1_000 },
 };
 const QUICK = {
   reps: 1,
@@ -86,6 +88,7 @@ const QUICK = {
   bulk: { connections: 4, inFlight: 8, size: 64 * 1024, binary: true, durationMs: 1_000, warmupMs: 300 },
   compressed: { connections: 50, inFlight: 32, size: 1024, binary: false, durationMs: 1_000, warmupMs: 300, deflate: true },
   idle: [200],
+  view: { connections: 1, inFlight: 64, size: 256, binary: false, rate: 10_000, durationMs: 2_000, warmupMs: 500 },
 };
 const cfg = { ...(opts.quick ? QUICK : FULL) };
 if (opts.idle) {
@@ -444,11 +447,15 @@ function loadgen(spec) {
   return start('loadgen', ['node', path.join(BENCH, 'loadgen.mjs'), JSON.stringify(spec)], { core: LOAD_CORE });
 }
 
-/** One load on one target: warm up, then the measured phase with the proxy's CPU read around it. */
-async function measureLoad(target, spec) {
+/**
+ * One load on one target: warm up, then the measured phase with the proxy's CPU read around it.
+ * `around`: something to start once the load is warmed up and to report after it (a page on the live view).
+ */
+async function measureLoad(target, spec, around) {
   const lg = loadgen({ ...spec, url: `ws://127.0.0.1:${target.port}/bench` });
   try {
     await lg.waitFor((e) => e.event === 'ready' || e.event === 'error', 'ready', 60_000);
+    if (around) await around.ready();
     const pid = target.child?.pid;
     const c0 = pid ? cpuMs(pid) : undefined;
     const f0 = pid ? minorFaults(pid) : undefined;
@@ -468,6 +475,7 @@ async function measureLoad(target, spec) {
     const otherMs = machineBusyMs() - m0 - (proxyCpuMs ?? 0) - backendCpuMs - loadgenCpuMs - (o1.user + o1.system) / 1000;
     const backgroundPct = Math.max(0, (100 * otherMs) / ((performance.now() - w0) * os.cpus().length));
     const messages = done.roundTrips * 2;
+    const page = around ? await around.done() : undefined;
     const mb = (done.bytes * 2) / 1e6;
     return {
       ...done,
@@ -480,10 +488,39 @@ async function measureLoad(target, spec) {
       mbPerSec: mb / (done.elapsedMs / 1000),
       cpuUsPerMsg: proxyCpuMs === undefined ? undefined : (proxyCpuMs * 1000) / messages,
       cpuMsPerMB: proxyCpuMs === undefined ? undefined : proxyCpuMs / mb,
+      ...(page ? { page } : {}),
     };
   } finally {
+    await around?.stop();
     await lg.stop();
   }
+}
+
+/**
+ * A Chromium page (bench/view-page.mjs, not pinned: the browser's own processes spread over the
+ * cores) that follows the newest open session on the target's live view; it reports the longest
+ * task on its main thread during the measured phase (Long Tasks API) and the last message it shows.
+ */
+function pageOn(target) {
+  let child;
+  return {
+    async ready() {
+      child = start('view-page', ['node', path.join(BENCH, 'view-page.mjs'), `http://127.0.0.1:${target.port}/__wstap/`], {});
+      await child.waitFor((e) => e.event === 'ready', 'the browser', 60_000);
+      child.send('follow');
+      await child.waitFor((e) => e.event === 'following', 'the page to follow the session', 60_000);
+      child.send('mark');
+      await child.waitFor((e) => e.event === 'marked', 'the page to start counting', 10_000);
+    },
+    async done() {
+      child.send('report');
+      const { event: _e, ...r } = await child.waitFor((e) => e.event === 'report', 'the page report', 30_000);
+      return r;
+    },
+    async stop() {
+      await child?.stop();
+    },
+  };
 }
 
 /** Idle connections on a freshly started target: time to open them, resident memory each, held without an error. */
@@ -680,6 +717,31 @@ if (wantScenario('compressed')) {
     await backend.child.stop();
   }
 }
+if (wantScenario('view')) {
+  // The same wstap process is measured without and then with a page following the session.
+  backend = await startBackend(false);
+  const names = ['pipe', 'wstap-no-ui', 'wstap'].filter((n) => runnable.includes(n));
+  const live = {};
+  for (const n of names) live[n] = await TARGET_DEFS[n].start(backend.port);
+  const withPage = live.wstap && existsSync('/usr/bin/chromium') ? ['wstap-page'] : [];
+  if (live.wstap && !withPage.length) log('  view: /usr/bin/chromium is missing, no page row (apt-get install -y chromium)');
+  const all = [...names, ...withPage];
+  const runs = Object.fromEntries(all.map((n) => [n, []]));
+  const spec = { mode: 'throughput', ...cfg.view };
+  try {
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const name of all.map((_, i) => all[(i + rep) % all.length])) {
+        const r = name === 'wstap-page' ? await measureLoad(live.wstap, spec, pageOn(live.wstap)) : await measureLoad(live[name], spec);
+        runs[name][rep] = r;
+        log(`  view rep ${rep + 1}/${REPS} ${name}: ${brief(r)}${r.page ? `, page: longest task ${Math.round(r.page.longestTaskMs)} ms, last #${r.page.lastSeq}` : ''}`);
+      }
+    }
+  } finally {
+    await stopTargets(live);
+    await backend.child.stop();
+  }
+  result.scenarios.view = runs;
+}
 result.durationS = (Date.now() - t0) / 1000;
 
 // --- report ------------------------------------------------------------------------------------
@@ -771,6 +833,30 @@ loadTable(
   'msg',
 );
 
+const vw = cfg.view;
+if (result.scenarios.view) {
+  const runs = result.scenarios.view;
+  const cpu = summarise(runs, 'cpuUsPerMsg');
+  const rate = summarise(runs, 'roundTripsPerSec');
+  const bg = summarise(runs, 'backgroundPct');
+  out.push(
+    '',
+    `### The live view: one session at ${N(vw.rate * 2)} messages/s offered (${vw.size} B JSON text, ${vw.durationMs / 1000} s), with and without a page following it`,
+    '',
+  );
+  out.push('| target | messages/s | proxy CPU µs/msg | CPU × pipe | page: longest task | page: tasks > 50 ms | page: last message shown | background CPU |');
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  const label = { 'wstap-page': 'wstap, a page following the session', wstap: 'wstap, no page attached' };
+  for (const name of Object.keys(runs)) {
+    const reps = runs[name];
+    const pages = reps.map((r) => r.page).filter(Boolean);
+    const longest = pages.length ? Math.max(...pages.map((p) => p.longestTaskMs)) : undefined;
+    out.push(
+      `| ${label[name] ?? TARGET_DEFS[name].label} | ${fmtInt(rate[name].median * 2)} | ${fmt(cpu[name].median, 2)} | ${ratio(cpu[name].ratio)} | ${longest === undefined ? '–' : `${Math.round(longest)} ms`} | ${pages.length ? Math.max(...pages.map((p) => p.longTasks)) : '–'} | ${pages.length ? `#${N(Math.min(...pages.map((p) => p.lastSeq)))}` : '–'} | ${pct(bg[name].median)} |`,
+    );
+  }
+}
+
 for (const count of cfg.idle) {
   const runs = result.scenarios[`idle-${count}`];
   if (!runs) continue;
@@ -819,6 +905,17 @@ if (s.small?.wstap && s.small['wstap-no-ui']) {
   const c = summarise(s.small, 'cpuUsPerMsg');
   const r = c.wstap.ratio / c['wstap-no-ui'].ratio;
   check('the live view with no browser: CPU per message against --no-ui (issue 13)', '≤ 1.05× --no-ui', ratio(r), r <= 1.05);
+}
+if (s.view?.['wstap-page']) {
+  const c = summarise(s.view, 'cpuUsPerMsg');
+  check(
+    `the live view with a page following a session at ${N(vw.rate * 2)} messages/s: CPU per message (issue 13)`,
+    '≤ 1.5× pipe',
+    ratio(c['wstap-page'].ratio),
+    c['wstap-page'].ratio <= 1.5,
+  );
+  const longest = Math.max(...s.view['wstap-page'].map((r) => r.page.longestTaskMs));
+  check('the page following that session: longest task on its main thread (Long Tasks API)', '≤ 200 ms', `${Math.round(longest)} ms`, longest <= 200);
 }
 if (s.small?.['wstap-record']) {
   const r = summarise(s.small, 'cpuUsPerMsg')['wstap-record'].ratio;

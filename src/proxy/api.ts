@@ -138,9 +138,8 @@ function eventStream(history: SessionHistory, req: http.IncomingMessage, res: ht
       skipped++;
       return;
     }
-    const json = JSON.stringify(e.message);
-    batch.push(json);
-    batchBytes += json.length;
+    batch.push(e.json);
+    batchBytes += e.json.length;
     if (batchBytes >= BATCH_BYTES) flush();
     else timer ??= setTimeout(flush, BATCH_MS);
   };

@@ -9,7 +9,7 @@
 import type { Finding, FindingCode } from '../session/finding.js';
 import type { Side, WsMessage } from '../session/message.js';
 import type { Session, SessionEnd } from '../session/session.js';
-import { closeEvent, messageEvent, openEvent } from '../recording/events.js';
+import { closeEvent, fastPayload, messageEvent, openEvent } from '../recording/events.js';
 import { redactDeep } from '../secrets/free-text.js';
 import type { MessageEvent, SessionCloseEvent, SessionOpenEvent } from '../recording/format.js';
 import { roundMs, type EndView, type HandshakeView } from '../views/views.js';
@@ -241,7 +241,8 @@ export type HistoryMessage = MessageEvent & { seq: number; answers?: number };
 
 export type HistoryEvent =
   | { type: 'session'; session: SessionSummary }
-  | { type: 'message'; session: string; message: HistoryMessage }
+  /** `json`: the message as the JSON text of a HistoryMessage, made once for every subscriber. */
+  | { type: 'message'; session: string; seq: number; json: string }
   | { type: 'finding'; session: string; finding: Finding }
   | { type: 'end'; session: SessionSummary }
   | { type: 'evicted'; sessions: number; messages: number };
@@ -272,6 +273,21 @@ function historyMessage(id: string, m: WsMessage, t: number, ts: number, seq: nu
   const out: HistoryMessage = { ...messageEvent(id, m, t, ts, 'full'), seq };
   if (m.latency && Number.isFinite(m.latency.ms)) out.answers = m.latency.answers;
   return out;
+}
+
+/**
+ * historyMessage() as JSON text. A text or binary payload in which no secret can be (the common
+ * case) is written without building the event object: a page following a busy session gets
+ * every message, and this is what each one costs.
+ */
+export function historyMessageJson(id: string, m: WsMessage, t: number, ts: number, seq: number): string {
+  const fast = fastPayload(m, 'full');
+  if (!fast) return JSON.stringify(historyMessage(id, m, t, ts, seq));
+  let s = `{"type":"message","session":${JSON.stringify(id)},"from":"${m.from}","t":${t},"ts":${ts},"kind":"${m.kind}","opcode":${m.opcode},"frames":${m.frames},"compressed":${m.compressed},"size":${m.size},"wireSize":${m.wireSize}`;
+  if (fast.truncated) s += ',"truncated":true';
+  s += fast.field === 'text' ? `,"text":${JSON.stringify(fast.bytes.toString('utf8'))}` : `,"base64":"${fast.bytes.toString('base64')}"`;
+  if (m.latency && Number.isFinite(m.latency.ms)) s += `,"latencyMs":${m.latency.ms},"answers":${m.latency.answers}`;
+  return `${s},"seq":${seq}}`;
 }
 
 export class SessionHistory implements SessionSink {
@@ -482,7 +498,7 @@ export class SessionHistory implements SessionSink {
     let event: HistoryEvent | undefined;
     for (const [l, filter] of this.listeners) {
       if (filter === 'none' || (filter !== 'all' && filter.session !== id)) continue;
-      event ??= { type: 'message', session: id, message: historyMessage(id, m, t, Math.round(e.ts0 + t), seq) };
+      event ??= { type: 'message', session: id, seq, json: historyMessageJson(id, m, t, Math.round(e.ts0 + t), seq) };
       try {
         l(event);
       } catch {
