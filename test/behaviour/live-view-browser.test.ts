@@ -230,6 +230,70 @@ describe('the live view in Chromium', () => {
     expect(ok?.headers()['content-security-policy']).toContain("default-src 'none'");
   });
 
+  it('following: scrolled up, the rows in view stay put as messages arrive; pause holds new ones, counted, until resumed', async () => {
+    const { tp, view } = await rig();
+    const c = await openClient(tp.wsUrl('/rpc'));
+    const ask = async (from: number, n: number): Promise<void> => {
+      const before = c.received.length;
+      for (let id = from; id < from + n; id++) c.ws.send(JSON.stringify({ id, op: 'sum', args: [id] }));
+      await until(() => (c.received.length >= before + n ? true : undefined), 'the answers');
+    };
+    await ask(1, 200);
+    const { page } = await openView(`${view}sessions/ws-1`);
+    const timeline = page.getByTestId('timeline');
+    await timeline.locator('[data-seq="400"]').waitFor();
+    // Scrolled to the top: row #1 is in view, and stays in view while 200 more arrive.
+    await timeline.evaluate((el) => {
+      el.scrollTop = 0;
+    });
+    await page.getByRole('button', { name: '↓ follow the newest' }).waitFor();
+    await ask(201, 200);
+    await until(async () => ((await text(page, '[data-testid="message-count"]')).includes('800 of') ? true : undefined), 'the new messages counted');
+    expect(await timeline.evaluate((el) => el.scrollTop)).toBe(0);
+    expect(await timeline.locator('[data-seq="1"]').isVisible()).toBe(true);
+    await page.getByRole('button', { name: '↓ follow the newest' }).click();
+    await timeline.locator('[data-seq="800"]').waitFor();
+    // Paused: new messages are held and counted, not shown; resumed, they are.
+    await page.getByTestId('pause').click();
+    await ask(401, 50);
+    await until(async () => ((await page.getByTestId('pause').textContent())?.includes('(100 new)') ? true : undefined), 'the held count');
+    expect(await timeline.locator('[data-seq="900"]').count()).toBe(0);
+    await page.getByTestId('pause').click();
+    await timeline.locator('[data-seq="900"]').waitFor();
+    await closeClient(c);
+  });
+
+  it('a page following a session of 120,000 messages keeps up: the newest shown, the page bounded with a note, filters still work', async () => {
+    const backend = await startWsServer();
+    backend.wss.on('connection', (ws) => ws.on('message', (d) => ws.send(d)));
+    const history = new SessionHistory();
+    const tp = await openTestProxy({ target: backend.url, history, sinks: [history] });
+    const c = await openClient(tp.wsUrl('/firehose'));
+    const { page, errors } = await openView(`http://127.0.0.1:${tp.port}/__wstap/sessions/ws-1`);
+    await page.getByTestId('timeline').waitFor();
+    const total = 60_000;
+    // In bursts of 1,000 round trips: 120,000 messages through one session as fast as it goes.
+    for (let i = 1; i <= total; i += 1000) {
+      const n = c.received.length;
+      for (let k = i; k < i + 1000; k++) c.ws.send(`{"id":${k}}`);
+      await until(() => (c.received.length >= n + 1000 ? true : undefined), 'a burst of answers');
+    }
+    await page.locator(`[data-testid="timeline"] [data-seq="${total * 2}"]`).waitFor({ timeout: 60_000 });
+    const shown = (await text(page, '[data-testid="message-count"]')).replace(/,/g, '');
+    const kept = Number(/of (\d+) shown/.exec(shown)?.[1]);
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThanOrEqual(100_000);
+    // What the page (or wstap's history, if the page fell behind) let go is said.
+    expect(await text(page, '[data-testid="message-evicted"]')).toMatch(/older messages were let go by (this page|wstap)/);
+    await page.getByTestId('message-filter').fill('"id":5999');
+    await until(
+      async () => ((await page.locator('[data-testid="timeline"] [data-seq]').count()) === 20 ? true : undefined),
+      'the filter over the kept messages',
+    );
+    expect(errors).toEqual([]);
+    await closeClient(c);
+  }, 120_000);
+
   it('the screenshot in the README is of this page (written to docs/ when UPDATE_SCREENSHOTS=1)', async () => {
     const { tp, view } = await rig();
     const c = await openClient(tp.wsUrl('/ws'), [], { headers: { Origin: ['http://localhost:3000', 'http://localhost:3000'] as unknown as string } });
