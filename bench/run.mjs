@@ -733,7 +733,9 @@ if (wantScenario('view')) {
       for (const name of all.map((_, i) => all[(i + rep) % all.length])) {
         const r = name === 'wstap-page' ? await measureLoad(live.wstap, spec, pageOn(live.wstap)) : await measureLoad(live[name], spec);
         runs[name][rep] = r;
-        log(`  view rep ${rep + 1}/${REPS} ${name}: ${brief(r)}${r.page ? `, page: longest task ${Math.round(r.page.longestTaskMs)} ms, last #${r.page.lastSeq}` : ''}`);
+        log(
+          `  view rep ${rep + 1}/${REPS} ${name}: ${brief(r)}${r.page ? `, page: longest task ${Math.round(r.page.longestTaskMs)} ms, last #${r.page.lastSeq}` : ''}`,
+        );
       }
     }
   } finally {
@@ -844,7 +846,9 @@ if (result.scenarios.view) {
     `### The live view: one session at ${N(vw.rate * 2)} messages/s offered (${vw.size} B JSON text, ${vw.durationMs / 1000} s), with and without a page following it`,
     '',
   );
-  out.push('| target | messages/s | proxy CPU µs/msg | CPU × pipe | page: longest task | page: tasks > 50 ms | page: last message shown | background CPU |');
+  out.push(
+    '| target | messages/s | proxy CPU µs/msg | CPU × pipe | page: longest task | page: tasks > 50 ms | page: last message shown | background CPU |',
+  );
   out.push('|---|---:|---:|---:|---:|---:|---:|---:|');
   const label = { 'wstap-page': 'wstap, a page following the session', wstap: 'wstap, no page attached' };
   for (const name of Object.keys(runs)) {
