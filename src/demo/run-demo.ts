@@ -10,6 +10,7 @@ import { ListenError, startProxy, type ProxyOptions, type ProxyServer } from '..
 import { logStartup } from '../proxy/startup.js';
 import { SessionHistory } from '../sinks/history.js';
 import { createLogSink } from '../sinks/log-sink.js';
+import type { ViewLink } from '../log/entries.js';
 import { authBypassEnabled, demoJwt, startDemoBackend } from './backend.js';
 
 export interface DemoOptions {
@@ -90,22 +91,29 @@ async function freePort(): Promise<number> {
  * A proxy of the demo, logging to the demo's log. Every demo proxy feeds the one history: the
  * main proxy's live view shows the sessions of all of them (their ids say which).
  */
-function demoProxy(logger: Logger, history: SessionHistory, opts: Omit<ProxyOptions, 'logger' | 'sinks'>): Promise<ProxyServer> {
-  return startProxy({ ...opts, logger, sinks: [createLogSink(logger), history] });
+interface DemoShared {
+  history: SessionHistory;
+  /** With --keep, each session's last line links to its page in the main proxy's live view. */
+  view: ViewLink;
+}
+
+function demoProxy(logger: Logger, shared: DemoShared, opts: Omit<ProxyOptions, 'logger' | 'sinks'>): Promise<ProxyServer> {
+  return startProxy({ ...opts, logger, sinks: [createLogSink(logger, { view: shared.view }), shared.history] });
 }
 
 async function startMainProxy(
   logger: Logger,
-  history: SessionHistory,
+  shared: DemoShared,
   opts: { port: number; target: string; allowOrigins: string[]; hosts?: string[] | undefined },
 ): Promise<ProxyServer> {
   const { port, target, allowOrigins, hosts } = opts;
+  const { history } = shared;
   try {
-    return await demoProxy(logger, history, { target, port, allowOrigins, history, ...(hosts ? { hosts } : {}) });
+    return await demoProxy(logger, shared, { target, port, allowOrigins, history, ...(hosts ? { hosts } : {}) });
   } catch (err) {
     if (!(err instanceof ListenError) || port === 0) throw err;
     logger.warn({ event: 'demo' }, `${err.message}; the demo uses a free port instead`);
-    return demoProxy(logger, history, { target, port: 0, allowOrigins, history, ...(hosts ? { hosts } : {}) });
+    return demoProxy(logger, shared, { target, port: 0, allowOrigins, history, ...(hosts ? { hosts } : {}) });
   }
 }
 
@@ -115,15 +123,21 @@ export async function runDemo(log: WstapLogger, opts: DemoOptions): Promise<numb
   const say = (msg: string): void => logger.info({ event: 'demo' }, msg);
   const backend = await demoBackend(opts.backendPort);
   say(`demo backend on ${backend.url}: /ws allows Origins ${backend.allowedOrigins.join(', ')}, closes 1008 without credentials (auth bypass off)`);
-  const history = new SessionHistory();
-  const proxy = await startMainProxy(logger, history, {
+  let viewBase: string | undefined;
+  const shared: DemoShared = {
+    history: new SessionHistory(),
+    view: (id) => (viewBase ? `${viewBase}sessions/${encodeURIComponent(id)}` : undefined),
+  };
+  const proxy = await startMainProxy(logger, shared, {
     port: opts.port,
     target: backend.url,
     allowOrigins: backend.allowedOrigins,
     hosts: opts.hosts,
   });
   logStartup(logger, proxy, { allowOrigins: backend.allowedOrigins });
-  const normalizing = await demoProxy(logger, history, {
+  // The view outlives the run only with --keep: only then do the lines link to it.
+  if (opts.keep) viewBase = `http://localhost:${proxy.port}/__wstap/`;
+  const normalizing = await demoProxy(logger, shared, {
     target: backend.url,
     port: 0,
     hosts: ['127.0.0.1'],
@@ -132,8 +146,8 @@ export async function runDemo(log: WstapLogger, opts: DemoOptions): Promise<numb
     sessionIdPrefix: 'norm',
   });
   const downPort = await freePort();
-  const down = await demoProxy(logger, history, { target: `http://127.0.0.1:${downPort}`, port: 0, hosts: ['127.0.0.1'], sessionIdPrefix: 'down' });
-  const dns = await demoProxy(logger, history, { target: 'http://backend.invalid:8000', port: 0, hosts: ['127.0.0.1'], sessionIdPrefix: 'dns' });
+  const down = await demoProxy(logger, shared, { target: `http://127.0.0.1:${downPort}`, port: 0, hosts: ['127.0.0.1'], sessionIdPrefix: 'down' });
+  const dns = await demoProxy(logger, shared, { target: 'http://backend.invalid:8000', port: 0, hosts: ['127.0.0.1'], sessionIdPrefix: 'dns' });
   const ws = (p: ProxyServer, path = '/ws'): string => `ws://127.0.0.1:${p.port}${path}`;
   const good = 'http://localhost:3000';
 

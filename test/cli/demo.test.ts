@@ -100,4 +100,25 @@ describe("wstap demo --backend-only (the compose example's backend)", () => {
     expect((await w.exited).code).toBe(0);
     expect(w.stderr()).toBe('');
   });
+
+  it("--keep: every demo session, its helper proxies' too, in the live view, and each session's last line links to its page", {
+    timeout: 20_000,
+  }, async () => {
+    const w = startWstap(['demo', '--keep', '--port', '0', '--log-format', 'json']);
+    const done = await w.waitForJson((l) => String(l['msg'] ?? '').startsWith('demo done; still running'), 'the still-running line');
+    const view = /the sessions in a browser: (http:\/\/localhost:\d+\/__wstap\/)/.exec(String(done['msg']))?.[1];
+    expect(view).toBeDefined();
+    const list = (await (await fetch(`${view!.replace('localhost', '127.0.0.1')}api/sessions`)).json()) as { sessions: { id: string }[] };
+    const ids = list.sessions.map((s) => s.id);
+    for (const id of ['ws-1', 'norm-1', 'down-1', 'dns-1']) expect(ids).toContain(id);
+    // A session opened now has its page on its last line.
+    const ws = new WebSocket(`${view!.replace('http', 'ws').replace('/__wstap/', '/ws')}`, { headers: { Origin: 'http://localhost:3000' } });
+    ws.on('error', () => {});
+    await new Promise((r) => ws.once('close', r));
+    const id = `ws-${ids.filter((i) => i.startsWith('ws-')).length + 1}`;
+    const end = await w.waitForJson((l) => l['event'] === 'session-end' && l['session'] === id, `the end of ${id}`);
+    expect(end['view']).toBe(`${view}sessions/${id}`);
+    w.proc.kill('SIGTERM');
+    expect((await w.exited).code).toBe(0);
+  });
 });
