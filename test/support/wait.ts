@@ -29,15 +29,20 @@ export function describeState(v: unknown): string {
 }
 
 /**
- * Polls `probe` every 5 ms until it returns something other than undefined or false, and
- * resolves with that. Gives up after the time limit (a number is the limit in ms) with
- * "timed out after N ms waiting for <what>; last seen: <state>".
+ * Polls `probe` every 5 ms until it returns (or resolves to) something other than undefined
+ * or false, and resolves with that. Gives up after the time limit (a number is the limit in
+ * ms) with "timed out after N ms waiting for <what>; last seen: <state>". An async probe is
+ * awaited: its promise is not the answer.
  */
-export async function until<T>(probe: () => T | undefined | false, what: string, options: number | UntilOptions = {}): Promise<T> {
+export async function until<T>(
+  probe: () => T | undefined | false | PromiseLike<T | undefined | false>,
+  what: string,
+  options: number | UntilOptions = {},
+): Promise<T> {
   const { timeoutMs = 5000, seen } = typeof options === 'number' ? { timeoutMs: options } : options;
   const started = Date.now();
   for (;;) {
-    const v = probe();
+    const v = await probe();
     if (v !== undefined && v !== false) return v;
     if (Date.now() - started > timeoutMs)
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${describeState(seen ? seen() : v)}`);
