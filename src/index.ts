@@ -13,6 +13,9 @@ export { Recorder, type RecorderOptions, type PayloadMode } from './sinks/record
 export type { HandshakeView, EndView, HeaderView, CredentialView } from './views/views.js';
 // The message seam.
 export type { HookMessage, HookVerdict, MessageHandler, MessageHook, OutMessage, SessionControl } from './tunnel/hooks.js';
+export { FaultRules, type RuleEntry } from './act/faults.js';
+export { parseRule, RuleError, type FaultRule, type FaultAction } from './act/rules.js';
+export type { SessionAction, ActionKind, AlteredCounts } from './session/action.js';
 // The session record.
 export type { Session, SessionEnd, SessionOutcome, Handshake, UpstreamAnswer, UpstreamFailure, Endpoint, TunnelSide } from './session/session.js';
 export type { WsMessage, Side, MessageKind, MessageLatency, ProtocolViolation, ProtocolRule } from './session/message.js';

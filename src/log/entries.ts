@@ -2,6 +2,7 @@
  * The shapes of wstap's log lines, made from the redacted views (views/views.ts): these
  * objects are what leaves the process.
  */
+import type { AlteredCounts } from '../session/action.js';
 import { phaseOf, worstSeverity, type Severity } from '../session/finding.js';
 import type { Side, WsMessage } from '../session/message.js';
 import { messagePreview, type EndView, type HandshakeView } from '../views/views.js';
@@ -117,9 +118,17 @@ export function handshakeMessage(e: HandshakeLogEntry): string {
   }
 }
 
+/** "altered by wstap: 3 delay, 1 close". */
+export function alteredText(a: AlteredCounts | undefined): string {
+  if (!a) return '';
+  return `altered by wstap: ${Object.entries(a)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ')}`;
+}
+
 export function sessionEndMessage(e: SessionEndLogEntry): string {
   const how = e.how === 'fin' ? '' : ` (${e.how}${e.error ? `: ${e.error}` : ''})`;
-  const bytes = `↑ ${formatBytes(e.bytes.clientToServer)} ↓ ${formatBytes(e.bytes.serverToClient)}`;
+  const bytes = `↑ ${formatBytes(e.bytes.clientToServer)} ↓ ${formatBytes(e.bytes.serverToClient)}${e.altered ? ` · ${alteredText(e.altered)}` : ''}`;
   const c = e.close;
   if (!c) return `${e.session} tunnel closed, ${e.endedBy} ended first${how}, after ${formatDuration(e.durationMs)} · ${bytes}`;
   const reason = c.reason ? ` "${c.reason}"` : '';

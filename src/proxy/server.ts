@@ -17,6 +17,10 @@ import { parseTarget, type Target } from '../wire/target.js';
 import { PROXY_DEFAULTS } from './defaults.js';
 import { readFirstHead } from './first-head.js';
 import { apiRoutes } from './api.js';
+import { controlRoutes, ProxyActions } from './control-api.js';
+import { FaultRules } from '../act/faults.js';
+import type { Side } from '../session/message.js';
+import { randomBytes } from 'node:crypto';
 import { uiRoutes } from './ui.js';
 import { healthRoute } from './health.js';
 import { createHttpForwarder, type HttpProblem } from './http-forward.js';
@@ -58,6 +62,10 @@ export interface ProxyOptions {
   sinks?: SessionSink[];
   /** Message hooks: a session one of them takes at the handshake goes on the message path. */
   hooks?: MessageHook[];
+  /** Fault rules from the start (--fault), e.g. "delay=300ms to=client match=tick"; more can be added with fault(). */
+  faults?: string[];
+  /** The token that anything changing traffic through /__wstap/api/ needs (random when absent). */
+  controlToken?: string;
   /** The live view's history (also one of the sinks): its API is served under /__wstap/api/. */
   history?: SessionHistory;
   /** Names besides IP addresses, localhost and this machine's host name that /__wstap/ answers to (--ui-host). */
@@ -77,6 +85,16 @@ export interface ProxyServer {
   stats(): { clientSockets: number; liveSessions: number; httpAbandoned: number };
   /** Stops accepting, gives open sessions up to graceMs, then closes them; flushes the sinks. */
   close(graceMs?: number): Promise<void>;
+  /** The token for the API's requests that change traffic (Authorization: Bearer ...). */
+  controlToken: string;
+  /** The fault rules in force: add(), remove(), list(). */
+  faults: FaultRules;
+  /** Adds a fault rule (see README, "Act on the wire"); its id. A bad rule throws RuleError with the position. */
+  fault(rule: string): number;
+  /** Sends a text (string) or binary (Buffer) message into an open session, to one side; resolves once written. */
+  send(sessionId: string, to: Side, data: string | Buffer): Promise<void>;
+  /** Closes an open session: a close frame with code and reason to the side(s), then the TCP close. */
+  closeSession(sessionId: string, to: Side | 'both', code?: number, reason?: string): Promise<void>;
 }
 
 function reportHttpProblem(log: Logger, p: HttpProblem): void {
@@ -97,7 +115,7 @@ function reportHttpProblem(log: Logger, p: HttpProblem): void {
   );
 }
 
-function relayContext(options: ProxyOptions, target: Target, bus: SessionBus, log: Logger): RelayContext {
+function relayContext(options: ProxyOptions, target: Target, bus: SessionBus, log: Logger, faults: FaultRules): RelayContext {
   let sessionCounter = 0;
   const prefix = options.sessionIdPrefix ?? PROXY_DEFAULTS.sessionIdPrefix;
   return {
@@ -113,7 +131,7 @@ function relayContext(options: ProxyOptions, target: Target, bus: SessionBus, lo
       insecure: options.insecure ?? false,
     },
     bus,
-    hooks: options.hooks ?? [],
+    hooks: [...(options.hooks ?? []), faults],
     nextSessionId: () => `${prefix}-${++sessionCounter}`,
     live: new Set<LiveSession>(),
     pendingEnds: new Set(),
@@ -138,7 +156,10 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   const bus = new SessionBus(options.sinks ?? [], (sink, err) =>
     log.error({ event: 'sink-failed', sink, err: String(err) }, `the ${sink} output failed and is switched off: ${String(err)}`),
   );
-  const relay = relayContext(options, target, bus, log);
+  const faults = new FaultRules(options.faults ?? []);
+  const relay = relayContext(options, target, bus, log, faults);
+  const actions = new ProxyActions(relay.live, faults);
+  const controlToken = options.controlToken ?? randomBytes(18).toString('base64url');
   const forwarder = createHttpForwarder(
     target,
     { insecure: relay.config.insecure, connectTimeoutMs: relay.config.upstreamTimeoutMs, peekBody: (req) => isPolling(req.url ?? '/') },
@@ -151,7 +172,11 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
         ),
     },
   );
-  const routes: Route[] = [healthRoute(target), ...(options.history ? [...apiRoutes(options.history, target.url), ...uiRoutes()] : [])];
+  const routes: Route[] = [
+    healthRoute(target),
+    ...controlRoutes(actions, controlToken),
+    ...(options.history ? [...apiRoutes(options.history, target.url), ...uiRoutes()] : []),
+  ];
   const controlHosts = new Set([os.hostname().toLowerCase(), ...(options.uiHosts ?? []).map((h) => h.toLowerCase())]);
   const wsPaths = new WebSocketPaths();
   const headTimeoutMs = options.headTimeoutMs ?? PROXY_DEFAULTS.headTimeoutMs;
@@ -184,5 +209,10 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     url: `http://${urlHost}:${port}`,
     stats: () => ({ clientSockets: sockets.size, liveSessions: relay.live.size, httpAbandoned: forwarder.abandoned }),
     close: (graceMs = PROXY_DEFAULTS.shutdownGraceMs) => close(graceMs),
+    controlToken,
+    faults,
+    fault: (rule) => faults.add(rule),
+    send: (id, to, data) => actions.send(id, to, typeof data === 'string' ? { kind: 'text', data } : { kind: 'binary', data }),
+    closeSession: (id, to, code = 1000, reason = '') => actions.close(id, to, code, reason),
   };
 }

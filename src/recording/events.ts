@@ -7,8 +7,8 @@ import { redactText } from '../secrets/free-text.js';
 import { payloadMayHoldSecret, redactPayloadText, utf8Prefix } from '../secrets/redact.js';
 import type { Finding } from '../session/finding.js';
 import type { WsMessage } from '../session/message.js';
-import { roundMs, type EndView, type HandshakeView } from '../views/views.js';
-import type { RecordedFinding, MessageEvent, SessionCloseEvent, SessionOpenEvent } from './format.js';
+import { roundMs, type ActionView, type EndView, type HandshakeView } from '../views/views.js';
+import type { ActionEvent, RecordedFinding, MessageEvent, SessionCloseEvent, SessionOpenEvent } from './format.js';
 import { escapedLength, escapeInto } from './json-bytes.js';
 import type { JsonlWriter } from './jsonl-writer.js';
 
@@ -42,6 +42,11 @@ export function openEvent(v: HandshakeView): SessionOpenEvent {
   return open;
 }
 
+/** An action as a recording event; ts: epoch ms. */
+export function actionEvent(v: ActionView, ts: number): ActionEvent {
+  return { type: 'action', session: v.session, t: v.t, ts, kind: v.kind, by: v.by, to: v.to, detail: v.detail };
+}
+
 /** t: ms since the session opened; ts: epoch ms. */
 export function closeEvent(v: EndView, t: number, ts: number): SessionCloseEvent {
   const e: SessionCloseEvent = {
@@ -55,6 +60,7 @@ export function closeEvent(v: EndView, t: number, ts: number): SessionCloseEvent
     findings: recordedFindings(v.findings),
   };
   if (v.how === 'shutdown') e.note = 'proxy shutdown';
+  if (v.altered) e.altered = v.altered;
   if (v.close) {
     e.close = v.close;
     if (v.messages) e.messages = v.messages;

@@ -3,6 +3,7 @@
  * with the format name and version. Appendable and crash-safe: every complete line
  * is a valid event on its own. docs/recording-format.md documents it.
  */
+import type { ActionKind, AlteredCounts } from '../session/action.js';
 import type { Side, MessageKind } from '../session/message.js';
 import type { CloseSummary, DirectionStats, Percentiles } from '../session/summary.js';
 import type { FindingCode, Severity } from '../session/finding.js';
@@ -100,9 +101,25 @@ export interface SessionCloseEvent {
   messages?: { client: DirectionStats; server: DirectionStats };
   latency?: { requests?: Percentiles; pings?: Percentiles; correlation?: string; inOrder?: number };
   findings: RecordedFinding[];
+  /** What wstap did to the session's traffic, by kind (fault rules, the API). */
+  altered?: AlteredCounts;
 }
 
-export type RecordingEvent = RecordingHeader | SessionOpenEvent | MessageEvent | SessionCloseEvent;
+/** Something wstap did to a session's traffic: a fault rule that fired, a message sent or a close from the API. */
+export interface ActionEvent {
+  type: 'action';
+  session: string;
+  /** Milliseconds since the session opened. */
+  t: number;
+  ts: number;
+  kind: ActionKind;
+  /** The rule ("rule 2: delay=300ms") or "api". */
+  by: string;
+  to: Side | 'both';
+  detail: string;
+}
+
+export type RecordingEvent = RecordingHeader | SessionOpenEvent | MessageEvent | SessionCloseEvent | ActionEvent;
 
 /** A loaded recording, grouped by session. */
 export interface Recording {
@@ -123,6 +140,8 @@ export interface RecordedSession {
   open: SessionOpenEvent;
   messages: MessageEvent[];
   close?: SessionCloseEvent;
+  /** What wstap did to it (in order). */
+  actions?: ActionEvent[];
 }
 
 /** The payload of a recorded message as bytes (empty when it was omitted). */

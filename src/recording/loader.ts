@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import {
   RECORDING_FORMAT,
   RECORDING_VERSION,
+  type ActionEvent,
   type MessageEvent,
   type Recording,
   type RecordedSession,
@@ -144,6 +145,17 @@ function validateClose(e: Json, f: FieldChecks): SessionCloseEvent {
   return e as unknown as SessionCloseEvent;
 }
 
+function validateAction(e: Json, f: FieldChecks): ActionEvent {
+  f.need(e, 'session', 'string');
+  f.def(e, 't', 'number', 0);
+  f.def(e, 'ts', 'number', 0);
+  f.need(e, 'kind', 'string');
+  f.def(e, 'by', 'string', '');
+  f.oneOf(e, 'to', ['client', 'server', 'both'], 'to', 'both');
+  f.def(e, 'detail', 'string', '');
+  return e as unknown as ActionEvent;
+}
+
 /** Checks every field of an event that wstap reads, fills the defaults; an error names the line and the field. */
 function validate(e: Json, line: number): Exclude<RecordingEvent, RecordingHeader> {
   const f = checksFor(line);
@@ -154,8 +166,10 @@ function validate(e: Json, line: number): Exclude<RecordingEvent, RecordingHeade
       return validateMessage(e, f);
     case 'close':
       return validateClose(e, f);
+    case 'action':
+      return validateAction(e, f);
     default:
-      return fail(line, 'type', `must be "open", "message" or "close", not ${shown(e['type'])}`);
+      return fail(line, 'type', `must be "open", "message", "close" or "action", not ${shown(e['type'])}`);
   }
 }
 
@@ -301,6 +315,7 @@ function addEvent(sessions: Map<string, RecordedSession>, run: number, ev: Exclu
   const s = sessions.get(key);
   if (!s) fail(line, 'session', `${shown(ev.session)} has no open event before this line`);
   if (ev.type === 'message') s.messages.push(ev);
+  else if (ev.type === 'action') (s.actions ??= []).push(ev);
   else s.close = ev;
 }
 

@@ -4,6 +4,7 @@
  * request was refused); nobody writes into an emitted record. How the tunnel ended comes
  * as a record of its own, SessionEnd, with the findings raised while it was open.
  */
+import type { AlteredCounts } from './action.js';
 import type { Credential } from '../secrets/credentials.js';
 import type { RequestHead, ResponseHead } from '../wire/http-head.js';
 import type { Finding } from './finding.js';
@@ -86,4 +87,6 @@ export interface SessionEnd {
   readonly ws?: TapSummary;
   /** Findings raised while the tunnel was open (protocol) and about its close (close). */
   readonly findings: readonly Finding[];
+  /** What wstap did to its traffic (fault rules, the API), by kind: present when it did anything. */
+  readonly altered?: AlteredCounts;
 }

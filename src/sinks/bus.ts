@@ -6,7 +6,8 @@
 import type { Finding } from '../session/finding.js';
 import type { WsMessage } from '../session/message.js';
 import type { Session, SessionEnd } from '../session/session.js';
-import { endView, handshakeView, type EndView, type HandshakeView } from '../views/views.js';
+import type { SessionAction } from '../session/action.js';
+import { actionView, endView, handshakeView, type ActionView, type EndView, type HandshakeView } from '../views/views.js';
 
 /** A consumer of session events: the log, a recording, metrics, a live view. */
 export interface SessionSink {
@@ -26,6 +27,8 @@ export interface SessionSink {
   message?(session: Session, message: WsMessage): void;
   /** A finding raised while a tunnel is open (protocol-error); it comes again with end(). */
   finding?(session: Session, finding: Finding): void;
+  /** Something wstap did to the session's traffic (a fault rule, the API). */
+  action?(session: Session, action: SessionAction, view: ActionView): void;
   /** Once per tunnel, when both sockets are closed and the tap has settled. */
   end?(session: Session, end: SessionEnd, view: EndView): void;
   /** Called at shutdown; resolve when everything is written. */
@@ -77,6 +80,19 @@ export class SessionBus {
       if (!s.finding || this.disabled.has(s)) continue;
       try {
         s.finding(session, finding);
+      } catch (err) {
+        this.fail(s, err);
+      }
+    }
+  }
+
+  action(session: Session, action: SessionAction): void {
+    let view: ActionView | undefined;
+    for (const s of this.sinks) {
+      if (!s.action || this.disabled.has(s)) continue;
+      try {
+        view ??= actionView(session, action);
+        s.action(session, action, view);
       } catch (err) {
         this.fail(s, err);
       }

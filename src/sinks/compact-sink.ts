@@ -4,7 +4,7 @@
  * finding codes. A hint is printed once per code per few minutes, on a line of its own.
  */
 import type { Logger } from 'pino';
-import { formatBytes, formatDuration, type ViewLink } from '../log/entries.js';
+import { alteredText, formatBytes, formatDuration, type ViewLink } from '../log/entries.js';
 import { HintMemory } from '../log/pretty.js';
 import { worstSeverity, type Finding, type Severity } from '../session/finding.js';
 import type { HandshakeView } from '../views/views.js';
@@ -65,7 +65,7 @@ export function createCompactSink(out: CompactOutput, view?: ViewLink): SessionS
         : c.initiator === 'none'
           ? 'ended without a close frame (1006)'
           : `closed by ${c.initiator} ${c.code}${c.reason ? ` "${c.reason}"` : ''}${c.clean ? '' : ', unanswered'}`;
-      const line = `${start?.head ?? session.id} · ${closed} after ${formatDuration(v.durationMs)} · ↑ ${formatBytes(v.bytes.clientToServer)} ↓ ${formatBytes(v.bytes.serverToClient)}`;
+      const line = `${start?.head ?? session.id} · ${closed} after ${formatDuration(v.durationMs)} · ↑ ${formatBytes(v.bytes.clientToServer)} ↓ ${formatBytes(v.bytes.serverToClient)}${v.altered ? ` · ${alteredText(v.altered)}` : ''}`;
       write(session.id, line, [...(start?.findings ?? []), ...v.findings]);
     },
   };

@@ -12,7 +12,8 @@ import type { Session, SessionEnd } from '../session/session.js';
 import { closeEvent, fastPayload, messageEvent, openEvent } from '../recording/events.js';
 import { redactDeep } from '../secrets/free-text.js';
 import type { MessageEvent, SessionCloseEvent, SessionOpenEvent } from '../recording/format.js';
-import { roundMs, type EndView, type HandshakeView } from '../views/views.js';
+import { roundMs, type ActionView, type EndView, type HandshakeView } from '../views/views.js';
+import type { AlteredCounts, SessionAction } from '../session/action.js';
 import { opcodeName } from '../wire/ws-frame.js';
 import type { SessionSink } from './bus.js';
 
@@ -202,7 +203,13 @@ interface Entry {
   counts: Record<Side, DirectionCount>;
   /** The history's clock at this session's last message. */
   touched: number;
+  /** What wstap did to it (the last ACTIONS_KEPT), and how many of each kind. */
+  actions: ActionView[];
+  altered: AlteredCounts | undefined;
 }
+
+/** Actions kept per session (their counts are kept whole). */
+const ACTIONS_KEPT = 200;
 
 /** One row of the session list. */
 export interface SessionSummary {
@@ -220,6 +227,8 @@ export interface SessionSummary {
   closedAt?: number;
   close?: EndView['close'];
   latency?: EndView['latency'];
+  /** wstap acted on it (fault rules, the API): how many times, by kind. */
+  altered?: AlteredCounts;
 }
 
 /** A session with everything the view shows of it. */
@@ -230,6 +239,8 @@ export interface SessionDetail {
   /** Findings raised so far while the tunnel is open. */
   liveFindings: Finding[];
   kept: { first?: number; last?: number; dropped: number };
+  /** What wstap did to it, oldest first (the last 200). */
+  actions: ActionView[];
 }
 
 /**
@@ -245,6 +256,7 @@ export type HistoryEvent =
   | { type: 'message'; session: string; seq: number; json: string }
   | { type: 'finding'; session: string; finding: Finding }
   | { type: 'end'; session: SessionSummary }
+  | { type: 'action'; session: string; action: ActionView }
   | { type: 'evicted'; sessions: number; messages: number };
 
 export type HistoryListener = (e: HistoryEvent) => void;
@@ -330,6 +342,8 @@ export class SessionHistory implements SessionSink {
       dropped: 0,
       counts: { client: { messages: 0, bytes: 0 }, server: { messages: 0, bytes: 0 } },
       touched: this.clock,
+      actions: [],
+      altered: undefined,
     };
     this.entries.set(session.id, e);
     this.evictSessions();
@@ -361,6 +375,16 @@ export class SessionHistory implements SessionSink {
     const redacted = redactDeep(finding);
     e.live.push(redacted);
     if (this.listeners.size) this.emit({ type: 'finding', session: session.id, finding: redacted });
+  }
+
+  action(session: Session, a: SessionAction, view: ActionView): void {
+    const e = this.entries.get(session.id);
+    if (!e) return;
+    const counts = (e.altered ??= {});
+    counts[a.kind] = (counts[a.kind] ?? 0) + 1;
+    e.actions.push(view);
+    if (e.actions.length > ACTIONS_KEPT) e.actions.shift();
+    if (this.listeners.size) this.emit({ type: 'action', session: session.id, action: view });
   }
 
   end(session: Session, _end: SessionEnd, view: EndView): void {
@@ -419,6 +443,7 @@ export class SessionHistory implements SessionSink {
       ...(e.end ? { end: e.end } : {}),
       liveFindings: [...e.live],
       kept: { ...kept, dropped: e.dropped },
+      actions: [...e.actions],
     };
   }
 
@@ -534,6 +559,7 @@ function summaryOf(e: Entry): SessionSummary {
     openedAt: v.startedAt,
   };
   if (v.status !== undefined) s.status = v.status;
+  if (e.altered) s.altered = { ...e.altered };
   if (e.end) {
     s.closedAt = Math.round(e.ts0 + (e.endT ?? e.end.durationMs));
     if (e.end.close) s.close = e.end.close;

@@ -26,8 +26,12 @@ export interface LogSinkOptions {
   view?: ViewLink;
 }
 
+/** Lines at info per rule and session; the rest at debug. */
+const ACTION_LINES = 3;
+
 export function createLogSink(logger: Logger, opts: LogSinkOptions = {}): SessionSink {
   const debug = logger.isLevelEnabled('debug');
+  const shown = new Map<string, number>();
   const sink: SessionSink = {
     name: 'log',
     // The close summary is an info line, and its findings (1008, 1006) are warnings: decoding is
@@ -46,7 +50,18 @@ export function createLogSink(logger: Logger, opts: LogSinkOptions = {}): Sessio
     finding(session, f) {
       logger[f.severity]({ event: 'finding', session: session.id, finding: f }, `${session.id} ${f.code}: ${f.message}`);
     },
-    end(_session, _end, view) {
+    action(session, _a, view) {
+      // Every action is a line; past the first few of one rule in a session, at debug (a delay on every message would flood the log).
+      const key = `${session.id} ${view.by}`;
+      const n = (shown.get(key) ?? 0) + 1;
+      shown.set(key, n);
+      const level = n <= ACTION_LINES ? 'info' : 'debug';
+      if (!logger.isLevelEnabled(level)) return;
+      const more = n === ACTION_LINES ? ' (more of this rule in this session at debug level; the session-end line counts them)' : '';
+      logger[level]({ event: 'action', action: view }, `${view.session} altered: ${view.detail} (${view.by})${more}`);
+    },
+    end(session, _end, view) {
+      for (const k of shown.keys()) if (k.startsWith(`${session.id} `)) shown.delete(k);
       const entry = sessionEndEntry(view);
       const level = sessionEndLevel(entry);
       if (!logger.isLevelEnabled(level)) return;

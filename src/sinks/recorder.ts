@@ -4,12 +4,13 @@
  * the proxy goes on. The mapping to lines is recording/events.ts, the file recording/jsonl-writer.ts.
  */
 import type { Logger } from 'pino';
-import { closeEvent, messageEvent, openEvent, writeMessageLine, type PayloadMode } from '../recording/events.js';
+import { actionEvent, closeEvent, messageEvent, openEvent, writeMessageLine, type PayloadMode } from '../recording/events.js';
 import { RECORDING_FORMAT, RECORDING_VERSION, type RecordingHeader } from '../recording/format.js';
 import { JsonlWriter } from '../recording/jsonl-writer.js';
+import type { SessionAction } from '../session/action.js';
 import type { WsMessage } from '../session/message.js';
 import type { Session, SessionEnd } from '../session/session.js';
-import { roundMs, type EndView, type HandshakeView } from '../views/views.js';
+import { roundMs, type ActionView, type EndView, type HandshakeView } from '../views/views.js';
 import type { SessionSink } from './bus.js';
 import { redactText } from '../secrets/free-text.js';
 
@@ -92,6 +93,11 @@ export class Recorder implements SessionSink {
     const ts = Math.round(o.ts0 + t);
     if (writeMessageLine(this.writer, m.from === 'client' ? o.clientPrefix : o.serverPrefix, m, t, ts, this.payloads)) return;
     this.writer.writeValue(messageEvent(s.id, m, t, ts, this.payloads));
+  }
+
+  action(s: Session, _a: SessionAction, view: ActionView): void {
+    const o = this.opens.get(s.id);
+    this.writer.writeValue(actionEvent(view, Math.round((o?.ts0 ?? Date.now()) + view.t)));
   }
 
   end(s: Session, _end: SessionEnd, view: EndView): void {

@@ -5,6 +5,7 @@
  * stays on the byte-faithful paths of tunnel.ts. Fault injection, breakpoints and
  * injection from the API are hooks.
  */
+import type { SessionAction } from '../session/action.js';
 import type { Side } from '../session/message.js';
 import type { Session } from '../session/session.js';
 
@@ -47,6 +48,16 @@ export type MessageHandler = (m: HookMessage) => HookVerdict | undefined | Promi
 export interface SessionControl {
   /** Sends a message to one side, behind what that direction holds. */
   send(to: Side, m: OutMessage): void;
+  /** A close frame to the side(s) named, as if the other side had sent it, then the TCP close. */
+  close(to: Side | 'both', code: number, reason: string): void;
+  /** Resets both connections (no close frame). */
+  cut(reason: string): void;
+  /** Reports what the hook did: an event for every sink, and the session is marked as altered. */
+  report(action: SessionAction): void;
+  /** Milliseconds since the tunnel opened. */
+  elapsed(): number;
+  /** Called once when both connections have closed (timers of the hook are cleared there). */
+  onClose(fn: () => void): void;
 }
 
 /** Decides at the handshake whether it acts on a session; undefined leaves the session alone. */

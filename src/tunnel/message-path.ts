@@ -131,9 +131,13 @@ export class MessagePath {
    * direction that is writing a message through in pieces (or bytes after a protocol error) gets
    * only the FIN. Says which sides got a close frame.
    */
-  goAway(code: number, reason: string): { toServer: boolean; toClient: boolean } {
-    const toServer = this.up.atBoundary();
-    const toClient = this.down.atBoundary();
+  goAway(
+    code: number,
+    reason: string,
+    to: { client: boolean; server: boolean } = { client: true, server: true },
+  ): { toServer: boolean; toClient: boolean } {
+    const toServer = to.server && this.up.atBoundary();
+    const toClient = to.client && this.down.atBoundary();
     if (toServer) this.up.goAway(code, reason);
     else this.up.endOutput();
     if (toClient) this.down.goAway(code, reason);

@@ -60,6 +60,14 @@ export interface Tunnel {
   goAway(code: number, reason: string, lingerMs: number): GoneAway | undefined;
   /** Sends a message to one side (message path only). */
   send(to: Side, m: OutMessage): void;
+  /**
+   * On the message path: a close frame (code, reason) to the side(s) named, behind what their
+   * direction holds, as if the other side had sent it; then a FIN to both, and both sockets are
+   * destroyed after lingerMs. False on the other paths.
+   */
+  closeTo(to: { client: boolean; server: boolean }, code: number, reason: string, lingerMs: number): boolean;
+  /** Resets both connections at once (no close frame): what a crashed peer or a dead network looks like. */
+  cut(reason: string): void;
 }
 
 /** The direction a socket reads for; set on both sockets of a tunnel. */
@@ -188,6 +196,23 @@ class TunnelState implements Tunnel {
     }, lingerMs);
     void both.then(() => clearTimeout(timer));
     return both;
+  }
+
+  closeTo(to: { client: boolean; server: boolean }, code: number, reason: string, lingerMs: number): boolean {
+    if (!this.messages) return false;
+    this.note('proxy', 'fin', `wstap closed the session with ${code}`);
+    void this.lingerThenDestroy(lingerMs);
+    this.messages.goAway(code, reason, to);
+    return true;
+  }
+
+  cut(reason: string): void {
+    this.note('proxy', 'reset', reason);
+    for (const s of [this.client, this.server]) {
+      if (s.destroyed) continue;
+      if (typeof s.resetAndDestroy === 'function') s.resetAndDestroy();
+      else s.destroy();
+    }
   }
 
   send(to: Side, m: OutMessage): void {

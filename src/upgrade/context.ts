@@ -1,4 +1,5 @@
 /** What the upgrade relay needs from the proxy around it, and what it keeps of each live session. */
+import type { TunnelControl } from './control.js';
 import type { InspectContext } from '../inspect/registry.js';
 import type { Session } from '../session/session.js';
 import type { SessionBus } from '../sinks/bus.js';
@@ -37,4 +38,6 @@ export interface LiveSession {
   session: Session;
   /** Ends the session from wstap's side (shutdown); resolves when its sockets are closed. */
   abort(reason: string): void | Promise<void>;
+  /** Once tunnelled: what the API can do to it (send, close, cut). */
+  control?: TunnelControl;
 }

@@ -11,7 +11,8 @@ import { FrameTap, type TapResult } from '../tap/frame-tap.js';
 import { phaseOf } from '../session/finding.js';
 import type { CloseSummary } from '../session/summary.js';
 import { closeCodeMeaning, closePayload, encodeFrame } from '../wire/ws-frame.js';
-import type { MessageHandler, MessageHook, OutMessage, SessionControl } from '../tunnel/hooks.js';
+import type { MessageHandler, MessageHook, SessionControl } from '../tunnel/hooks.js';
+import { TunnelControl } from './control.js';
 import { tunnel, type ChunkObserver, type Tunnel, type TunnelEnd } from '../tunnel/tunnel.js';
 import { negotiatedDeflate } from '../wire/extensions.js';
 import type { LiveSession, RelayContext } from './context.js';
@@ -115,9 +116,10 @@ export function openTunnel(
   const tap = ctx.bus.wantsFrames ? new ContainedTap(ctx, session, deflate !== undefined) : undefined;
   // The hooks are chosen before anything is forwarded: on the message path, the bytes that came
   // with the 101 and the client's early bytes are messages like the others.
-  const pending: { to: Side; m: OutMessage }[] = [];
-  let control: SessionControl = { send: (to, m) => void pending.push({ to, m }) };
-  const handlers = ctx.hooks.length ? handlerFor(ctx.hooks, session, { send: (to, m) => control.send(to, m) }) : [];
+  // What the hooks and the API can do to the session; what they ask before the tunnel exists waits for it.
+  const control = new TunnelControl({ client, server: upstream }, tap, (a) => ctx.bus.action(session, a));
+  live.control = control;
+  const handlers = ctx.hooks.length ? handlerFor(ctx.hooks, session, control) : [];
   client.write(res.raw);
   ctx.bus.handshake(session);
   const wentAway: WentAway = { frames: false };
@@ -127,17 +129,15 @@ export function openTunnel(
     ...(handlers.length ? { messages: { handlers, deflate, onHookFailure: (err: unknown) => ctx.onHookFailure(session, err) } } : {}),
     onEnd(end) {
       ctx.live.delete(live);
+      control.ended();
       const bytes = {
         clientToServer: end.bytes.clientToServer + counted.clientToServer,
         serverToClient: end.bytes.serverToClient + counted.serverToClient,
       };
-      reportEnd(ctx, session, { ...end, bytes }, tap, wentAway);
+      reportEnd(ctx, session, { ...end, bytes, ...(control.altered ? { altered: control.altered } : {}) }, tap, wentAway);
     },
   });
-  if (handlers.length) {
-    control = { send: (to, m) => tun.send(to, m) };
-    for (const p of pending) tun.send(p.to, p.m);
-  }
+  control.attach(tun, handlers.length > 0);
   live.abort = (reason) => goingAway(tun, handlers.length ? undefined : tap, reason, wentAway);
 }
 

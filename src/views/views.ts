@@ -15,6 +15,7 @@ import {
   type LoggedHeader,
 } from '../secrets/redact.js';
 import { redactDeep, redactText } from '../secrets/free-text.js';
+import type { AlteredCounts, SessionAction } from '../session/action.js';
 import type { Finding } from '../session/finding.js';
 import type { WsMessage } from '../session/message.js';
 import type { Session, SessionEnd } from '../session/session.js';
@@ -73,6 +74,8 @@ export interface EndView {
   latency?: LatencySummary;
   /** Raised while the tunnel was open (protocol) and about its close (close). */
   findings: Finding[];
+  /** What wstap did to its traffic, by kind (fault rules, the API). */
+  altered?: AlteredCounts;
 }
 
 export const roundMs = (ms: number): number => Math.round(ms * 1000) / 1000;
@@ -133,6 +136,7 @@ export function endView(s: Session, end: SessionEnd): EndView {
     findings: [...end.findings],
   };
   if (end.error !== undefined) view.error = end.error;
+  if (end.altered) view.altered = { ...end.altered };
   if (end.ws) {
     view.close = { ...end.ws.close };
     view.messages = end.ws.traffic;
@@ -158,4 +162,19 @@ export function messagePreview(m: WsMessage): string {
   if (m.data.length === 0) return '';
   const hex = m.data.subarray(0, PREVIEW_HEX_BYTES).toString('hex');
   return hex + (m.data.length > PREVIEW_HEX_BYTES || m.truncated ? '…' : '');
+}
+
+/** An action as it leaves wstap: what it did says no payload, and the rule's text passes the redaction step. */
+export interface ActionView {
+  session: string;
+  kind: SessionAction['kind'];
+  by: string;
+  to: SessionAction['to'];
+  /** Milliseconds since the session opened. */
+  t: number;
+  detail: string;
+}
+
+export function actionView(s: Session, a: SessionAction): ActionView {
+  return { session: s.id, kind: a.kind, by: redactText(a.by), to: a.to, t: roundMs(a.t), detail: redactText(a.detail) };
 }

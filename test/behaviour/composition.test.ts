@@ -162,7 +162,11 @@ describe('the routes under /__wstap/', () => {
     expect(JSON.parse(health.body)).toMatchObject({ status: 'ok', target: { reachable: true } });
     const unknown = await get(p, '/__wstap/nothing-here?x=1');
     expect(unknown.status).toBe(404);
-    expect(JSON.parse(unknown.body)).toMatchObject({ error: 'wstap: no such endpoint: /__wstap/nothing-here', endpoints: ['GET /__wstap/health'] });
+    // With no history (no live view), health and the control API: the fault rules, and what changes sessions.
+    expect(JSON.parse(unknown.body)).toMatchObject({
+      error: 'wstap: no such endpoint: /__wstap/nothing-here',
+      endpoints: ['GET /__wstap/health', 'GET /__wstap/api/faults', 'POST /__wstap/api/faults', 'DELETE /__wstap/api/faults/', 'POST /__wstap/api/sessions/'],
+    });
     const wrong = await get(p, '/__wstap/health', 'POST');
     expect(wrong).toMatchObject({ status: 405, allow: 'GET' });
     expect(b.httpRequests).toEqual([]);

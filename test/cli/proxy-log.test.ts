@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { demoBackend } from '../support/backends.js';
-import { closed, connected, startJsonProxy, startWstap } from '../support/cli.js';
+import { closed, connected, runWstap, startJsonProxy, startWstap } from '../support/cli.js';
 import { runDeferred } from '../support/cleanup.js';
 import { fakeJwt } from '../support/helpers.js';
 import { ensureBuilt } from '../support/process.js';
@@ -121,5 +121,39 @@ describe('the live view through the real bin', () => {
     await closed(offWs);
     const offEnd = await off.w.waitForJson((l) => l['event'] === 'session-end', 'the session-end line');
     expect(offEnd['view']).toBeUndefined();
+  });
+});
+
+describe('fault rules through the real bin', () => {
+  it('--fault and WSTAP_FAULTS: the rules in force and the control token are printed at startup; the token works', async () => {
+    const backend = await demoBackend();
+    const { w, port } = await startJsonProxy(['--target', backend.url, '--fault', 'delay=10ms to=client'], {
+      WSTAP_FAULTS: 'drop match=never; cut path=/crash',
+    });
+    const faults = await w.waitForJson((l) => l['event'] === 'faults', 'the faults line');
+    expect(faults['msg']).toBe('fault rules: 1: delay=10ms to=client · 2: drop match=never · 3: cut path=/crash');
+    const token = String((await w.waitForJson((l) => l['event'] === 'control-token', 'the control-token line'))['controlToken']);
+    expect(token).toMatch(/^[\w-]{20,}$/);
+    const post = (auth?: string): Promise<Response> =>
+      fetch(`http://127.0.0.1:${port}/__wstap/api/faults`, {
+        method: 'POST',
+        headers: auth ? { Authorization: `Bearer ${auth}` } : {},
+        body: '{"rule":"drop"}',
+      });
+    expect((await post()).status).toBe(401);
+    expect((await post(token)).status).toBe(201);
+  });
+
+  it('a bad rule stops the start with its position and what was expected (exit 2); a set --control-token is not printed', async () => {
+    const r = await runWstap(['--target', 'http://127.0.0.1:9', '--fault', 'drop to=nobody']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('at 6: to=client, to=server or to=both (in "drop to=nobody")');
+    const env = await runWstap(['--target', 'http://127.0.0.1:9'], { WSTAP_FAULTS: 'delay=soon' });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toContain('WSTAP_FAULTS: at 1: delay= needs a duration');
+    const backend = await demoBackend();
+    const { w } = await startJsonProxy(['--target', backend.url, '--control-token', 'my-own-token-123']);
+    await w.waitForJson((l) => l['event'] === 'control-surface', 'the control-surface line');
+    expect(w.stdout()).not.toContain('my-own-token-123');
   });
 });

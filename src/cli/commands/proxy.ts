@@ -4,6 +4,8 @@
  * gives open sessions a bounded grace, flushes, and exits 0.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseRule, RuleError } from '../../act/rules.js';
+import { UsageError } from '../errors.js';
 import { formatBytes, type ViewLink } from '../../log/entries.js';
 import { createLogger, type WstapLogger } from '../../log/logger.js';
 import { PROXY_DEFAULTS } from '../../proxy/defaults.js';
@@ -58,6 +60,8 @@ interface ProxyCliOptions extends LogCliOptions {
   ui: boolean;
   uiHistory: number;
   uiHost?: string[];
+  fault?: string[];
+  controlToken?: string;
 }
 
 export interface RunProxyOptions extends Omit<ProxyOptions, 'logger' | 'sinks'> {
@@ -136,8 +140,29 @@ export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise
       .then(() => {
         logStartup(logger, proxy, opts);
         if (history) logControlSurface(logger, proxy);
+        logControl(logger, proxy, Boolean(opts.controlToken));
       });
   });
+}
+
+/**
+ * The control token (unless the user set it: then they know it) and the fault rules in force.
+ * The token is this process's own secret for changing traffic, printed once on purpose, like a
+ * notebook server's: whoever reads this terminal may act on the wire.
+ */
+function logControl(logger: WstapLogger['logger'], proxy: ProxyServer, given: boolean): void {
+  const rules = proxy.faults.list();
+  if (rules.length) {
+    logger.info(
+      { event: 'faults', faults: rules.map((e) => ({ id: e.id, rule: e.rule.text })) },
+      `fault rules: ${rules.map((e) => `${e.id}: ${e.rule.text}`).join(' · ')}`,
+    );
+  }
+  if (given) return;
+  logger.info(
+    { event: 'control-token', controlToken: proxy.controlToken },
+    `control token for /__wstap/api/ requests that change traffic (send, close, faults): ${proxy.controlToken}`,
+  );
 }
 
 /** Where the live view's API answers (and, when wstap listens beyond loopback, that it answers there too). */
@@ -149,6 +174,52 @@ function logControlSurface(logger: WstapLogger['logger'], proxy: ProxyServer): v
     `live view: ${url} (its API: ${url}api/sessions, events: ${url}api/events)` +
       (wide.length ? `; reachable on ${wide.map((a) => a.address).join(', ')} too (read-only, redacted)` : ''),
   );
+}
+
+/** --fault rules, then WSTAP_FAULTS (rules separated by ;), each checked. */
+function faultsFrom(given: string[] | undefined): string[] | undefined {
+  const env = (process.env['WSTAP_FAULTS'] ?? '')
+    .split(';')
+    .map((r) => r.trim())
+    .filter(Boolean);
+  for (const r of env) {
+    try {
+      parseRule(r);
+    } catch (err) {
+      throw new UsageError(`WSTAP_FAULTS: ${err instanceof RuleError ? `at ${err.position}: ${err.expected} (in "${err.rule}")` : String(err)}`);
+    }
+  }
+  const all = [...(given ?? []), ...env];
+  return all.length ? all : undefined;
+}
+
+/** The fault rules and the control token of the command line and the environment. */
+function actFrom(opts: ProxyCliOptions): { faults?: string[]; controlToken?: string } {
+  const faults = faultsFrom(opts.fault);
+  return { ...(faults ? { faults } : {}), ...(opts.controlToken ? { controlToken: opts.controlToken } : {}) };
+}
+
+/** A rule checked when it is given: a bad one stops the start with its position and what was expected. */
+function collectRule(value: string, previous: string[] | undefined): string[] {
+  try {
+    parseRule(value);
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof RuleError ? `at ${err.position}: ${err.expected} (in "${err.rule}")` : String(err));
+  }
+  return [...(previous ?? []), value];
+}
+
+/** Acting on the wire: fault rules and the control token. */
+function actOptions(): Option[] {
+  return [
+    new Option(
+      '--fault <rule>',
+      "a fault rule, e.g. 'delay=300ms to=client match=tick', 'close=1011:overloaded after=30s', 'drop to=server p=0.2 seed=7', 'cut after=5' (repeatable; env: WSTAP_FAULTS, rules separated by ;)",
+    ).argParser(collectRule),
+    new Option('--control-token <token>', 'the token for API requests that change traffic (random and printed at startup when unset)').env(
+      'WSTAP_CONTROL_TOKEN',
+    ),
+  ];
 }
 
 /** The live view's options. */
@@ -234,7 +305,7 @@ export function proxyCommand(name: string): Command {
         .env('WSTAP_RECORD_MAX_BYTES')
         .argParser(parseBytes),
     );
-  for (const o of [...uiOptions(), ...logOptions()]) cmd.addOption(o);
+  for (const o of [...actOptions(), ...uiOptions(), ...logOptions()]) cmd.addOption(o);
   cmd.action(
     action((opts: ProxyCliOptions) => {
       const format = opts.logFormat ?? defaultLogFormat();
@@ -266,6 +337,7 @@ export function proxyCommand(name: string): Command {
         ...(opts.host ? { hosts: opts.host } : {}),
         ui: opts.ui === false || envFlag('WSTAP_UI') === false ? false : { messagesPerSession: opts.uiHistory },
         ...(opts.uiHost ? { uiHosts: opts.uiHost } : {}),
+        ...actFrom(opts),
       });
     }),
   );

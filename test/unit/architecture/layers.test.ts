@@ -17,6 +17,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ['cli', 'ui'],
   ['demo', 'check', 'replay'],
   ['proxy'],
+  // act: fault rules (and, later, breakpoints) as message hooks, and what the API can do to a session.
+  ['act'],
   ['upgrade'],
   ['tunnel'],
   ['tap'],
