@@ -165,7 +165,13 @@ describe('the routes under /__wstap/', () => {
     // With no history (no live view), health and the control API: the fault rules, and what changes sessions.
     expect(JSON.parse(unknown.body)).toMatchObject({
       error: 'wstap: no such endpoint: /__wstap/nothing-here',
-      endpoints: ['GET /__wstap/health', 'GET /__wstap/api/faults', 'POST /__wstap/api/faults', 'DELETE /__wstap/api/faults/', 'POST /__wstap/api/sessions/'],
+      endpoints: [
+        'GET /__wstap/health',
+        'GET /__wstap/api/faults',
+        'POST /__wstap/api/faults',
+        'DELETE /__wstap/api/faults/',
+        'POST /__wstap/api/sessions/',
+      ],
     });
     const wrong = await get(p, '/__wstap/health', 'POST');
     expect(wrong).toMatchObject({ status: 405, allow: 'GET' });
