@@ -21,11 +21,10 @@ export type FaultAction =
 
 export type FaultTarget = Side | 'both';
 
-/** A parsed rule. `to`: the side the messages it acts on travel to (both by default). */
-export interface FaultRule {
-  /** The rule as written (trimmed). */
+/** The conditions of a rule or a breakpoint. `to`: the side the messages it selects travel to (both by default). */
+export interface Conditions {
+  /** As written (trimmed). */
   text: string;
-  action: FaultAction;
   to: FaultTarget;
   match?: RegExp;
   /** Fires only once the session has had this many data messages (both ways)... */
@@ -39,6 +38,11 @@ export interface FaultRule {
   /** The upgrade path (without the query) must match this glob. */
   path?: string;
   pathRe?: RegExp;
+}
+
+/** A parsed fault rule: an action and its conditions. */
+export interface FaultRule extends Conditions {
+  action: FaultAction;
 }
 
 export class RuleError extends Error {
@@ -163,8 +167,21 @@ export function parseRule(input: string): FaultRule {
   const ws = words(text);
   if (!ws.length) throw new RuleError(text, 1, `an action: ${ACTIONS}`);
   const rule: FaultRule = { text, action: parseAction(text, ws[0]!), to: 'both', p: 1 };
+  parseConditionWords(text, ws.slice(1), rule);
+  return rule;
+}
+
+/** Breakpoint conditions (--intercept): the conditions of a rule, without an action; none selects every data message. */
+export function parseConditions(input: string): Conditions {
+  const text = input.trim();
+  const c: Conditions = { text, to: 'both', p: 1 };
+  parseConditionWords(text, words(text), c);
+  return c;
+}
+
+function parseConditionWords(text: string, ws: readonly Word[], rule: Conditions): void {
   const seen = new Set<string>();
-  for (const w of ws.slice(1)) {
+  for (const w of ws) {
     const [name, value] = splitWord(w.text);
     if (value === undefined || value === '') throw new RuleError(text, w.at, `a condition: ${CONDITIONS}`);
     if (seen.has(name)) throw new RuleError(text, w.at, `${name}= only once`);
@@ -208,7 +225,6 @@ export function parseRule(input: string): FaultRule {
         throw new RuleError(text, w.at, `a condition: ${CONDITIONS}`);
     }
   }
-  return rule;
 }
 
 /** WSTAP_FAULTS: rules separated by `;`. */

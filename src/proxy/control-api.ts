@@ -8,6 +8,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 import type { FaultRules } from '../act/faults.js';
+import type { Breakpoints, HeldMessage, Release } from '../act/breakpoints.js';
+import { redactPayloadText } from '../secrets/redact.js';
 import { RuleError } from '../act/rules.js';
 import type { Side } from '../session/message.js';
 import type { OutMessage } from '../tunnel/hooks.js';
@@ -34,6 +36,7 @@ export class ProxyActions {
   constructor(
     private readonly live: ReadonlySet<LiveSession>,
     readonly faults: FaultRules,
+    readonly breakpoints: Breakpoints,
   ) {}
 
   private open(id: string): LiveSession & { control: NonNullable<LiveSession['control']> } {
@@ -175,10 +178,65 @@ async function sessionAction(actions: ProxyActions, req: http.IncomingMessage, r
   reply(res, 200, { closed: true, session: id, to, code });
 }
 
+/** A held message as the API shows it: redacted like every read (a release without an edit forwards the original bytes). */
+function heldView(h: HeldMessage): Record<string, unknown> {
+  const base = {
+    id: h.id,
+    session: h.session,
+    from: h.from,
+    to: h.to,
+    kind: h.kind,
+    size: h.data.length,
+    breakpoint: h.breakpoint,
+    heldAt: h.heldAt,
+  };
+  if (h.kind === 'text') return { ...base, text: redactPayloadText(h.data.toString('utf8')) };
+  return { ...base, base64: h.data.subarray(0, 64 * 1024).toString('base64'), ...(h.data.length > 64 * 1024 ? { truncated: true } : {}) };
+}
+
+/** POST /__wstap/api/held/<id> {"action":"forward"} | {"action":"forward","text"|"binary"} | {"action":"drop"} */
+async function releaseHeld(bp: Breakpoints, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const id = Number((req.url ?? '').split('?')[0]!.slice(`${API_PREFIX}held/`.length));
+  const body = await readJson(req);
+  let how: Release;
+  if (body['action'] === 'drop') how = { action: 'drop' };
+  else if (body['action'] === 'forward') {
+    if (typeof body['text'] === 'string') how = { action: 'forward', text: body['text'] };
+    else if (typeof body['binary'] === 'string') how = { action: 'forward', binary: Buffer.from(body['binary'], 'base64') };
+    else how = { action: 'forward' };
+  } else throw new ActionError(400, '"action" must be "forward" (with "text" or "binary" to edit it) or "drop"');
+  if (!Number.isInteger(id) || !bp.release(id, how)) throw new ActionError(404, `no held message ${id} (released, timed out, or its session closed)`);
+  reply(res, 200, { released: id, action: how.action });
+}
+
 export function controlRoutes(actions: ProxyActions, token: string): Route[] {
-  const faults = actions.faults;
+  const { faults, breakpoints: bp } = actions;
   const list = (): unknown => ({ faults: faults.list().map((e) => ({ id: e.id, rule: e.rule.text })) });
   return [
+    { method: 'GET', path: `${API_PREFIX}held`, handle: (_req, res) => reply(res, 200, { held: bp.held().map(heldView) }) },
+    { method: 'POST', path: `${API_PREFIX}held/`, prefix: true, handle: guarded(token, (req, res) => releaseHeld(bp, req, res)) },
+    { method: 'GET', path: `${API_PREFIX}intercepts`, handle: (_req, res) => reply(res, 200, { intercepts: bp.list() }) },
+    {
+      method: 'POST',
+      path: `${API_PREFIX}intercepts`,
+      handle: guarded(token, async (req, res) => {
+        const body = await readJson(req);
+        if (typeof body['conditions'] !== 'string')
+          throw new ActionError(400, 'give "conditions", e.g. "to=server match=checkout" ("" holds every message)');
+        const id = bp.add(body['conditions']);
+        reply(res, 201, { id, conditions: bp.list().find((b) => b.id === id)!.conditions });
+      }),
+    },
+    {
+      method: 'DELETE',
+      path: `${API_PREFIX}intercepts/`,
+      prefix: true,
+      handle: guarded(token, async (req, res) => {
+        const id = Number((req.url ?? '').split('?')[0]!.slice(`${API_PREFIX}intercepts/`.length));
+        if (!Number.isInteger(id) || !bp.remove(id)) throw new ActionError(404, 'no such breakpoint');
+        reply(res, 200, { intercepts: bp.list() });
+      }),
+    },
     { method: 'GET', path: `${API_PREFIX}faults`, handle: (_req, res) => reply(res, 200, list()) },
     {
       method: 'POST',

@@ -12,6 +12,8 @@ export const PROXY_DEFAULTS = {
   headTimeoutMs: 30_000,
   /** Decoded bytes kept per message; the rest is counted. */
   maxMessageBytes: 1024 * 1024,
+  /** How long a message held at a breakpoint waits for a release before it is forwarded as it was. */
+  interceptTimeoutMs: 60_000,
   /** Time open sessions get at shutdown. */
   shutdownGraceMs: 5_000,
   sessionIdPrefix: 'ws',

@@ -19,6 +19,7 @@ import { readFirstHead } from './first-head.js';
 import { apiRoutes } from './api.js';
 import { controlRoutes, ProxyActions } from './control-api.js';
 import { FaultRules } from '../act/faults.js';
+import { Breakpoints } from '../act/breakpoints.js';
 import type { Side } from '../session/message.js';
 import { randomBytes } from 'node:crypto';
 import { uiRoutes } from './ui.js';
@@ -66,6 +67,10 @@ export interface ProxyOptions {
   faults?: string[];
   /** The token that anything changing traffic through /__wstap/api/ needs (random when absent). */
   controlToken?: string;
+  /** Breakpoints from the start (--intercept): conditions as for a fault rule, e.g. "to=server match=checkout". */
+  intercept?: string[];
+  /** How long a held message waits for a release before it is forwarded as it was, ms. Default 60000. */
+  interceptTimeoutMs?: number;
   /** The live view's history (also one of the sinks): its API is served under /__wstap/api/. */
   history?: SessionHistory;
   /** Names besides IP addresses, localhost and this machine's host name that /__wstap/ answers to (--ui-host). */
@@ -95,6 +100,10 @@ export interface ProxyServer {
   send(sessionId: string, to: Side, data: string | Buffer): Promise<void>;
   /** Closes an open session: a close frame with code and reason to the side(s), then the TCP close. */
   closeSession(sessionId: string, to: Side | 'both', code?: number, reason?: string): Promise<void>;
+  /** Breakpoints: add(), remove(), list(), held(), next(), release(). */
+  breakpoints: Breakpoints;
+  /** Adds a breakpoint (conditions as for a fault rule, e.g. "to=server match=checkout"); its id. */
+  intercept(conditions: string): number;
 }
 
 function reportHttpProblem(log: Logger, p: HttpProblem): void {
@@ -115,7 +124,7 @@ function reportHttpProblem(log: Logger, p: HttpProblem): void {
   );
 }
 
-function relayContext(options: ProxyOptions, target: Target, bus: SessionBus, log: Logger, faults: FaultRules): RelayContext {
+function relayContext(options: ProxyOptions, target: Target, bus: SessionBus, log: Logger, acting: MessageHook[]): RelayContext {
   let sessionCounter = 0;
   const prefix = options.sessionIdPrefix ?? PROXY_DEFAULTS.sessionIdPrefix;
   return {
@@ -131,7 +140,7 @@ function relayContext(options: ProxyOptions, target: Target, bus: SessionBus, lo
       insecure: options.insecure ?? false,
     },
     bus,
-    hooks: [...(options.hooks ?? []), faults],
+    hooks: [...(options.hooks ?? []), ...acting],
     nextSessionId: () => `${prefix}-${++sessionCounter}`,
     live: new Set<LiveSession>(),
     pendingEnds: new Set(),
@@ -157,8 +166,23 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     log.error({ event: 'sink-failed', sink, err: String(err) }, `the ${sink} output failed and is switched off: ${String(err)}`),
   );
   const faults = new FaultRules(options.faults ?? []);
-  const relay = relayContext(options, target, bus, log, faults);
-  const actions = new ProxyActions(relay.live, faults);
+  const breakpoints = new Breakpoints(options.intercept ?? [], options.interceptTimeoutMs ?? PROXY_DEFAULTS.interceptTimeoutMs, {
+    held: (h) =>
+      log.info(
+        { event: 'held', session: h.session, held: h.id, to: h.to, kind: h.kind, size: h.data.length },
+        `${h.session}: breakpoint ${h.breakpoint} holds a ${h.data.length} B ${h.kind} message to the ${h.to} (#${h.id}): release it with POST /__wstap/api/held/${h.id}`,
+      ),
+    released: (h, how) =>
+      log[how === 'timeout' ? 'warn' : 'info'](
+        { event: 'released', session: h.session, held: h.id, how },
+        how === 'timeout'
+          ? `${h.session}: held message #${h.id} forwarded as it was: nobody released it in time (--intercept-timeout)`
+          : `${h.session}: held message #${h.id} ${how === 'edit' ? 'forwarded, edited' : how === 'drop' ? 'dropped' : how === 'closed' ? 'gone with its session' : 'forwarded'}`,
+      ),
+  });
+  // Breakpoints first: they hold the message as it came; the fault rules act on what they let through.
+  const relay = relayContext(options, target, bus, log, [breakpoints, faults]);
+  const actions = new ProxyActions(relay.live, faults, breakpoints);
   const controlToken = options.controlToken ?? randomBytes(18).toString('base64url');
   const forwarder = createHttpForwarder(
     target,
@@ -214,5 +238,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     fault: (rule) => faults.add(rule),
     send: (id, to, data) => actions.send(id, to, typeof data === 'string' ? { kind: 'text', data } : { kind: 'binary', data }),
     closeSession: (id, to, code = 1000, reason = '') => actions.close(id, to, code, reason),
+    breakpoints,
+    intercept: (conditions) => breakpoints.add(conditions),
   };
 }

@@ -5,11 +5,12 @@
  */
 import type { Side } from './message.js';
 
-export type ActionKind = 'delay' | 'drop' | 'close' | 'cut' | 'stall' | 'throttle' | 'duplicate' | 'send';
+/** Fault actions, a message sent (send), and a breakpoint's: held (hold), forwarded as it was (release) or edited (edit). */
+export type ActionKind = 'delay' | 'drop' | 'close' | 'cut' | 'stall' | 'throttle' | 'duplicate' | 'send' | 'hold' | 'release' | 'edit';
 
 export interface SessionAction {
   kind: ActionKind;
-  /** Who asked: a rule ("rule 2: delay=300ms to=client") or the API ("api"). */
+  /** Who asked: a rule ("rule 2: delay=300ms to=client"), a breakpoint ("breakpoint 1") or the API ("api"). */
   by: string;
   /** The side the affected traffic travels to. */
   to: Side | 'both';

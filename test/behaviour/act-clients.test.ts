@@ -33,7 +33,7 @@ const token = (i: number): string => createHash('sha256').update(String(i)).dige
 const chatty = (i: number): string => JSON.stringify({ seq: i, token: token(i), previous: token(i - 1), note: 'the same words again and again' });
 
 describe('acting on a permessage-deflate session (Chromium)', () => {
-  it('after a dropped and an injected message Chromium keeps decoding every compressed message, and sees the close code wstap sends', async () => {
+  it('after a dropped, an injected and an edited message Chromium keeps decoding every compressed message, and sees the close code wstap sends', async () => {
     const backend = await startWsServer({ perMessageDeflate: { threshold: 0 } });
     backend.wss.on('connection', (ws) => {
       ws.on('message', (d) => {
@@ -47,7 +47,7 @@ describe('acting on a permessage-deflate session (Chromium)', () => {
         next();
       });
     });
-    const tp = await openTestProxy({ target: backend.url, faults: ['drop to=client match=seq.:3,'] });
+    const tp = await openTestProxy({ target: backend.url, faults: ['drop to=client match=seq.:3,'], intercept: ['to=client match=seq.:6,'] });
     const app = await servePage(browser, '<!doctype html><title>app</title>');
     defer(() => app.close());
     await app.page.evaluate((url) => {
@@ -66,6 +66,10 @@ describe('acting on a permessage-deflate session (Chromium)', () => {
     const got = async (): Promise<string[]> => app.page.evaluate(() => (globalThis as unknown as { got: string[] }).got);
     await until(async () => ((await got()).some((m) => m.includes('"seq":5,')) ? true : undefined), 'message 5');
     await tp.proxy.send('ws-1', 'client', 'injected by wstap');
+    // Message 6 is held at the breakpoint, then released edited.
+    const held = await tp.proxy.breakpoints.next();
+    expect(JSON.parse(held.data.toString()).seq).toBe(6);
+    tp.proxy.breakpoints.release(held.id, { action: 'forward', text: 'edited by wstap' });
     await until(async () => ((await got()).some((m) => m.includes('"seq":10,')) ? true : undefined), 'message 10', { timeoutMs: 5000 });
     await tp.proxy.closeSession('ws-1', 'client', 4003, 'wstap says bye');
     await until(async () => app.page.evaluate(() => (globalThis as unknown as { wsClosed?: unknown }).wsClosed), 'the close');
@@ -75,8 +79,12 @@ describe('acting on a permessage-deflate session (Chromium)', () => {
     });
     expect(page.ext).toContain('permessage-deflate');
     const data = page.got.filter((m) => m.startsWith('{'));
-    expect(data).toEqual([1, 2, 4, 5, 6, 7, 8, 9, 10].map(chatty));
+    expect(data).toEqual([1, 2, 4, 5, 7, 8, 9, 10].map(chatty));
     expect(page.got).toContain('injected by wstap');
+    // The edited message arrives in place of message 6, between 5 and 7 (the injected one may come between too).
+    const at = (m: string): number => page.got.indexOf(m);
+    expect(at('edited by wstap')).toBeGreaterThan(at(chatty(5)));
+    expect(at('edited by wstap')).toBeLessThan(at(chatty(7)));
     expect(page.closed).toEqual({ code: 4003, reason: 'wstap says bye' });
   });
 });

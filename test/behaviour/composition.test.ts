@@ -162,11 +162,16 @@ describe('the routes under /__wstap/', () => {
     expect(JSON.parse(health.body)).toMatchObject({ status: 'ok', target: { reachable: true } });
     const unknown = await get(p, '/__wstap/nothing-here?x=1');
     expect(unknown.status).toBe(404);
-    // With no history (no live view), health and the control API: the fault rules, and what changes sessions.
+    // With no history (no live view), health and the control API: breakpoints, fault rules, and what changes sessions.
     expect(JSON.parse(unknown.body)).toMatchObject({
       error: 'wstap: no such endpoint: /__wstap/nothing-here',
       endpoints: [
         'GET /__wstap/health',
+        'GET /__wstap/api/held',
+        'POST /__wstap/api/held/',
+        'GET /__wstap/api/intercepts',
+        'POST /__wstap/api/intercepts',
+        'DELETE /__wstap/api/intercepts/',
         'GET /__wstap/api/faults',
         'POST /__wstap/api/faults',
         'DELETE /__wstap/api/faults/',

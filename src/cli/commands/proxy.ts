@@ -4,7 +4,7 @@
  * gives open sessions a bounded grace, flushes, and exits 0.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseRule, RuleError } from '../../act/rules.js';
+import { parseConditions, parseRule, RuleError } from '../../act/rules.js';
 import { UsageError } from '../errors.js';
 import { formatBytes, type ViewLink } from '../../log/entries.js';
 import { createLogger, type WstapLogger } from '../../log/logger.js';
@@ -62,6 +62,8 @@ interface ProxyCliOptions extends LogCliOptions {
   uiHost?: string[];
   fault?: string[];
   controlToken?: string;
+  intercept?: string[];
+  interceptTimeout: number;
 }
 
 export interface RunProxyOptions extends Omit<ProxyOptions, 'logger' | 'sinks'> {
@@ -158,6 +160,13 @@ function logControl(logger: WstapLogger['logger'], proxy: ProxyServer, given: bo
       `fault rules: ${rules.map((e) => `${e.id}: ${e.rule.text}`).join(' · ')}`,
     );
   }
+  const points = proxy.breakpoints.list();
+  if (points.length) {
+    logger.info(
+      { event: 'intercepts', intercepts: points },
+      `breakpoints: ${points.map((b) => `${b.id}: ${b.conditions || '(every message)'}`).join(' · ')}; held messages: GET /__wstap/api/held`,
+    );
+  }
   if (given) return;
   logger.info(
     { event: 'control-token', controlToken: proxy.controlToken },
@@ -194,9 +203,24 @@ function faultsFrom(given: string[] | undefined): string[] | undefined {
 }
 
 /** The fault rules and the control token of the command line and the environment. */
-function actFrom(opts: ProxyCliOptions): { faults?: string[]; controlToken?: string } {
+function actFrom(opts: ProxyCliOptions): { faults?: string[]; controlToken?: string; intercept?: string[]; interceptTimeoutMs: number } {
   const faults = faultsFrom(opts.fault);
-  return { ...(faults ? { faults } : {}), ...(opts.controlToken ? { controlToken: opts.controlToken } : {}) };
+  return {
+    ...(faults ? { faults } : {}),
+    ...(opts.controlToken ? { controlToken: opts.controlToken } : {}),
+    ...(opts.intercept ? { intercept: opts.intercept } : {}),
+    interceptTimeoutMs: opts.interceptTimeout,
+  };
+}
+
+/** Breakpoint conditions, checked when given. */
+function collectConditions(value: string, previous: string[] | undefined): string[] {
+  try {
+    parseConditions(value);
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof RuleError ? `at ${err.position}: ${err.expected} (in "${err.rule}")` : String(err));
+  }
+  return [...(previous ?? []), value];
 }
 
 /** A rule checked when it is given: a bad one stops the start with its position and what was expected. */
@@ -216,6 +240,14 @@ function actOptions(): Option[] {
       '--fault <rule>',
       "a fault rule, e.g. 'delay=300ms to=client match=tick', 'close=1011:overloaded after=30s', 'drop to=server p=0.2 seed=7', 'cut after=5' (repeatable; env: WSTAP_FAULTS, rules separated by ;)",
     ).argParser(collectRule),
+    new Option(
+      '--intercept <conditions>',
+      "a breakpoint: data messages these conditions select are held until released through the API (e.g. 'to=server match=checkout'; repeatable)",
+    ).argParser(collectConditions),
+    new Option('--intercept-timeout <ms>', 'how long a held message waits for a release before it is forwarded as it was')
+      .default(PROXY_DEFAULTS.interceptTimeoutMs)
+      .env('WSTAP_INTERCEPT_TIMEOUT')
+      .argParser(parseMs),
     new Option('--control-token <token>', 'the token for API requests that change traffic (random and printed at startup when unset)').env(
       'WSTAP_CONTROL_TOKEN',
     ),
