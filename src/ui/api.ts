@@ -55,6 +55,7 @@ export interface StreamHandlers {
   messages?(batch: HistoryMessage[]): void;
   activity?(a: Activity): void;
   evicted?(e: Extract<HistoryEvent, { type: 'evicted' }>): void;
+  action?(e: Extract<HistoryEvent, { type: 'action' }>): void;
   skipped?(n: number): void;
   /** The stream (re)connected: anything missed while it was down must be fetched again. */
   open?(): void;
@@ -75,6 +76,7 @@ export function stream(query: string, on: StreamHandlers): () => void {
   listen('messages', (d) => on.messages?.(d as HistoryMessage[]));
   listen('activity', (d) => on.activity?.(d as Activity));
   listen('evicted', (d) => on.evicted?.(d as Extract<HistoryEvent, { type: 'evicted' }>));
+  listen('action', (d) => on.action?.(d as Extract<HistoryEvent, { type: 'action' }>));
   listen('skipped', (d) => on.skipped?.((d as { messages: number }).messages));
   es.addEventListener('open', () => on.open?.());
   es.addEventListener('error', () => on.error?.());

@@ -6,6 +6,7 @@ import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { render } from 'preact';
 import { BASE } from './api.js';
+import { adoptTokenFromAddress } from './controls.js';
 import { SessionPage } from './session-page.js';
 import { SessionsPage } from './sessions-page.js';
 
@@ -23,4 +24,5 @@ function App() {
   );
 }
 
+adoptTokenFromAddress();
 render(<App />, document.getElementById('app')!);

@@ -2,8 +2,17 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Severity } from '../session/finding.js';
 import { BASE, getJson, type ProxyInfo } from './api.js';
+import { TokenBox } from './controls.js';
 
-export function Header({ live, children }: { live: 'live' | 'down' | 'paused'; children?: preact.ComponentChildren }) {
+export function Header({
+  live,
+  children,
+  token,
+}: {
+  live: 'live' | 'down' | 'paused';
+  children?: preact.ComponentChildren;
+  token?: [string, (t: string) => void];
+}) {
   const [info, setInfo] = useState<ProxyInfo>();
   useEffect(() => {
     getJson<ProxyInfo>('info').then(setInfo, () => {});
@@ -19,6 +28,7 @@ export function Header({ live, children }: { live: 'live' | 'down' | 'paused'; c
         </span>
       )}
       <span class="grow">{children}</span>
+      {token && <TokenBox token={token[0]} setToken={token[1]} />}
       <span class={`live ${live}`} data-testid="stream-state">
         {live === 'live' ? '● live' : live === 'paused' ? '❚❚ paused' : '○ reconnecting'}
       </span>

@@ -10,7 +10,9 @@ import { ApiError, getJson, type HistoryMessage, type MessagePage, type ProxyInf
 import { bytes, clock, count, fromBase64, hexDump, ms, parseJson, since } from './format.js';
 import { JsonTree } from './json-tree.js';
 import { LatencyChart } from './latency-chart.js';
+import { ActionsPanel, ActPanel, HeldPanel, useToken } from './controls.js';
 import { Badges, Header, useFrameScheduler } from './parts.js';
+import type { ActionView } from '../views/views.js';
 import { ClosePanel, FindingsList, Handoffs, HandshakePanel, StatsPanel } from './session-panels.js';
 import { DEFAULT_FILTER, type Filter, MessageStore, STORE_LIMITS } from './store.js';
 import { Timeline } from './timeline.js';
@@ -53,6 +55,8 @@ async function fetchMessages(id: string, after: number, upTo = Number.POSITIVE_I
 
 interface SessionData {
   detail: SessionDetail | undefined;
+  /** What wstap did to it: the kept ones, then the live ones. */
+  actions: ActionView[];
   missing: string | undefined;
   live: 'live' | 'down';
   liveFindings: Finding[];
@@ -75,6 +79,7 @@ function useSession(id: string, store: MessageStore, paused: { current: boolean 
   const [queued, setQueued] = useState(0);
   const [droppedByWstap, setDroppedByWstap] = useState(0);
   const [liveFindings, setLiveFindings] = useState<Finding[]>([]);
+  const [actions, setActions] = useState<ActionView[]>([]);
   const pending = useRef<HistoryMessage[]>([]);
   const loading = useRef(true);
 
@@ -113,6 +118,7 @@ function useSession(id: string, store: MessageStore, paused: { current: boolean 
       (d) => {
         setDetail(d);
         setLiveFindings(d.liveFindings);
+        setActions(d.actions);
         setDroppedByWstap(d.kept.dropped);
       },
       (err: unknown) => setMissing(err instanceof ApiError && err.status === 404 ? err.message : String(err)),
@@ -153,6 +159,9 @@ function useSession(id: string, store: MessageStore, paused: { current: boolean 
       finding: (e) => {
         if (e.session === id) setLiveFindings((v) => [...v, e.finding]);
       },
+      action: (e) => {
+        if (e.session === id) setActions((v) => [...v, e.action]);
+      },
       activity: (a) => {
         const mine = a.sessions.find((s) => s.id === id);
         if (mine) setDetail((d) => (d ? { ...d, summary: { ...d.summary, messages: mine.messages } } : d));
@@ -160,7 +169,7 @@ function useSession(id: string, store: MessageStore, paused: { current: boolean 
     });
   }, [id]);
 
-  return { detail, missing, live, liveFindings, droppedByWstap, version, queued, redraw: () => setVersion(store.version), apply };
+  return { detail, missing, live, liveFindings, actions, droppedByWstap, version, queued, redraw: () => setVersion(store.version), apply };
 }
 
 export function SessionPage({ id }: { id: string }) {
@@ -176,6 +185,7 @@ export function SessionPage({ id }: { id: string }) {
   const pausedRef = useRef(false);
   const store = useMemo(() => new MessageStore(filter), [id]);
   const data = useSession(id, store, pausedRef);
+  const token = useToken();
   useEffect(() => {
     getJson<ProxyInfo>('info').then(setInfo, () => {});
   }, []);
@@ -219,7 +229,7 @@ export function SessionPage({ id }: { id: string }) {
   const s = detail.summary;
   return (
     <>
-      <Header live={paused ? 'paused' : live}>
+      <Header live={paused ? 'paused' : live} token={token}>
         <a href="/__wstap/">sessions</a> / <strong>{id}</strong>
       </Header>
       <main class="page session">
@@ -229,11 +239,15 @@ export function SessionPage({ id }: { id: string }) {
             <span class="muted">{s.open ? 'open' : s.outcome === 'tunnel' ? 'closed' : s.outcome}</span>
           </h1>
           <Badges findings={findings} />
+          {data.actions.length > 0 && <span class="badge altered">altered by wstap</span>}
         </div>
         <div class="session-grid">
           <div class="side">
+            <HeldPanel session={id} token={token[0]} />
+            <ActPanel session={id} open={s.open} token={token[0]} />
             <HandshakePanel detail={detail} findings={findings} />
             <FindingsList findings={findings} />
+            <ActionsPanel actions={data.actions} />
             <ClosePanel end={detail.end} open={s.open} />
             <StatsPanel detail={detail} />
             <section class="panel">

@@ -7,6 +7,7 @@ import { FINDING_CATALOG } from '../session/finding.js';
 import type { SessionOutcome } from '../session/session.js';
 import { type FindingGroup, getJson, type SessionList, type SessionSummary, sessionUrl, stream } from './api.js';
 import { bytes, clock, count, ms } from './format.js';
+import { HeldPanel, RulesPanel, useToken } from './controls.js';
 import { Badge, Badges, Header, useFrameScheduler } from './parts.js';
 
 interface ListFilter {
@@ -104,6 +105,7 @@ const idNumber = (id: string): number => Number(/\d+$/.exec(id)?.[0] ?? 0);
 
 export function SessionsPage() {
   const { sessions, evicted, live, version } = useSessions();
+  const token = useToken();
   const [filter, setFilter] = useState<ListFilter>(filterFromUrl);
   const [findings, setFindings] = useState<FindingGroup[]>([]);
   const set = (k: keyof ListFilter, v: string): void => {
@@ -128,7 +130,7 @@ export function SessionsPage() {
   const codes = [...new Set(sessions.flatMap((s) => s.findings.map((f) => f.code)))].sort();
   return (
     <>
-      <Header live={live}>
+      <Header live={live} token={token}>
         <span class="muted">
           {count(sessions.length)} sessions, {count(sessions.filter((s) => s.open).length)} open
         </span>
@@ -183,7 +185,11 @@ export function SessionsPage() {
           )}
           {sessions.length > 0 && !shown.length && <p class="empty">No session matches the filters.</p>}
         </section>
-        <FindingsPanel findings={findings} onPick={(code) => set('finding', filter.finding === code ? '' : code)} picked={filter.finding} />
+        <aside class="side-panels">
+          <RulesPanel token={token[0]} />
+          <HeldPanel token={token[0]} />
+          <FindingsPanel findings={findings} onPick={(code) => set('finding', filter.finding === code ? '' : code)} picked={filter.finding} />
+        </aside>
       </main>
     </>
   );
@@ -229,6 +235,17 @@ function SessionTable({ sessions }: { sessions: SessionSummary[] }) {
             </td>
             <td>
               <Badges findings={s.findings} />
+              {s.altered && (
+                <span
+                  class="badge altered"
+                  title={Object.entries(s.altered)
+                    .map(([k, n]) => `${n} ${k}`)
+                    .join(', ')}
+                  data-testid="altered"
+                >
+                  altered
+                </span>
+              )}
             </td>
             <td class="num">
               {count(s.messages.client.messages)} <span class="muted">{bytes(s.messages.client.bytes)}</span>
@@ -255,7 +272,7 @@ function SessionTable({ sessions }: { sessions: SessionSummary[] }) {
 
 function FindingsPanel({ findings, onPick, picked }: { findings: FindingGroup[]; onPick(code: string): void; picked: string }) {
   return (
-    <aside class="findings-panel" data-testid="findings-panel">
+    <section class="findings-panel" data-testid="findings-panel">
       <h2>Findings</h2>
       {!findings.length && <p class="muted">None in the kept sessions.</p>}
       {findings.map((g) => (
@@ -273,6 +290,6 @@ function FindingsPanel({ findings, onPick, picked }: { findings: FindingGroup[];
           <p class="hint">{g.hint}</p>
         </div>
       ))}
-    </aside>
+    </section>
   );
 }

@@ -142,7 +142,7 @@ export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise
       .then(() => {
         logStartup(logger, proxy, opts);
         if (history) logControlSurface(logger, proxy);
-        logControl(logger, proxy, Boolean(opts.controlToken));
+        logControl(logger, proxy, Boolean(opts.controlToken), Boolean(history));
       });
   });
 }
@@ -152,7 +152,7 @@ export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise
  * The token is this process's own secret for changing traffic, printed once on purpose, like a
  * notebook server's: whoever reads this terminal may act on the wire.
  */
-function logControl(logger: WstapLogger['logger'], proxy: ProxyServer, given: boolean): void {
+function logControl(logger: WstapLogger['logger'], proxy: ProxyServer, given: boolean, view: boolean): void {
   const rules = proxy.faults.list();
   if (rules.length) {
     logger.info(
@@ -168,9 +168,11 @@ function logControl(logger: WstapLogger['logger'], proxy: ProxyServer, given: bo
     );
   }
   if (given) return;
+  // The fragment (#token=) never leaves the browser: the page keeps it in the tab and drops it from the address.
+  const withControls = view ? `; the live view with its controls: http://localhost:${proxy.port}/__wstap/#token=${proxy.controlToken}` : '';
   logger.info(
     { event: 'control-token', controlToken: proxy.controlToken },
-    `control token for /__wstap/api/ requests that change traffic (send, close, faults): ${proxy.controlToken}`,
+    `control token for /__wstap/api/ requests that change traffic (send, close, faults, breakpoints): ${proxy.controlToken}${withControls}`,
   );
 }
 
