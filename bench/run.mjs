@@ -28,7 +28,7 @@ const BENCH = path.join(ROOT, 'bench');
 const HELP = `usage: node bench/run.mjs [--quick] [--only a,b] [--targets a,b] [--reps N] [--out DIR] [--no-pin] [--no-nginx]
   --quick        about a minute: shorter loads, 200 idle connections, one repetition
   --only         scenarios: ping-pong, small, bulk, compressed, idle, view (default: all)
-  --targets      direct, pipe, wstap, wstap-no-ui, wstap-record, wstap-debug, nginx (default: all of these),
+  --targets      direct, pipe, wstap, wstap-no-ui, wstap-rules, wstap-reframed, wstap-record, wstap-debug, nginx (default: all of these),
                  wstap-untuned (wstap without the Dockerfile's MALLOC_TRIM_THRESHOLD_; only when named)
   --reps N       repetitions of each load scenario (default 3; quick 1)
   --idle N,N     idle connection counts (default 2000,9500; quick 200)
@@ -63,7 +63,7 @@ function parseArgs(argv) {
 
 const opts = parseArgs(process.argv.slice(2));
 const SCENARIOS = ['ping-pong', 'small', 'bulk', 'compressed', 'idle', 'view'];
-const TARGETS = ['direct', 'pipe', 'wstap', 'wstap-no-ui', 'wstap-untuned', 'wstap-record', 'wstap-debug', 'nginx'];
+const TARGETS = ['direct', 'pipe', 'wstap', 'wstap-no-ui', 'wstap-rules', 'wstap-reframed', 'wstap-untuned', 'wstap-record', 'wstap-debug', 'nginx'];
 /** Run unless --targets names others; wstap-untuned only when asked for. */
 const DEFAULT_TARGETS = TARGETS.filter((t) => t !== 'wstap-untuned');
 for (const s of opts.only ?? []) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s} (${SCENARIOS.join(', ')})`);
@@ -378,6 +378,18 @@ const TARGET_DEFS = {
     label: 'wstap --no-ui (no live view history)',
     start: (bp, o) => startWstap('wstap-no-ui', bp, ['--no-ui'], o),
   },
+  // Issue 14: fault rules present that take no session (every session stays byte-faithful), and
+  // a rule that takes every session and never fires (every session re-framed by wstap).
+  'wstap-rules': {
+    label: 'wstap, a fault rule that takes no session',
+    only: ['small', 'compressed'],
+    start: (bp, o) => startWstap('wstap-rules', bp, ['--fault', 'drop path=/not-this-path'], o),
+  },
+  'wstap-reframed': {
+    label: 'wstap, every session re-framed (a rule that never fires)',
+    only: ['small', 'compressed'],
+    start: (bp, o) => startWstap('wstap-reframed', bp, ['--fault', 'drop match=^never-in-these-messages$'], o),
+  },
   'wstap-untuned': {
     label: 'wstap, glibc heap trimming left at its default',
     start: (bp, o) => startWstap('wstap-untuned', bp, [], { ...o, env: {} }),
@@ -405,6 +417,7 @@ const TARGET_DEFS = {
   },
 };
 const targetNames = TARGETS.filter(wantTarget);
+const TARGET_NAMES = targetNames;
 const inspectArgs = (inspect) => (inspect ? ['--inspect=127.0.0.1:0'] : []);
 
 /**
@@ -595,9 +608,13 @@ async function startBackend(deflate) {
   return { child, port: ev.port, deflate };
 }
 
-async function startTargets() {
+async function startTargets(scenarios) {
   const live = {};
-  for (const name of runnable) live[name] = await TARGET_DEFS[name].start(backend.port);
+  for (const name of runnable) {
+    const only = TARGET_DEFS[name].only;
+    if (only && !only.some((s) => scenarios.includes(s) && wantScenario(s))) continue;
+    live[name] = await TARGET_DEFS[name].start(backend.port);
+  }
   return live;
 }
 
@@ -607,9 +624,11 @@ async function stopTargets(live) {
 
 /** Runs a load scenario: for each repetition, every target once, in a rotated order. */
 async function loadScenario(live, spec, title) {
-  const runs = Object.fromEntries(runnable.map((n) => [n, []]));
+  // Some targets are measured only in some scenarios (TARGET_DEFS[name].only).
+  const names = runnable.filter((n) => !TARGET_DEFS[n].only || TARGET_DEFS[n].only.includes(title));
+  const runs = Object.fromEntries(names.map((n) => [n, []]));
   for (let rep = 0; rep < REPS; rep++) {
-    const order = runnable.map((_, i) => runnable[(i + rep) % runnable.length]);
+    const order = names.map((_, i) => names[(i + rep) % names.length]);
     for (const name of order) {
       const r = await measureLoad(live[name], spec);
       runs[name][rep] = r;
@@ -682,7 +701,7 @@ const t0 = Date.now();
 if (['ping-pong', 'small', 'bulk', 'idle'].some(wantScenario)) {
   backend = await startBackend(false);
   if (['ping-pong', 'small', 'bulk'].some(wantScenario)) {
-    const live = await startTargets();
+    const live = await startTargets(['ping-pong', 'small', 'bulk']);
     try {
       if (wantScenario('ping-pong')) result.scenarios['ping-pong'] = await loadScenario(live, { mode: 'pingpong', ...cfg.pingPong }, 'ping-pong');
       if (wantScenario('small')) result.scenarios.small = await loadScenario(live, { mode: 'throughput', ...cfg.small }, 'small');
@@ -709,7 +728,7 @@ if (['ping-pong', 'small', 'bulk', 'idle'].some(wantScenario)) {
 }
 if (wantScenario('compressed')) {
   backend = await startBackend(true);
-  const live = await startTargets();
+  const live = await startTargets(['compressed']);
   try {
     result.scenarios.compressed = await loadScenario(live, { mode: 'throughput', ...cfg.compressed }, 'compressed');
   } finally {
@@ -775,6 +794,7 @@ out.push(
  * the smaller count) are left out of it, to keep the full run under 10 minutes.
  */
 function idleSkipped(name, count) {
+  if (TARGET_DEFS[name].only) return true;
   return !opts.targets && count > 2_000 && (name === 'wstap-record' || name === 'wstap-debug' || name === 'wstap-no-ui');
 }
 
@@ -787,6 +807,8 @@ function loadTable(key, title, kind) {
   const cpu = summarise(runs, cpuField);
   const rate = summarise(runs, kind === 'bulk' ? 'mbPerSec' : 'roundTripsPerSec');
   const bg = summarise(runs, 'backgroundPct');
+  // Targets measured only in other scenarios have no row here.
+  const targetNames = TARGET_NAMES.filter((n) => !TARGET_DEFS[n].only || TARGET_DEFS[n].only.includes(key));
   out.push('', `### ${title}`, '');
   if (kind === 'latency') {
     const p50 = summarise(runs, 'p50us');
@@ -920,6 +942,18 @@ if (s.view?.['wstap-page']) {
   );
   const longest = Math.max(...s.view['wstap-page'].map((r) => r.page.longestTaskMs));
   check('the page following that session: longest task on its main thread (Long Tasks API)', '≤ 200 ms', `${Math.round(longest)} ms`, longest <= 200);
+}
+if (s.small?.['wstap-rules']) {
+  const r = summarise(s.small, 'cpuUsPerMsg')['wstap-rules'].ratio;
+  check('fault rules present that take no session: CPU per small message (issue 14)', '≤ 1.3× pipe', ratio(r), r <= 1.3);
+}
+if (s.small?.['wstap-reframed']) {
+  const r = summarise(s.small, 'cpuUsPerMsg')['wstap-reframed'].ratio;
+  check('every session re-framed, no rule firing: CPU per small message (issue 14)', '≤ 2.5× pipe', ratio(r), r <= 2.5);
+}
+if (s.compressed?.['wstap-reframed']) {
+  const r = summarise(s.compressed, 'cpuUsPerMsg')['wstap-reframed'].ratio;
+  check('every session re-framed, no rule firing: CPU per compressed small message (issue 14)', '≤ 4× pipe', ratio(r), r <= 4);
 }
 if (s.small?.['wstap-record']) {
   const r = summarise(s.small, 'cpuUsPerMsg')['wstap-record'].ratio;
