@@ -139,6 +139,21 @@ describe('fault rules', () => {
     expect(times[2]!.ms).toBeGreaterThanOrEqual(900);
   });
 
+  it('throttle applies backpressure: wstap stops reading from the sender instead of buffering, and the sender sees its own send buffer fill', async () => {
+    const { tp, server } = await rig(['throttle=10kB/s to=client']);
+    const c = await openClient(tp.wsUrl('/ws'));
+    await c.ask('start');
+    // The backend sends 80 MiB at once toward a client that may get 10 kB a second. wstap holds at
+    // most 16 MiB for a direction (HOLD_LIMIT) and the kernel's loopback buffers take some tens of
+    // MiB more (tcp_rmem here: up to 32 MiB); the rest can only stay with the sender.
+    const big = Buffer.alloc(64 * 1024, 7);
+    for (let i = 0; i < 1280; i++) server.sockets[0]!.send(big);
+    await sleep(1000);
+    expect(server.sockets[0]!.bufferedAmount).toBeGreaterThan(16 * 1024 * 1024);
+    expect(c.received.length).toBeLessThan(10);
+    c.ws.terminate();
+  });
+
   it('a recording has each action as an event and the session marked altered; it loads back', async () => {
     const backend = await startWsServer();
     backend.wss.on('connection', echo);
