@@ -119,7 +119,12 @@ export function FindingsList({ findings }: { findings: readonly Finding[] }) {
   );
 }
 
-const WHO: Record<string, string> = { client: 'the client', server: 'the server', none: 'nobody (no close frame)', wstap: 'wstap (shutting down)' };
+const WHO: Record<string, string> = {
+  client: 'the client',
+  server: 'the server',
+  none: 'nobody (no close frame)',
+  wstap: 'wstap itself (its shutdown, a fault rule or the API)',
+};
 
 export function ClosePanel({ end, open }: { end: EndView | undefined; open: boolean }) {
   return (

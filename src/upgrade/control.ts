@@ -11,6 +11,7 @@
 import type net from 'node:net';
 import type { AlteredCounts, SessionAction } from '../session/action.js';
 import type { Side } from '../session/message.js';
+import type { Session } from '../session/session.js';
 import type { OutMessage, SessionControl } from '../tunnel/hooks.js';
 import type { Tunnel } from '../tunnel/tunnel.js';
 import { closePayload, encodeFrame } from '../wire/ws-frame.js';
@@ -26,33 +27,45 @@ interface Boundaries {
   atBoundary(side: Side): boolean;
 }
 
+/**
+ * One per tunnel, idle ones included: small, and what only hooks or the API use (the queue,
+ * the closers) is made when first needed.
+ */
 export class TunnelControl implements SessionControl {
   private tun: Tunnel | undefined;
   private onPath = false;
-  private readonly queued: ((t: Tunnel) => void)[] = [];
-  private readonly closers: (() => void)[] = [];
+  private queued: ((t: Tunnel) => void)[] | undefined;
+  private closers: (() => void)[] | undefined;
   private readonly opened = performance.now();
   private closed = false;
   altered: AlteredCounts | undefined;
+  /** Set when wstap itself ended the session (a close with a code, or a cut): its end says so. */
+  ending: { code: number; reason: string; cut?: true } | undefined;
 
   constructor(
-    private readonly sockets: { client: net.Socket; server: net.Socket },
+    private readonly client: net.Socket,
+    private readonly server: net.Socket,
     private readonly tap: Boundaries | undefined,
-    private readonly emit: (a: SessionAction) => void,
+    private readonly reporter: { action(session: Session, a: SessionAction): void },
+    private readonly session: Session,
   ) {}
 
   /** The tunnel exists now; `messagePath`: the session is on the message path. */
   attach(tun: Tunnel, messagePath: boolean): void {
     this.tun = tun;
     this.onPath = messagePath;
-    for (const q of this.queued.splice(0)) q(tun);
+    const queued = this.queued;
+    this.queued = undefined;
+    for (const q of queued ?? []) q(tun);
   }
 
   /** Both connections closed. */
   ended(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const fn of this.closers.splice(0)) {
+    const closers = this.closers;
+    this.closers = undefined;
+    for (const fn of closers ?? []) {
       try {
         fn();
       } catch {
@@ -71,13 +84,13 @@ export class TunnelControl implements SessionControl {
 
   onClose(fn: () => void): void {
     if (this.closed) fn();
-    else this.closers.push(fn);
+    else (this.closers ??= []).push(fn);
   }
 
   report(action: SessionAction): void {
     const counts = (this.altered ??= {});
     counts[action.kind] = (counts[action.kind] ?? 0) + 1;
-    this.emit(action);
+    this.reporter.action(this.session, action);
   }
 
   send(to: Side, m: OutMessage): void {
@@ -105,6 +118,7 @@ export class TunnelControl implements SessionControl {
   closeNow(to: Side | 'both', code: number, reason: string): Promise<void> {
     if (this.closed) return Promise.reject(new ControlError('the session is closed'));
     const sides = { client: to !== 'server', server: to !== 'client' };
+    this.ending ??= { code, reason };
     const why = `wstap closed the session with ${code}${reason ? ` "${reason}"` : ''}`;
     return new Promise<void>((resolve, reject) =>
       this.whenAttached((t) => {
@@ -127,13 +141,14 @@ export class TunnelControl implements SessionControl {
   }
 
   cut(reason: string): void {
+    this.ending = { code: 1006, reason, cut: true };
     this.whenAttached((t) => t.cut(reason));
   }
 
   private whenAttached(fn: (t: Tunnel) => void): void {
     if (this.closed) return;
     if (this.tun) fn(this.tun);
-    else this.queued.push(fn);
+    else (this.queued ??= []).push(fn);
   }
 
   /** Resolves when the stream toward `to` is at a frame boundary (at once, or within BOUNDARY_WAIT_MS). */
@@ -163,7 +178,7 @@ export class TunnelControl implements SessionControl {
   }
 
   private write(to: Side, frame: Buffer): void {
-    const s = to === 'client' ? this.sockets.client : this.sockets.server;
+    const s = to === 'client' ? this.client : this.server;
     if (this.closed || s.destroyed || s.writableEnded) throw new ControlError('the session is closed');
     s.write(frame);
   }

@@ -84,7 +84,7 @@ function handlerFor(hooks: readonly MessageHook[], session: Session, control: Se
   return out;
 }
 
-function reportEnd(ctx: RelayContext, session: Session, end: TunnelEnd, tap: ContainedTap | undefined, went: WentAway): void {
+function reportEnd(ctx: RelayContext, session: Session, end: TunnelEnd, tap: ContainedTap | undefined, went: WentAway, control: TunnelControl): void {
   if (!tap) {
     ctx.bus.end(session, { ...end, findings: [] });
     return;
@@ -92,7 +92,7 @@ function reportEnd(ctx: RelayContext, session: Session, end: TunnelEnd, tap: Con
   const reported = tap.finish().then((result) => {
     const findings: Finding[] = result?.findings ?? [];
     const full: SessionEnd = result ? { ...end, ws: result.summary, findings } : { ...end, findings };
-    ctx.bus.end(session, shutDownByWstap(full, went));
+    ctx.bus.end(session, endedByWstap(shutDownByWstap(full, went), control.ending));
   });
   ctx.pendingEnds.add(reported);
   void reported.finally(() => ctx.pendingEnds.delete(reported));
@@ -117,7 +117,7 @@ export function openTunnel(
   // The hooks are chosen before anything is forwarded: on the message path, the bytes that came
   // with the 101 and the client's early bytes are messages like the others.
   // What the hooks and the API can do to the session; what they ask before the tunnel exists waits for it.
-  const control = new TunnelControl({ client, server: upstream }, tap, (a) => ctx.bus.action(session, a));
+  const control = new TunnelControl(client, upstream, tap, ctx.bus, session);
   live.control = control;
   const handlers = ctx.hooks.length ? handlerFor(ctx.hooks, session, control) : [];
   client.write(res.raw);
@@ -134,7 +134,7 @@ export function openTunnel(
         clientToServer: end.bytes.clientToServer + counted.clientToServer,
         serverToClient: end.bytes.serverToClient + counted.serverToClient,
       };
-      reportEnd(ctx, session, { ...end, bytes, ...(control.altered ? { altered: control.altered } : {}) }, tap, wentAway);
+      reportEnd(ctx, session, { ...end, bytes, ...(control.altered ? { altered: control.altered } : {}) }, tap, wentAway, control);
     },
   });
   control.attach(tun, handlers.length > 0);
@@ -166,6 +166,24 @@ function goingAway(tun: Tunnel, tap: ContainedTap | undefined, reason: string, w
   if (!toClient && !toServer) return tun.destroy(reason);
   went.frames = true;
   return tun.endWith({ ...(toClient ? { toClient } : {}), ...(toServer ? { toServer } : {}) }, reason, 1000);
+}
+
+/**
+ * A session wstap closed (a fault rule, the API) or cut is wstap's close: the tap saw a close
+ * frame that wstap wrote as if one side had sent it (or the other side's answer to it), and no
+ * close finding may blame either side for it.
+ */
+function endedByWstap(end: SessionEnd, ending: TunnelControl['ending']): SessionEnd {
+  if (!ending || !end.ws) return end;
+  const code = ending.cut ? 1006 : ending.code;
+  const close: CloseSummary = {
+    initiator: 'wstap',
+    code,
+    reason: ending.cut ? 'wstap reset both connections' : ending.reason,
+    meaning: closeCodeMeaning(code),
+    clean: false,
+  };
+  return { ...end, ws: { ...end.ws, close }, findings: end.findings.filter((f) => phaseOf(f) !== 'close') };
 }
 
 /** The close of a session wstap shut down is wstap's: not a crash of either side, and no finding blames one. */

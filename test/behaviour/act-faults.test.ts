@@ -111,6 +111,9 @@ describe('fault rules', () => {
     expect((await c.closed).code).toBe(1006);
     const end = await tp.nextEnd();
     expect(end.end).toMatchObject({ endedBy: 'proxy', how: 'reset', altered: { cut: 1 } });
+    // The close is wstap's: no finding blames either side for a 1006.
+    expect(end.end.ws?.close).toMatchObject({ initiator: 'wstap', code: 1006 });
+    expect(end.end.findings.map((f) => f.code)).not.toContain('close-abnormal');
     await until(() => (server.sockets[0]!.readyState === 3 ? true : undefined), 'the backend side closed');
   });
 
@@ -253,6 +256,8 @@ describe('the control API and the library', () => {
       expect(await c.closed).toEqual({ code: 4001, reason: 'from the api' });
       const end = await tp.nextEnd();
       expect(end.end.altered).toEqual({ send: 2, close: 1 });
+      // The client answered wstap's close frame: still wstap's close, with wstap's code.
+      expect(end.end.ws?.close).toMatchObject({ initiator: 'wstap', code: 4001, reason: 'from the api' });
       expect((await post(tp, 'sessions/ws-1/send', { to: 'client', text: 'x' }, tp.proxy.controlToken)).status).toBe(404);
     }
   });
