@@ -15,6 +15,7 @@ import { hasToken, requestHeadFromRaw, type RequestHead } from '../wire/http-hea
 import type { HttpForwarder } from './http-forward.js';
 import { exchangeOf, httpNote, logExchange, type WebSocketPaths } from './http-log.js';
 import { HEALTH_PATH } from './health.js';
+import { METRICS_PATH } from './metrics-route.js';
 import { hostAllowed, isControlRequest, refuseHost, serveRoute, type Route } from './routes.js';
 import { peerOf } from '../wire/host-port.js';
 
@@ -30,6 +31,8 @@ export interface HttpPathContext {
   wsPaths: WebSocketPaths;
   /** Names besides IP addresses and localhost that wstap's own routes answer to (see routes.ts hostAllowed). */
   controlHosts: ReadonlySet<string>;
+  /** Each forwarded request's status, once its response is over (the metrics). */
+  onHttpStatus?: (status: number) => void;
 }
 
 /** Responses still being written on a connection: a pipelined upgrade waits for them. */
@@ -73,8 +76,11 @@ export function createHttpPath(ctx: HttpPathContext): http.Server {
       }
     });
     if (isControlRequest(req.url ?? '/')) {
-      // The health check is for orchestrators, which may use any name; everything else is wstap's own data.
-      if (!(req.url ?? '').startsWith(HEALTH_PATH) && !hostAllowed(req.headers.host, ctx.controlHosts)) {
+      // The health check and the metrics are for orchestrators and scrapers, which may use any name
+      // (a compose service name); they hold no session's data. Everything else is wstap's own data.
+      const url = req.url ?? '';
+      const anyHost = url.startsWith(HEALTH_PATH) || url.startsWith(METRICS_PATH);
+      if (!anyHost && !hostAllowed(req.headers.host, ctx.controlHosts)) {
         ctx.log.warn(
           { event: 'control-refused', host: req.headers.host, path: req.url },
           `${req.method} ${req.url} with Host "${req.headers.host}" → 421 (not this proxy's name)`,
@@ -89,6 +95,7 @@ export function createHttpPath(ctx: HttpPathContext): http.Server {
     timeBody(ctx, req, res);
     const startedAt = performance.now();
     res.once('close', () => {
+      if (res.headersSent) ctx.onHttpStatus?.(res.statusCode);
       // A request wstap could not forward has its own error line (http-error).
       if (res.getHeader('x-wstap') !== undefined || !res.headersSent) return;
       const note = httpNote(req, res.statusCode, ctx.wsPaths, ctx.forwarder.bodyExcerpt(res));

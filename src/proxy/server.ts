@@ -17,6 +17,8 @@ import { parseTarget, type Target } from '../wire/target.js';
 import { PROXY_DEFAULTS } from './defaults.js';
 import { readFirstHead } from './first-head.js';
 import { apiRoutes } from './api.js';
+import { metricsRoute } from './metrics-route.js';
+import type { MetricsSink } from '../sinks/metrics.js';
 import { controlRoutes, ProxyActions } from './control-api.js';
 import { FaultRules } from '../act/faults.js';
 import { Breakpoints } from '../act/breakpoints.js';
@@ -73,6 +75,8 @@ export interface ProxyOptions {
   interceptTimeoutMs?: number;
   /** The live view's history (also one of the sinks): its API is served under /__wstap/api/. */
   history?: SessionHistory;
+  /** The Prometheus metrics (also one of the sinks): served at /__wstap/metrics. */
+  metrics?: MetricsSink;
   /** Names besides IP addresses, localhost and this machine's host name that /__wstap/ answers to (--ui-host). */
   uiHosts?: string[];
   /** wstap's own lines (a listener error, a sink that failed, an HTTP request that could not be forwarded). Silent when absent. */
@@ -198,13 +202,25 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   );
   const routes: Route[] = [
     healthRoute(target),
+    ...(options.metrics ? [metricsRoute(options.metrics)] : []),
     ...controlRoutes(actions, controlToken),
     ...(options.history ? [...apiRoutes(options.history, target.url), ...uiRoutes()] : []),
   ];
   const controlHosts = new Set([os.hostname().toLowerCase(), ...(options.uiHosts ?? []).map((h) => h.toLowerCase())]);
   const wsPaths = new WebSocketPaths();
   const headTimeoutMs = options.headTimeoutMs ?? PROXY_DEFAULTS.headTimeoutMs;
-  const httpServer = createHttpPath({ relay, forwarder, routes, log, maxHeaderSize, headTimeoutMs, wsPaths, controlHosts });
+  const onHttpStatus = options.metrics ? (status: number) => options.metrics!.httpStatus(status) : undefined;
+  const httpServer = createHttpPath({
+    relay,
+    forwarder,
+    routes,
+    log,
+    maxHeaderSize,
+    headTimeoutMs,
+    wsPaths,
+    controlHosts,
+    ...(onHttpStatus ? { onHttpStatus } : {}),
+  });
   const headCtx = {
     relay,
     wsPaths,

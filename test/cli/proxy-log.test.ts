@@ -157,3 +157,24 @@ describe('fault rules through the real bin', () => {
     expect(w.stdout()).not.toContain('my-own-token-123');
   });
 });
+
+describe('metrics through the real bin', () => {
+  it('on by default at /__wstap/metrics (the startup line names it); --no-metrics and WSTAP_METRICS=false turn it off', async () => {
+    const backend = await demoBackend();
+    const { w, port } = await startJsonProxy(['--target', backend.url]);
+    const line = await w.waitForJson((l) => l['event'] === 'metrics', 'the metrics line');
+    expect(line['url']).toBe(`http://localhost:${port}/__wstap/metrics`);
+    const on = await fetch(`http://127.0.0.1:${port}/__wstap/metrics`);
+    expect(on.status).toBe(200);
+    expect(await on.text()).toContain('wstap_sessions_total{outcome="tunnel"} 0');
+    for (const [args, env] of [
+      [['--no-metrics'], {}],
+      [[], { WSTAP_METRICS: 'false' }],
+    ] as const) {
+      const off = await startJsonProxy(['--target', backend.url, ...args], env);
+      await off.w.waitForJson((l) => l['event'] === 'control-token', 'the startup lines');
+      expect((await fetch(`http://127.0.0.1:${off.port}/__wstap/metrics`)).status).toBe(404);
+      expect(off.w.json().some((l) => l['event'] === 'metrics')).toBe(false);
+    }
+  });
+});

@@ -14,6 +14,7 @@ import { checkLocalhostInContainer, logStartup } from '../../proxy/startup.js';
 import type { SessionSink } from '../../sinks/bus.js';
 import { createCompactSink } from '../../sinks/compact-sink.js';
 import { HISTORY_DEFAULTS, SessionHistory } from '../../sinks/history.js';
+import { MetricsSink } from '../../sinks/metrics.js';
 import { createLogSink } from '../../sinks/log-sink.js';
 import { RunSummarySink } from '../../sinks/run-summary.js';
 import { parsePayloadMode, Recorder, type PayloadMode } from '../../sinks/recorder.js';
@@ -58,6 +59,8 @@ interface ProxyCliOptions extends LogCliOptions {
   match?: RegExp;
   /** false with --no-ui. */
   ui: boolean;
+  /** false with --no-metrics. */
+  metrics: boolean;
   uiHistory: number;
   uiHost?: string[];
   fault?: string[];
@@ -66,7 +69,7 @@ interface ProxyCliOptions extends LogCliOptions {
   interceptTimeout: number;
 }
 
-export interface RunProxyOptions extends Omit<ProxyOptions, 'logger' | 'sinks'> {
+export interface RunProxyOptions extends Omit<ProxyOptions, 'logger' | 'sinks' | 'metrics' | 'history'> {
   shutdownGraceMs: number;
   /** --log-format compact: one line per session. */
   compact?: boolean;
@@ -75,6 +78,8 @@ export interface RunProxyOptions extends Omit<ProxyOptions, 'logger' | 'sinks'> 
   record?: { file: string; payloads: PayloadMode; maxBytes?: number };
   /** The live view's history (--ui-history messages per session), or false (--no-ui). */
   ui?: { messagesPerSession: number } | false;
+  /** false with --no-metrics: no /__wstap/metrics. */
+  metrics?: boolean;
 }
 
 /** The sinks of the proxy command: the recording first (it must not wait behind the terminal), then the log. */
@@ -101,14 +106,15 @@ function sinksFor(log: WstapLogger, opts: RunProxyOptions, view: ViewLink): Sess
 /** Runs until SIGINT or SIGTERM; resolves with the exit status once everything is written. */
 export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise<number> {
   const { logger } = log;
-  const { shutdownGraceMs, hideControl: _h, match: _m, record: _r, compact: _c, ui, ...proxyOptions } = opts;
+  const { shutdownGraceMs, hideControl: _h, match: _m, record: _r, compact: _c, ui, metrics: metricsOn, ...proxyOptions } = opts;
   const summary = new RunSummarySink();
   const history = ui === false ? undefined : new SessionHistory(ui ? { messagesPerSession: ui.messagesPerSession } : {});
   // Each session's last log line links to its page in the live view (known once the port is).
   let viewBase: string | undefined;
   const view: ViewLink = (id) => (viewBase ? `${viewBase}sessions/${encodeURIComponent(id)}` : undefined);
-  const sinks = [...sinksFor(log, opts, view), summary, ...(history ? [history] : [])];
-  const proxy = await startProxy({ ...proxyOptions, logger, sinks, ...(history ? { history } : {}) });
+  const metrics = metricsOn === false ? undefined : new MetricsSink();
+  const sinks = [...sinksFor(log, opts, view), summary, ...(history ? [history] : []), ...(metrics ? [metrics] : [])];
+  const proxy = await startProxy({ ...proxyOptions, logger, sinks, ...(history ? { history } : {}), ...(metrics ? { metrics } : {}) });
   if (history) viewBase = `http://localhost:${proxy.port}/__wstap/`;
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -142,6 +148,11 @@ export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise
       .then(() => {
         logStartup(logger, proxy, opts);
         if (history) logControlSurface(logger, proxy);
+        if (metrics)
+          logger.info(
+            { event: 'metrics', url: `http://localhost:${proxy.port}/__wstap/metrics` },
+            `Prometheus metrics: http://localhost:${proxy.port}/__wstap/metrics`,
+          );
         logControl(logger, proxy, Boolean(opts.controlToken), Boolean(history));
       });
   });
@@ -204,6 +215,15 @@ function faultsFrom(given: string[] | undefined): string[] | undefined {
   return all.length ? all : undefined;
 }
 
+/** The live view and the metrics, on or off (flags and environment). */
+function viewFrom(opts: ProxyCliOptions): Pick<RunProxyOptions, 'ui' | 'metrics' | 'uiHosts'> {
+  return {
+    ui: opts.ui === false || envFlag('WSTAP_UI') === false ? false : { messagesPerSession: opts.uiHistory },
+    metrics: !(opts.metrics === false || envFlag('WSTAP_METRICS') === false),
+    ...(opts.uiHost ? { uiHosts: opts.uiHost } : {}),
+  };
+}
+
 /** The fault rules and the control token of the command line and the environment. */
 function actFrom(opts: ProxyCliOptions): { faults?: string[]; controlToken?: string; intercept?: string[]; interceptTimeoutMs: number } {
   const faults = faultsFrom(opts.fault);
@@ -260,6 +280,7 @@ function actOptions(): Option[] {
 function uiOptions(): Option[] {
   return [
     new Option('--no-ui', 'no live view: no history of sessions, no /__wstap/api/ (env: WSTAP_UI=false)'),
+    new Option('--no-metrics', 'no Prometheus metrics at /__wstap/metrics (env: WSTAP_METRICS=false)'),
     new Option('--ui-history <messages>', 'messages the live view keeps per session (also at most 200 sessions and 16 MiB of payloads over all)')
       .default(HISTORY_DEFAULTS.messagesPerSession)
       .env('WSTAP_UI_HISTORY')
@@ -369,8 +390,7 @@ export function proxyCommand(name: string): Command {
         ...(opts.correlate ? { correlate: opts.correlate } : {}),
         ...(opts.match ? { match: opts.match } : {}),
         ...(opts.host ? { hosts: opts.host } : {}),
-        ui: opts.ui === false || envFlag('WSTAP_UI') === false ? false : { messagesPerSession: opts.uiHistory },
-        ...(opts.uiHost ? { uiHosts: opts.uiHost } : {}),
+        ...viewFrom(opts),
         ...actFrom(opts),
       });
     }),

@@ -1,0 +1,150 @@
+/**
+ * Prometheus metrics (GET /__wstap/metrics), made with prom-client on a registry of wstap's own.
+ * A sink: it counts sessions, findings, closes, messages and bytes, and observes the handshake
+ * time, request → answer latency and ping round trips. Every label value is bounded: outcomes,
+ * finding codes and severities come from fixed lists; close codes are the standard ones and at
+ * most 32 application codes (then "other"); no path, id or address is ever a label.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Finding } from '../session/finding.js';
+import type { WsMessage } from '../session/message.js';
+import type { Session, SessionEnd } from '../session/session.js';
+import type { EndView, HandshakeView } from '../views/views.js';
+import type { SessionSink } from './bus.js';
+
+/** Application close codes (3000-4999) kept as their own label value before "other". */
+const APP_CODES = 32;
+
+/** Seconds, for request → answer and ping round trips: 0.5 ms to 30 s. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export class MetricsSink implements SessionSink {
+  readonly name = 'metrics';
+  readonly wantsFrames = true;
+  /** Messages are counted; no payload byte is read. */
+  readonly binaryBytes = 0;
+  readonly registry = new Registry();
+  private readonly sessions = new Counter({
+    name: 'wstap_sessions_total',
+    help: 'WebSocket upgrades, by outcome (tunnel, rejected, failed, invalid, aborted)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  private readonly open = new Gauge({ name: 'wstap_sessions_open', help: 'Tunnels open now', registers: [this.registry] });
+  private readonly findings = new Counter({
+    name: 'wstap_findings_total',
+    help: 'Findings raised, by code and severity',
+    labelNames: ['code', 'severity'],
+    registers: [this.registry],
+  });
+  private readonly closes = new Counter({
+    name: 'wstap_closes_total',
+    help: 'Tunnels ended, by WebSocket close code (1006: no close frame) and who sent the first close frame',
+    labelNames: ['code', 'initiator'],
+    registers: [this.registry],
+  });
+  private readonly messages = new Counter({
+    name: 'wstap_messages_total',
+    help: 'WebSocket messages forwarded (control frames included), by direction',
+    labelNames: ['direction'],
+    registers: [this.registry],
+  });
+  private readonly bytes = new Counter({
+    name: 'wstap_message_bytes_total',
+    help: 'Bytes of WebSocket messages on the wire (frame headers included), by direction',
+    labelNames: ['direction'],
+    registers: [this.registry],
+  });
+  private readonly handshakes = new Histogram({
+    name: 'wstap_handshake_duration_seconds',
+    help: "Time from the upgrade request to the backend's answer",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  private readonly latency = new Histogram({
+    name: 'wstap_response_latency_seconds',
+    help: 'Time from a client message to the server message that answers it (paired by id, or in order)',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly pings = new Histogram({
+    name: 'wstap_ping_rtt_seconds',
+    help: 'Time from a ping to its pong (either side)',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly http = new Counter({
+    name: 'wstap_http_requests_total',
+    help: 'HTTP requests forwarded (not upgrades), by status class (2xx, 3xx, 4xx, 5xx)',
+    labelNames: ['status_class'],
+    registers: [this.registry],
+  });
+  // Children bound once: the per-message path does no label lookup.
+  private readonly up = { n: this.messages.labels('client_to_server'), b: this.bytes.labels('client_to_server') };
+  private readonly down = { n: this.messages.labels('server_to_client'), b: this.bytes.labels('server_to_client') };
+  private readonly appCodes = new Set<number>();
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    if (opts.processMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      // Gauges that prom-client names like counters (promtool refuses them); their unsuffixed twins stay.
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+        this.registry.removeSingleMetric(name);
+      }
+    }
+    // Every known label value from the start, at 0: a dashboard's rate() has a series before the first event.
+    for (const o of ['tunnel', 'rejected', 'failed', 'invalid', 'aborted']) this.sessions.labels(o).inc(0);
+    for (const c of ['2xx', '3xx', '4xx', '5xx']) this.http.labels(c).inc(0);
+    for (const d of [this.up, this.down]) {
+      d.n.inc(0);
+      d.b.inc(0);
+    }
+  }
+
+  handshake(session: Session, view: HandshakeView): void {
+    this.sessions.labels(view.outcome).inc();
+    if (session.outcome === 'tunnel') this.open.inc();
+    if (view.handshakeMs !== undefined) this.handshakes.observe(view.handshakeMs / 1000);
+    this.count(view.findings);
+  }
+
+  message(_session: Session, m: WsMessage): void {
+    const d = m.from === 'client' ? this.up : this.down;
+    d.n.inc();
+    d.b.inc(m.wireSize);
+    const l = m.latency;
+    if (l && Number.isFinite(l.ms)) (l.to === 'ping' ? this.pings : this.latency).observe(l.ms / 1000);
+  }
+
+  end(_session: Session, _end: SessionEnd, view: EndView): void {
+    this.open.dec();
+    // The findings of the tunnel's life: those about its close, and protocol errors (reported live too, counted here once).
+    this.count(view.findings);
+    const c = view.close;
+    if (c) this.closes.labels(this.codeLabel(c.code), c.initiator).inc();
+  }
+
+  /** A forwarded HTTP request's status. */
+  httpStatus(status: number): void {
+    this.http.labels(status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : 'other').inc();
+  }
+
+  private count(findings: readonly Finding[]): void {
+    for (const f of findings) this.findings.labels(f.code, f.severity).inc();
+  }
+
+  private codeLabel(code: number): string {
+    if (code < 3000) return String(code);
+    if (this.appCodes.has(code)) return String(code);
+    if (this.appCodes.size < APP_CODES && code <= 4999) {
+      this.appCodes.add(code);
+      return String(code);
+    }
+    return 'other';
+  }
+
+  /** The exposition text and its content type. */
+  async scrape(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
