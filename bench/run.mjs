@@ -63,7 +63,19 @@ function parseArgs(argv) {
 
 const opts = parseArgs(process.argv.slice(2));
 const SCENARIOS = ['ping-pong', 'small', 'bulk', 'compressed', 'idle', 'view'];
-const TARGETS = ['direct', 'pipe', 'wstap', 'wstap-no-ui', 'wstap-rules', 'wstap-reframed', 'wstap-untuned', 'wstap-record', 'wstap-debug', 'nginx'];
+const TARGETS = [
+  'direct',
+  'pipe',
+  'wstap',
+  'wstap-no-ui',
+  'wstap-no-metrics',
+  'wstap-rules',
+  'wstap-reframed',
+  'wstap-untuned',
+  'wstap-record',
+  'wstap-debug',
+  'nginx',
+];
 /** Run unless --targets names others; wstap-untuned only when asked for. */
 const DEFAULT_TARGETS = TARGETS.filter((t) => t !== 'wstap-untuned');
 for (const s of opts.only ?? []) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s} (${SCENARIOS.join(', ')})`);
@@ -377,6 +389,12 @@ const TARGET_DEFS = {
   'wstap-no-ui': {
     label: 'wstap --no-ui (no live view history)',
     start: (bp, o) => startWstap('wstap-no-ui', bp, ['--no-ui'], o),
+  },
+  // Issue 15: the metrics (on by default) against off.
+  'wstap-no-metrics': {
+    label: 'wstap --no-metrics',
+    only: ['small'],
+    start: (bp, o) => startWstap('wstap-no-metrics', bp, ['--no-metrics'], o),
   },
   // Issue 14: fault rules present that take no session (every session stays byte-faithful), and
   // a rule that takes every session and never fires (every session re-framed by wstap).
@@ -942,6 +960,11 @@ if (s.view?.['wstap-page']) {
   );
   const longest = Math.max(...s.view['wstap-page'].map((r) => r.page.longestTaskMs));
   check('the page following that session: longest task on its main thread (Long Tasks API)', '≤ 200 ms', `${Math.round(longest)} ms`, longest <= 200);
+}
+if (s.small?.wstap && s.small['wstap-no-metrics']) {
+  const c = summarise(s.small, 'cpuUsPerMsg');
+  const r = c.wstap.ratio / c['wstap-no-metrics'].ratio;
+  check('the metrics: CPU per small message against --no-metrics (issue 15)', '≤ 1.05× --no-metrics', ratio(r), r <= 1.05);
 }
 if (s.small?.['wstap-rules']) {
   const r = summarise(s.small, 'cpuUsPerMsg')['wstap-rules'].ratio;
