@@ -43,48 +43,67 @@ export class MetricsSink implements SessionSink {
     labelNames: ['code', 'initiator'],
     registers: [this.registry],
   });
-  private readonly messages = new Counter({
-    name: 'wstap_messages_total',
-    help: 'WebSocket messages forwarded (control frames included), by direction',
-    labelNames: ['direction'],
-    registers: [this.registry],
-  });
-  private readonly bytes = new Counter({
-    name: 'wstap_message_bytes_total',
-    help: 'Bytes of WebSocket messages on the wire (frame headers included), by direction',
-    labelNames: ['direction'],
-    registers: [this.registry],
-  });
+  /**
+   * Per message the sink only adds to plain numbers and keeps latencies in an array; the
+   * counters and histograms take them when scraped (prom-client's collect): a label lookup and
+   * a bucket search per message would cost more than everything else the sink does.
+   */
+  private readonly counts = { up: 0, upBytes: 0, down: 0, downBytes: 0 };
+  private readonly taken = { up: 0, upBytes: 0, down: 0, downBytes: 0 };
+  private pendingLatency: number[] = [];
+  private pendingPings: number[] = [];
+  private readonly messages: Counter<'direction'>;
+  private readonly bytes: Counter<'direction'>;
   private readonly handshakes = new Histogram({
     name: 'wstap_handshake_duration_seconds',
     help: "Time from the upgrade request to the backend's answer",
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
-  private readonly latency = new Histogram({
-    name: 'wstap_response_latency_seconds',
-    help: 'Time from a client message to the server message that answers it (paired by id, or in order)',
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  private readonly pings = new Histogram({
-    name: 'wstap_ping_rtt_seconds',
-    help: 'Time from a ping to its pong (either side)',
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  private readonly latency: Histogram;
+  private readonly pings: Histogram;
   private readonly http = new Counter({
     name: 'wstap_http_requests_total',
     help: 'HTTP requests forwarded (not upgrades), by status class (2xx, 3xx, 4xx, 5xx)',
     labelNames: ['status_class'],
     registers: [this.registry],
   });
-  // Children bound once: the per-message path does no label lookup.
-  private readonly up = { n: this.messages.labels('client_to_server'), b: this.bytes.labels('client_to_server') };
-  private readonly down = { n: this.messages.labels('server_to_client'), b: this.bytes.labels('server_to_client') };
   private readonly appCodes = new Set<number>();
 
   constructor(opts: { processMetrics?: boolean } = {}) {
+    const self = this;
+    this.messages = new Counter({
+      name: 'wstap_messages_total',
+      help: 'WebSocket messages forwarded (control frames included), by direction',
+      labelNames: ['direction'],
+      registers: [this.registry],
+      collect() {
+        self.take(this, 'up', 'down');
+      },
+    });
+    this.bytes = new Counter({
+      name: 'wstap_message_bytes_total',
+      help: 'Bytes of WebSocket messages on the wire (frame headers included), by direction',
+      labelNames: ['direction'],
+      registers: [this.registry],
+      collect() {
+        self.take(this, 'upBytes', 'downBytes');
+      },
+    });
+    this.latency = new Histogram({
+      name: 'wstap_response_latency_seconds',
+      help: 'Time from a client message to the server message that answers it (paired by id, or in order)',
+      buckets: LATENCY_BUCKETS,
+      registers: [this.registry],
+      collect: () => self.flushLatency(),
+    });
+    this.pings = new Histogram({
+      name: 'wstap_ping_rtt_seconds',
+      help: 'Time from a ping to its pong (either side)',
+      buckets: LATENCY_BUCKETS,
+      registers: [this.registry],
+      collect: () => self.flushLatency(),
+    });
     if (opts.processMetrics !== false) {
       collectDefaultMetrics({ register: this.registry });
       // Gauges that prom-client names like counters (promtool refuses them); their unsuffixed twins stay.
@@ -95,9 +114,9 @@ export class MetricsSink implements SessionSink {
     // Every known label value from the start, at 0: a dashboard's rate() has a series before the first event.
     for (const o of ['tunnel', 'rejected', 'failed', 'invalid', 'aborted']) this.sessions.labels(o).inc(0);
     for (const c of ['2xx', '3xx', '4xx', '5xx']) this.http.labels(c).inc(0);
-    for (const d of [this.up, this.down]) {
-      d.n.inc(0);
-      d.b.inc(0);
+    for (const c of [this.messages, this.bytes]) {
+      c.labels('client_to_server').inc(0);
+      c.labels('server_to_client').inc(0);
     }
   }
 
@@ -109,11 +128,40 @@ export class MetricsSink implements SessionSink {
   }
 
   message(_session: Session, m: WsMessage): void {
-    const d = m.from === 'client' ? this.up : this.down;
-    d.n.inc();
-    d.b.inc(m.wireSize);
+    const c = this.counts;
+    if (m.from === 'client') {
+      c.up++;
+      c.upBytes += m.wireSize;
+    } else {
+      c.down++;
+      c.downBytes += m.wireSize;
+    }
     const l = m.latency;
-    if (l && Number.isFinite(l.ms)) (l.to === 'ping' ? this.pings : this.latency).observe(l.ms / 1000);
+    if (l && Number.isFinite(l.ms)) {
+      const pending = l.to === 'ping' ? this.pendingPings : this.pendingLatency;
+      pending.push(l.ms / 1000);
+      // Bounded between scrapes: a long gap between scrapes flushes here instead.
+      if (pending.length >= 8192) this.flushLatency();
+    }
+  }
+
+  /** Adds what was counted since the last scrape to a counter's two directions. */
+  private take(counter: Counter<'direction'>, up: keyof MetricsSink['counts'], down: keyof MetricsSink['counts']): void {
+    for (const [key, direction] of [
+      [up, 'client_to_server'],
+      [down, 'server_to_client'],
+    ] as const) {
+      const delta = this.counts[key] - this.taken[key];
+      if (delta > 0) counter.labels(direction).inc(delta);
+      this.taken[key] = this.counts[key];
+    }
+  }
+
+  private flushLatency(): void {
+    for (const v of this.pendingLatency) this.latency.observe(v);
+    for (const v of this.pendingPings) this.pings.observe(v);
+    this.pendingLatency = [];
+    this.pendingPings = [];
   }
 
   end(_session: Session, _end: SessionEnd, view: EndView): void {
