@@ -15,6 +15,7 @@ import { inspectAuth } from './handshake/auth.js';
 import { inspectOrigin } from './handshake/origin.js';
 import { inspectHandshakeValidity } from './handshake/validity.js';
 import { inspectViolation } from './protocol.js';
+import { inspectReconnectLoop } from './patterns/reconnect.js';
 import type { HandshakeInspector, InspectContext } from './types.js';
 import { inspectHealthAnswer, inspectUpstreamFailure } from './upstream.js';
 
@@ -32,6 +33,7 @@ export const INSPECTORS = {
   close: { close: inspectClose },
   protocol: { violation: inspectViolation },
   environment: { container: localhostInContainerFinding, envFile: diagnoseEnv },
+  pattern: { reconnectLoop: inspectReconnectLoop },
 } as const satisfies { [P in FindingPhase]: Record<string, InspectorOf<P>> };
 
 const handshakeInspectors: readonly HandshakeInspector[] = Object.values(INSPECTORS.handshake);
@@ -49,6 +51,7 @@ export { handshakeProblems, inspectHandshakeValidity, invalidHandshakeFinding } 
 export { inspectClose } from './close.js';
 export { inspectProbedRejection, namedCause, rejectionCandidates, type ProbedRejection, type RejectionCause } from './rejection.js';
 export { inspectViolation } from './protocol.js';
+export { inspectReconnectLoop, LOOP_GAP_MS, LOOP_MIN, type AttemptEnd, type ReconnectLoop } from './patterns/reconnect.js';
 export { inspectHealthAnswer, inspectUpstreamFailure } from './upstream.js';
 export { detectContainer, isLocalhost, localhostInContainerFinding, type ContainerInfo } from './environment/container.js';
 export { diagnoseEnv, parseEnvFile, type EnvDiagnosis } from './environment/env-file.js';

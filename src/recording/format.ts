@@ -119,7 +119,21 @@ export interface ActionEvent {
   detail: string;
 }
 
-export type RecordingEvent = RecordingHeader | SessionOpenEvent | MessageEvent | SessionCloseEvent | ActionEvent;
+/** A finding about several sessions (a reconnect loop): written when found and again as it grows. */
+export interface PatternEvent {
+  type: 'pattern';
+  ts: number;
+  code: string;
+  severity: 'error' | 'warn' | 'info';
+  message: string;
+  hint: string;
+  /** Who it is about: "127.0.0.1, Origin http://localhost:3000, /ws". */
+  client: string;
+  /** The ids of its sessions (in this run). */
+  sessions: string[];
+}
+
+export type RecordingEvent = RecordingHeader | SessionOpenEvent | MessageEvent | SessionCloseEvent | ActionEvent | PatternEvent;
 
 /** A loaded recording, grouped by session. */
 export interface Recording {
@@ -130,6 +144,8 @@ export interface Recording {
   sessions: RecordedSession[];
   /** Problems that did not stop the load (a torn last line). */
   warnings: string[];
+  /** Findings about several sessions, as written (the last of each loop is the latest count). */
+  patterns?: PatternEvent[];
 }
 
 export interface RecordedSession {

@@ -10,6 +10,7 @@ import {
   RECORDING_VERSION,
   type ActionEvent,
   type MessageEvent,
+  type PatternEvent,
   type Recording,
   type RecordedSession,
   type RecordingEvent,
@@ -145,6 +146,18 @@ function validateClose(e: Json, f: FieldChecks): SessionCloseEvent {
   return e as unknown as SessionCloseEvent;
 }
 
+function validatePattern(e: Json, line: number): PatternEvent {
+  const f = checksFor(line);
+  f.need(e, 'code', 'string');
+  f.oneOf(e, 'severity', ['error', 'warn', 'info'], 'severity', 'warn');
+  f.def(e, 'ts', 'number', 0);
+  f.def(e, 'message', 'string', '');
+  f.def(e, 'hint', 'string', '');
+  f.def(e, 'client', 'string', '');
+  f.def(e, 'sessions', 'array', []);
+  return e as unknown as PatternEvent;
+}
+
 function validateAction(e: Json, f: FieldChecks): ActionEvent {
   f.need(e, 'session', 'string');
   f.def(e, 't', 'number', 0);
@@ -157,7 +170,7 @@ function validateAction(e: Json, f: FieldChecks): ActionEvent {
 }
 
 /** Checks every field of an event that wstap reads, fills the defaults; an error names the line and the field. */
-function validate(e: Json, line: number): Exclude<RecordingEvent, RecordingHeader> {
+function validate(e: Json, line: number): Exclude<RecordingEvent, RecordingHeader | PatternEvent> {
   const f = checksFor(line);
   switch (e['type']) {
     case 'open':
@@ -277,6 +290,7 @@ function parseLines(text: string, source: string, opts: ParseOptions): Recording
   const events = readLines(text, source, warnings, opts);
   const runs: RecordingHeader[] = [];
   const sessions = new Map<string, RecordedSession>();
+  const patterns: PatternEvent[] = [];
   let invalid = 0;
   for (const { e: raw, line } of events) {
     if (raw['type'] === 'header') {
@@ -293,7 +307,8 @@ function parseLines(text: string, source: string, opts: ParseOptions): Recording
       e = migrate(e);
     }
     try {
-      addEvent(sessions, runs.length, validate(e, line), line);
+      if (e['type'] === 'pattern') patterns.push(validatePattern(e, line));
+      else addEvent(sessions, runs.length, validate(e, line), line);
     } catch (err) {
       if (!(opts.skipInvalid && err instanceof RecordingError)) throw err;
       invalid++;
@@ -302,10 +317,15 @@ function parseLines(text: string, source: string, opts: ParseOptions): Recording
   if (invalid) warnings.push(`${invalid} invalid event${invalid > 1 ? 's were' : ' was'} skipped (--skip-invalid)`);
   if (runs.length === 0) throw new RecordingError(`${source} is not a wstap recording: it has no valid header line`, 1, 'format');
   for (const r of runs) r.version = RECORDING_VERSION;
-  return { header: runs[0]!, runs, sessions: [...sessions.values()], warnings };
+  return { header: runs[0]!, runs, sessions: [...sessions.values()], warnings, ...(patterns.length ? { patterns } : {}) };
 }
 
-function addEvent(sessions: Map<string, RecordedSession>, run: number, ev: Exclude<RecordingEvent, RecordingHeader>, line: number): void {
+function addEvent(
+  sessions: Map<string, RecordedSession>,
+  run: number,
+  ev: Exclude<RecordingEvent, RecordingHeader | PatternEvent>,
+  line: number,
+): void {
   const key = sessionKey(run, ev.session);
   if (ev.type === 'open') {
     if (sessions.has(key)) fail(line, 'session', `${shown(ev.session)} is opened twice`);

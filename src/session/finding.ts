@@ -9,7 +9,7 @@ import type { ProtocolRule } from './message.js';
 export type Severity = 'info' | 'warn' | 'error';
 
 /** Where in a session's life (or around it) a finding comes from. */
-export type FindingPhase = 'handshake' | 'answer' | 'upstream' | 'close' | 'protocol' | 'environment';
+export type FindingPhase = 'handshake' | 'answer' | 'upstream' | 'close' | 'protocol' | 'environment' | 'pattern';
 
 export const FINDING_CATALOG = {
   'origin-duplicate': { severity: 'warn', phase: 'handshake', when: 'two or more Origin lines in one upgrade request' },
@@ -84,6 +84,11 @@ export const FINDING_CATALOG = {
     severity: 'warn',
     phase: 'environment',
     when: 'auth bypass variables set outside ENVIRONMENT=development, or only some of them set',
+  },
+  'reconnect-loop': {
+    severity: 'warn',
+    phase: 'pattern',
+    when: 'the same client (address, Origin, path, user agent) opened session after session, each ended the same way: the count, the period, the cause and its fix',
   },
 } as const satisfies Record<string, { severity: Severity; phase: FindingPhase; when: string }>;
 

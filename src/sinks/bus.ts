@@ -7,7 +7,7 @@ import type { Finding } from '../session/finding.js';
 import type { WsMessage } from '../session/message.js';
 import type { Session, SessionEnd } from '../session/session.js';
 import type { SessionAction } from '../session/action.js';
-import { actionView, endView, handshakeView, type ActionView, type EndView, type HandshakeView } from '../views/views.js';
+import { actionView, endView, handshakeView, type ActionView, type EndView, type HandshakeView, type PatternView } from '../views/views.js';
 
 /** A consumer of session events: the log, a recording, metrics, a live view. */
 export interface SessionSink {
@@ -27,6 +27,8 @@ export interface SessionSink {
   message?(session: Session, message: WsMessage): void;
   /** A finding raised while a tunnel is open (protocol-error); it comes again with end(). */
   finding?(session: Session, finding: Finding): void;
+  /** A finding about several sessions (a reconnect loop), from the pattern tracker: once when found, again as it grows. */
+  pattern?(p: PatternView): void;
   /** Something wstap did to the session's traffic (a fault rule, the API). */
   action?(session: Session, action: SessionAction, view: ActionView): void;
   /** Once per tunnel, when both sockets are closed and the tap has settled. */

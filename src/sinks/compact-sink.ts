@@ -50,6 +50,13 @@ export function createCompactSink(out: CompactOutput, view?: ViewLink): SessionS
   };
   return {
     name: 'compact log',
+    pattern(p) {
+      const f = p.finding;
+      if (!enabled(f.severity)) return;
+      const text = `${MARK[f.severity]} ${f.code}: ${f.message}${hints.seen(f.code, f.hint) === undefined ? `\n    fix for ${f.code}: ${f.hint}` : ''}`;
+      if (typeof out === 'function') out(f.severity, text);
+      else out[f.severity]({ event: 'pattern' }, text);
+    },
     wantsFrames: enabled('warn'),
     handshake(session, v) {
       const head = `${v.session} ${v.method} ${v.path} from ${v.client} → ${answerText(v)}`;

@@ -12,7 +12,7 @@ import type { Session, SessionEnd } from '../session/session.js';
 import { closeEvent, fastPayload, messageEvent, openEvent } from '../recording/events.js';
 import { redactDeep } from '../secrets/free-text.js';
 import type { MessageEvent, SessionCloseEvent, SessionOpenEvent } from '../recording/format.js';
-import { roundMs, type ActionView, type EndView, type HandshakeView } from '../views/views.js';
+import { roundMs, type ActionView, type EndView, type HandshakeView, type PatternView } from '../views/views.js';
 import type { AlteredCounts, SessionAction } from '../session/action.js';
 import { opcodeName } from '../wire/ws-frame.js';
 import type { SessionSink } from './bus.js';
@@ -257,6 +257,7 @@ export type HistoryEvent =
   | { type: 'finding'; session: string; finding: Finding }
   | { type: 'end'; session: SessionSummary }
   | { type: 'action'; session: string; action: ActionView }
+  | { type: 'pattern'; pattern: PatternView }
   | { type: 'evicted'; sessions: number; messages: number };
 
 export type HistoryListener = (e: HistoryEvent) => void;
@@ -375,6 +376,17 @@ export class SessionHistory implements SessionSink {
     const redacted = redactDeep(finding);
     e.live.push(redacted);
     if (this.listeners.size) this.emit({ type: 'finding', session: session.id, finding: redacted });
+  }
+
+  /** The latest report of each pattern (by code and client), the 50 most recent. */
+  private readonly patterns = new Map<string, PatternView>();
+
+  pattern(p: PatternView): void {
+    const key = `${p.finding.code}\n${p.client}`;
+    this.patterns.delete(key);
+    this.patterns.set(key, p);
+    if (this.patterns.size > 50) this.patterns.delete(this.patterns.keys().next().value as string);
+    if (this.listeners.size) this.emit({ type: 'pattern', pattern: p });
   }
 
   action(session: Session, a: SessionAction, view: ActionView): void {
@@ -513,6 +525,14 @@ export class SessionHistory implements SessionSink {
         if (!seen.has(f.code)) g.sessions.push(e.session.id);
         seen.add(f.code);
       }
+    }
+    // A pattern is about several sessions: its newest report, with its sessions (those still kept).
+    for (const p of [...this.patterns.values()].reverse()) {
+      const f = p.finding;
+      const kept = p.sessions.filter((id) => this.entries.has(id)).reverse();
+      const g = groups.get(f.code);
+      if (g) g.sessions.push(...kept.filter((id) => !g.sessions.includes(id)));
+      else groups.set(f.code, { code: f.code, severity: f.severity, message: f.message, hint: f.hint, sessions: kept });
     }
     const rank = { error: 0, warn: 1, info: 2 } as const;
     return [...groups.values()].sort((a, b) => rank[a.severity] - rank[b.severity] || b.sessions.length - a.sessions.length);

@@ -50,6 +50,10 @@ export function createLogSink(logger: Logger, opts: LogSinkOptions = {}): Sessio
     finding(session, f) {
       logger[f.severity]({ event: 'finding', session: session.id, finding: f }, `${session.id} ${f.code}: ${f.message}`);
     },
+    pattern(p) {
+      const f = p.finding;
+      logger[f.severity]({ event: 'pattern', finding: f, client: p.client, sessions: p.sessions }, `${f.code}: ${f.message} fix: ${f.hint}`);
+    },
     action(session, _a, view) {
       // Every action is a line; past the first few of one rule in a session, at debug (a delay on every message would flood the log).
       const key = `${session.id} ${view.by}`;

@@ -5,12 +5,12 @@
  */
 import type { Logger } from 'pino';
 import { actionEvent, closeEvent, messageEvent, openEvent, writeMessageLine, type PayloadMode } from '../recording/events.js';
-import { RECORDING_FORMAT, RECORDING_VERSION, type RecordingHeader } from '../recording/format.js';
+import { RECORDING_FORMAT, RECORDING_VERSION, type PatternEvent, type RecordingHeader } from '../recording/format.js';
 import { JsonlWriter } from '../recording/jsonl-writer.js';
 import type { SessionAction } from '../session/action.js';
 import type { WsMessage } from '../session/message.js';
 import type { Session, SessionEnd } from '../session/session.js';
-import { roundMs, type ActionView, type EndView, type HandshakeView } from '../views/views.js';
+import { roundMs, type ActionView, type EndView, type HandshakeView, type PatternView } from '../views/views.js';
 import type { SessionSink } from './bus.js';
 import { redactText } from '../secrets/free-text.js';
 
@@ -93,6 +93,21 @@ export class Recorder implements SessionSink {
     const ts = Math.round(o.ts0 + t);
     if (writeMessageLine(this.writer, m.from === 'client' ? o.clientPrefix : o.serverPrefix, m, t, ts, this.payloads)) return;
     this.writer.writeValue(messageEvent(s.id, m, t, ts, this.payloads));
+  }
+
+  pattern(p: PatternView): void {
+    const f = p.finding;
+    const e: PatternEvent = {
+      type: 'pattern',
+      ts: p.ts,
+      code: f.code,
+      severity: f.severity,
+      message: f.message,
+      hint: f.hint,
+      client: p.client,
+      sessions: p.sessions,
+    };
+    this.writer.writeValue(e);
   }
 
   action(s: Session, _a: SessionAction, view: ActionView): void {

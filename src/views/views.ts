@@ -178,3 +178,14 @@ export interface ActionView {
 export function actionView(s: Session, a: SessionAction): ActionView {
   return { session: s.id, kind: a.kind, by: redactText(a.by), to: a.to, t: roundMs(a.t), detail: redactText(a.detail) };
 }
+
+/** A finding about several sessions, as it leaves wstap (redacted). */
+export interface PatternView {
+  finding: Finding;
+  /** Who the pattern is about, e.g. "127.0.0.1, Origin http://localhost:3000, /ws". */
+  client: string;
+  /** Its sessions, oldest first (the last 50). */
+  sessions: string[];
+  /** Epoch ms. */
+  ts: number;
+}

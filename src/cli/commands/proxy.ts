@@ -15,6 +15,7 @@ import type { SessionSink } from '../../sinks/bus.js';
 import { createCompactSink } from '../../sinks/compact-sink.js';
 import { HISTORY_DEFAULTS, SessionHistory } from '../../sinks/history.js';
 import { MetricsSink } from '../../sinks/metrics.js';
+import { PatternTracker } from '../../sinks/patterns.js';
 import { createLogSink } from '../../sinks/log-sink.js';
 import { RunSummarySink } from '../../sinks/run-summary.js';
 import { parsePayloadMode, Recorder, type PayloadMode } from '../../sinks/recorder.js';
@@ -113,7 +114,9 @@ export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise
   let viewBase: string | undefined;
   const view: ViewLink = (id) => (viewBase ? `${viewBase}sessions/${encodeURIComponent(id)}` : undefined);
   const metrics = metricsOn === false ? undefined : new MetricsSink();
-  const sinks = [...sinksFor(log, opts, view), summary, ...(history ? [history] : []), ...(metrics ? [metrics] : [])];
+  const outputs = [...sinksFor(log, opts, view), summary, ...(history ? [history] : []), ...(metrics ? [metrics] : [])];
+  // Patterns across sessions go to the log, the recording and the live view, beside the session events.
+  const sinks = [...outputs, new PatternTracker(outputs)];
   const proxy = await startProxy({ ...proxyOptions, logger, sinks, ...(history ? { history } : {}), ...(metrics ? { metrics } : {}) });
   if (history) viewBase = `http://localhost:${proxy.port}/__wstap/`;
   return new Promise<number>((resolve) => {

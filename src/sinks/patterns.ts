@@ -1,0 +1,116 @@
+/**
+ * Patterns across sessions (issue 15): a sink that sees each session end and follows each
+ * client (its address without the port, Origin, path without the query, user agent). When a
+ * client's sessions keep ending the same way in quick succession, the reconnect-loop
+ * inspector names it; the finding goes to the sinks given here, once when the loop is found
+ * and again as it grows (at 3, 5, 10, 20, 50, 100, ... sessions), never once per session.
+ * Bounded: the most recent 1,000 clients are followed.
+ */
+import { inspectReconnectLoop, LOOP_GAP_MS, LOOP_MIN, type AttemptEnd } from '../inspect/registry.js';
+import { redactDeep } from '../secrets/free-text.js';
+import type { Finding } from '../session/finding.js';
+import type { Session, SessionEnd } from '../session/session.js';
+import type { EndView, HandshakeView, PatternView } from '../views/views.js';
+
+export type { PatternView };
+import type { SessionSink } from './bus.js';
+
+interface Loop {
+  cause: string;
+  end: AttemptEnd;
+  count: number;
+  firstStart: number;
+  lastEnd: number;
+  sessions: string[];
+  reported: number;
+}
+
+const CLIENTS = 1000;
+const KEPT_SESSIONS = 50;
+
+/** 3, 5, 10, 20, 50, 100, 200, 500, 1000, ...: when a growing loop is reported again. */
+function milestone(n: number): boolean {
+  if (n === LOOP_MIN) return true;
+  for (let m = 5; m <= n; m *= 10) if (n === m || n === m * 2 || n === m * 4) return true;
+  return false;
+}
+
+function header(v: HandshakeView, name: string): string | undefined {
+  return v.requestHeaders.find((h) => h.name.toLowerCase() === name)?.value;
+}
+
+/** The client as a key and as words: the address without its port, Origin, path without the query, user agent. */
+function clientOf(v: HandshakeView): { key: string; words: string } {
+  const address = v.client.startsWith('[') ? v.client.slice(0, v.client.indexOf(']') + 1) : v.client.replace(/:\d+$/, '');
+  const origin = v.origins[0];
+  const path = v.path.split('?')[0] ?? v.path;
+  const ua = header(v, 'user-agent') ?? '';
+  return { key: [address, origin ?? '', path, ua].join('\n'), words: `${address}${origin ? `, Origin ${origin}` : ', no Origin'}, ${path}` };
+}
+
+function attemptOf(v: HandshakeView, end?: EndView): AttemptEnd {
+  if (v.outcome === 'rejected') return { cause: `${v.status} from the backend`, ...(v.status !== undefined ? { status: v.status } : {}) };
+  if (v.outcome === 'failed') return { cause: `backend unreachable (${v.error?.code ?? 'error'})`, error: v.error?.code ?? 'error' };
+  if (v.outcome !== 'tunnel') return { cause: v.outcome };
+  const c = end?.close;
+  if (!c) return { cause: `the connection ended (${end?.how ?? 'unknown'}, not decoded)` };
+  if (c.code === 1006) return { cause: '1006 (no close frame)', code: 1006 };
+  return {
+    cause: `close ${c.code} by the ${c.initiator}${c.reason ? ` "${c.reason}"` : ''}`,
+    code: c.code,
+    ...(c.reason ? { reason: c.reason } : {}),
+  };
+}
+
+export class PatternTracker implements SessionSink {
+  readonly name = 'patterns';
+  private readonly loops = new Map<string, Loop>();
+  private readonly opened = new Map<string, { view: HandshakeView; at: number }>();
+
+  /** `receivers`: the sinks that get the pattern findings (those with a pattern() method). */
+  constructor(private readonly receivers: readonly SessionSink[]) {}
+
+  handshake(session: Session, view: HandshakeView): void {
+    if (session.outcome === 'tunnel') this.opened.set(session.id, { view, at: Date.now() });
+    else this.attempt(session.id, view, Date.now(), Date.now());
+  }
+
+  end(session: Session, _end: SessionEnd, view: EndView): void {
+    const o = this.opened.get(session.id);
+    if (!o) return;
+    this.opened.delete(session.id);
+    this.attempt(session.id, o.view, o.at, Date.now(), view);
+  }
+
+  private attempt(id: string, v: HandshakeView, start: number, ended: number, end?: EndView): void {
+    // A client that closed with 1000 or 1001 ended its session on purpose: short sessions, one
+    // after the other, are how some applications work, not a loop.
+    const c = end?.close;
+    if (c && c.initiator === 'client' && (c.code === 1000 || c.code === 1001)) return;
+    const { key, words } = clientOf(v);
+    const a = attemptOf(v, end);
+    let loop = this.loops.get(key);
+    if (loop && (loop.cause !== a.cause || start - loop.lastEnd > LOOP_GAP_MS)) loop = undefined;
+    if (!loop) loop = { cause: a.cause, end: a, count: 0, firstStart: start, lastEnd: ended, sessions: [], reported: 0 };
+    loop.count++;
+    loop.lastEnd = Math.max(loop.lastEnd, ended);
+    loop.sessions.push(id);
+    if (loop.sessions.length > KEPT_SESSIONS) loop.sessions.shift();
+    // Most recent last: the oldest client goes first when there are too many.
+    this.loops.delete(key);
+    this.loops.set(key, loop);
+    if (this.loops.size > CLIENTS) this.loops.delete(this.loops.keys().next().value as string);
+    if (!milestone(loop.count) || loop.reported === loop.count) return;
+    const f = inspectReconnectLoop({ client: words, count: loop.count, spanMs: start - loop.firstStart, end: loop.end, sessions: loop.sessions });
+    if (!f) return;
+    loop.reported = loop.count;
+    const p: PatternView = redactDeep({ finding: f, client: words, sessions: [...loop.sessions], ts: Date.now() });
+    for (const r of this.receivers) {
+      try {
+        r.pattern?.(p);
+      } catch {
+        // A receiver that fails is its own business (the bus reports sink failures; this is beside it).
+      }
+    }
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * A reconnect loop seen by the real bin (issue 15, part): a page in real Chromium whose own
+ * script reconnects whenever its WebSocket closes, against a backend that closes with 1008
+ * without credentials (the demo backend). wstap names the loop once it has three sessions, with
+ * the count, the period, the cause and the auth fix, and again as it grows, never once per
+ * session; the live view's findings panel has it; a client whose sessions succeed gets none.
+ */
+import { existsSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { demoBackend } from '../support/backends.js';
+import { startJsonProxy, type LogLine } from '../support/cli.js';
+import { defer, runDeferred } from '../support/cleanup.js';
+import { fakeJwt } from '../support/helpers.js';
+import { CHROMIUM, launchChromium, servePage } from '../support/peers/chromium.js';
+import { ensureBuilt } from '../support/process.js';
+import { sleep } from '../support/wait.js';
+import { wsClient } from '../support/ws-client.js';
+import { closed, connected } from '../support/cli.js';
+
+let browser: Browser;
+beforeAll(async () => {
+  await ensureBuilt();
+  const started = Date.now();
+  while (!existsSync(CHROMIUM) && Date.now() - started < 240_000) await sleep(2000);
+  browser = await launchChromium();
+}, 270_000);
+afterAll(async () => {
+  await browser?.close();
+});
+afterEach(runDeferred);
+
+const patterns = (lines: LogLine[]): LogLine[] => lines.filter((l) => l['event'] === 'pattern');
+
+describe('reconnect loops', () => {
+  it('a page that reconnects after each 1008: one reconnect-loop line at 3 sessions and at 5, with the count, period, cause and the auth fix', async () => {
+    const app = await servePage(browser, '<!doctype html><title>app</title>');
+    defer(() => app.close());
+    // The page's Origin is allowed: the backend accepts the upgrade, then closes with 1008 (no credential).
+    const backend = await demoBackend({ CORS_ORIGINS: app.origin });
+    const { w, port } = await startJsonProxy(['--target', backend.url]);
+    await app.page.evaluate((url) => {
+      const g = globalThis as unknown as { opened: number };
+      g.opened = 0;
+      const connect = (): void => {
+        if (g.opened >= 6) return;
+        g.opened++;
+        const ws = new WebSocket(url);
+        ws.onclose = () => setTimeout(connect, 50);
+      };
+      connect();
+    }, `ws://127.0.0.1:${port}/ws`);
+    const fifth = await w.waitForJson((l) => l['event'] === 'pattern' && String(l['msg']).includes('opened 5 sessions'), 'the loop at 5');
+    expect(String(fifth['msg'])).toMatch(
+      /^reconnect-loop: 127\.0\.0\.1, Origin http:\/\/127\.0\.0\.1:\d+, \/ws opened 5 sessions in [\d.]+ s \(one every [\d.]+ s\), each ended with close 1008 by the server/,
+    );
+    expect(String(fifth['msg'])).toContain('fix: Each attempt fails authentication');
+    expect(fifth['sessions']).toEqual(['ws-1', 'ws-2', 'ws-3', 'ws-4', 'ws-5']);
+    await sleep(500);
+    // Reported at 3 and at 5: not once per session (6 sessions opened).
+    expect(patterns(w.json()).map((l) => String(l['msg']).match(/opened (\d+) sessions/)?.[1])).toEqual(['3', '5']);
+    const { findings } = (await (await fetch(`http://127.0.0.1:${port}/__wstap/api/findings`)).json()) as {
+      findings: { code: string; sessions: string[]; message: string }[];
+    };
+    const loop = findings.find((f) => f.code === 'reconnect-loop');
+    expect(loop?.message).toContain('opened 5 sessions');
+    expect(loop?.sessions.length).toBe(5);
+  });
+
+  it('a client that ends its own sessions normally (1000), reconnecting as often, gets no reconnect-loop', async () => {
+    const backend = await demoBackend();
+    const { w, port } = await startJsonProxy(['--target', backend.url]);
+    for (let i = 0; i < 5; i++) {
+      const ws = wsClient(`ws://127.0.0.1:${port}/ws`, { headers: { Origin: 'http://localhost:3000', Authorization: `Bearer ${fakeJwt(600)}` } });
+      await connected(ws);
+      ws.close(1000);
+      await closed(ws);
+    }
+    await w.waitForJson((l) => l['event'] === 'session-end' && l['session'] === 'ws-5', 'the fifth end');
+    await sleep(200);
+    expect(patterns(w.json())).toEqual([]);
+  });
+});

@@ -1,0 +1,33 @@
+/**
+ * The reconnect-loop inspector (src/inspect/patterns/reconnect.ts): nothing below three
+ * sessions; the count, span and period in the message; the fix follows the cause.
+ */
+import { describe, expect, it } from 'vitest';
+import { inspectReconnectLoop, type AttemptEnd } from '../../../src/inspect/registry.js';
+
+const loop = (end: AttemptEnd, count = 4, spanMs = 1500) =>
+  inspectReconnectLoop({ client: '10.0.0.5, Origin http://localhost:3000, /ws', count, spanMs, end, sessions: [] });
+
+describe('reconnect-loop', () => {
+  it('needs three sessions; says the count, the span and the period', () => {
+    expect(loop({ cause: 'close 1008 by the server', code: 1008 }, 2)).toBeUndefined();
+    const f = loop({ cause: 'close 1008 by the server', code: 1008 }, 4, 1500)!;
+    expect(f).toMatchObject({ code: 'reconnect-loop', severity: 'warn' });
+    expect(f.message).toBe(
+      '10.0.0.5, Origin http://localhost:3000, /ws opened 4 sessions in 1.5 s (one every 0.5 s), each ended with close 1008 by the server.',
+    );
+  });
+
+  it.each([
+    [{ cause: 'close 1008 by the server', code: 1008 }, /fails authentication/],
+    [{ cause: '401 from the backend', status: 401 }, /fails authentication/],
+    [{ cause: '403 from the backend', status: 403 }, /Origin is not in the backend's allowed origins/],
+    [{ cause: '404 from the backend', status: 404 }, /refuses each upgrade with 404/],
+    [{ cause: 'backend unreachable (ECONNREFUSED)', error: 'ECONNREFUSED' }, /cannot be reached/],
+    [{ cause: '1006 (no close frame)', code: 1006 }, /cut without a close frame.*idle timeout/],
+    [{ cause: 'close 1011 by the server', code: 1011 }, /closes each session with 1011/],
+    [{ cause: 'close 4000 by the server', code: 4000 }, /find why the close is sent/],
+  ] as [AttemptEnd, RegExp][])('%j: the fix for that cause', (end, hint) => {
+    expect(loop(end)!.hint).toMatch(hint);
+  });
+});
