@@ -16,6 +16,7 @@ import { inspectOrigin } from './handshake/origin.js';
 import { inspectHandshakeValidity } from './handshake/validity.js';
 import { inspectViolation } from './protocol.js';
 import { inspectReconnectLoop } from './patterns/reconnect.js';
+import { inspectIdleTimeout } from './patterns/idle.js';
 import type { HandshakeInspector, InspectContext } from './types.js';
 import { inspectHealthAnswer, inspectUpstreamFailure } from './upstream.js';
 
@@ -33,7 +34,7 @@ export const INSPECTORS = {
   close: { close: inspectClose },
   protocol: { violation: inspectViolation },
   environment: { container: localhostInContainerFinding, envFile: diagnoseEnv },
-  pattern: { reconnectLoop: inspectReconnectLoop },
+  pattern: { reconnectLoop: inspectReconnectLoop, idleTimeout: inspectIdleTimeout },
 } as const satisfies { [P in FindingPhase]: Record<string, InspectorOf<P>> };
 
 const handshakeInspectors: readonly HandshakeInspector[] = Object.values(INSPECTORS.handshake);
@@ -52,6 +53,7 @@ export { inspectClose } from './close.js';
 export { inspectProbedRejection, namedCause, rejectionCandidates, type ProbedRejection, type RejectionCause } from './rejection.js';
 export { inspectViolation } from './protocol.js';
 export { inspectReconnectLoop, LOOP_GAP_MS, LOOP_MIN, type AttemptEnd, type ReconnectLoop } from './patterns/reconnect.js';
+export { IDLE_MIN, inspectIdleTimeout, KNOWN_IDLE_TIMEOUTS, suspectsFor, type IdleCluster } from './patterns/idle.js';
 export { inspectHealthAnswer, inspectUpstreamFailure } from './upstream.js';
 export { detectContainer, isLocalhost, localhostInContainerFinding, type ContainerInfo } from './environment/container.js';
 export { diagnoseEnv, parseEnvFile, type EnvDiagnosis } from './environment/env-file.js';

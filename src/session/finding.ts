@@ -85,6 +85,11 @@ export const FINDING_CATALOG = {
     phase: 'environment',
     when: 'auth bypass variables set outside ENVIRONMENT=development, or only some of them set',
   },
+  'idle-timeout': {
+    severity: 'warn',
+    phase: 'pattern',
+    when: 'sessions ended without a close frame after the same span without traffic: the span, the timeouts it matches (nginx, load balancers, a CDN) and the fix',
+  },
   'reconnect-loop': {
     severity: 'warn',
     phase: 'pattern',

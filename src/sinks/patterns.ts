@@ -6,7 +6,8 @@
  * and again as it grows (at 3, 5, 10, 20, 50, 100, ... sessions), never once per session.
  * Bounded: the most recent 1,000 clients are followed.
  */
-import { inspectReconnectLoop, LOOP_GAP_MS, LOOP_MIN, type AttemptEnd } from '../inspect/registry.js';
+import { IDLE_MIN, inspectIdleTimeout, inspectReconnectLoop, LOOP_GAP_MS, LOOP_MIN, type AttemptEnd } from '../inspect/registry.js';
+import type { WsMessage } from '../session/message.js';
 import { redactDeep } from '../secrets/free-text.js';
 import type { Finding } from '../session/finding.js';
 import type { Session, SessionEnd } from '../session/session.js';
@@ -62,24 +63,69 @@ function attemptOf(v: HandshakeView, end?: EndView): AttemptEnd {
   };
 }
 
+/** Idle spans are the same within this share of the span (or 250 ms). */
+const IDLE_TOLERANCE = 0.1;
+const IDLE_KEPT = 100;
+
 export class PatternTracker implements SessionSink {
   readonly name = 'patterns';
   private readonly loops = new Map<string, Loop>();
-  private readonly opened = new Map<string, { view: HandshakeView; at: number }>();
+  private readonly opened = new Map<string, { view: HandshakeView; at: number; perf: number }>();
+  /** The last message of each open tunnel (performance.now()), for idle spans. */
+  private readonly lastActivity = new Map<string, number>();
+  /** Recent sessions that ended without a close frame: how long each had been idle. */
+  private readonly idle: { spanMs: number; id: string }[] = [];
+  /** Idle clusters reported, by their rounded span: the count last reported. */
+  private readonly idleReported = new Map<number, number>();
 
   /** `receivers`: the sinks that get the pattern findings (those with a pattern() method). */
   constructor(private readonly receivers: readonly SessionSink[]) {}
 
   handshake(session: Session, view: HandshakeView): void {
-    if (session.outcome === 'tunnel') this.opened.set(session.id, { view, at: Date.now() });
+    if (session.outcome === 'tunnel') this.opened.set(session.id, { view, at: Date.now(), perf: performance.now() });
     else this.attempt(session.id, view, Date.now(), Date.now());
+  }
+
+  message(session: Session, m: WsMessage): void {
+    this.lastActivity.set(session.id, m.lastByteAt);
   }
 
   end(session: Session, _end: SessionEnd, view: EndView): void {
     const o = this.opened.get(session.id);
     if (!o) return;
     this.opened.delete(session.id);
+    const last = this.lastActivity.get(session.id) ?? o.perf;
+    this.lastActivity.delete(session.id);
     this.attempt(session.id, o.view, o.at, Date.now(), view);
+    if (view.close?.code === 1006 && view.close.initiator === 'none') this.idleEnd(session.id, performance.now() - last);
+  }
+
+  /** A session cut without a close frame after `spanMs` of silence: named when others were cut after the same span. */
+  private idleEnd(id: string, spanMs: number): void {
+    this.idle.push({ spanMs, id });
+    if (this.idle.length > IDLE_KEPT) this.idle.shift();
+    const near = this.idle.filter((x) => Math.abs(x.spanMs - spanMs) <= Math.max(250, spanMs * IDLE_TOLERANCE));
+    if (near.length < IDLE_MIN) return;
+    const spans = near.map((x) => x.spanMs).sort((a, b) => a - b);
+    const median = spans[spans.length >> 1]!;
+    // A cluster is known by its span rounded to a second (or a tenth below 10 s).
+    const key = median < 10_000 ? Math.round(median / 100) : Math.round(median / 1000) * 10;
+    const count = near.length;
+    if ((this.idleReported.get(key) ?? 0) >= count || !(count === IDLE_MIN || milestone(count))) return;
+    this.idleReported.set(key, count);
+    const f = inspectIdleTimeout({ spanMs: median, count, sessions: near.map((x) => x.id) });
+    if (f) this.report(f, 'sessions cut while idle', near.map((x) => x.id).slice(-KEPT_SESSIONS));
+  }
+
+  private report(f: Finding, client: string, sessions: string[]): void {
+    const p: PatternView = redactDeep({ finding: f, client, sessions, ts: Date.now() });
+    for (const r of this.receivers) {
+      try {
+        r.pattern?.(p);
+      } catch {
+        // A receiver that fails is its own business (the bus reports sink failures; this is beside it).
+      }
+    }
   }
 
   private attempt(id: string, v: HandshakeView, start: number, ended: number, end?: EndView): void {
@@ -104,13 +150,6 @@ export class PatternTracker implements SessionSink {
     const f = inspectReconnectLoop({ client: words, count: loop.count, spanMs: start - loop.firstStart, end: loop.end, sessions: loop.sessions });
     if (!f) return;
     loop.reported = loop.count;
-    const p: PatternView = redactDeep({ finding: f, client: words, sessions: [...loop.sessions], ts: Date.now() });
-    for (const r of this.receivers) {
-      try {
-        r.pattern?.(p);
-      } catch {
-        // A receiver that fails is its own business (the bus reports sink failures; this is beside it).
-      }
-    }
+    this.report(f, words, [...loop.sessions]);
   }
 }

@@ -1,9 +1,9 @@
 /**
- * The reconnect-loop inspector (src/inspect/patterns/reconnect.ts): nothing below three
+ * The pattern inspectors (src/inspect/patterns/): reconnect-loop, nothing below three
  * sessions; the count, span and period in the message; the fix follows the cause.
  */
 import { describe, expect, it } from 'vitest';
-import { inspectReconnectLoop, type AttemptEnd } from '../../../src/inspect/registry.js';
+import { inspectIdleTimeout, inspectReconnectLoop, suspectsFor, type AttemptEnd } from '../../../src/inspect/registry.js';
 
 const loop = (end: AttemptEnd, count = 4, spanMs = 1500) =>
   inspectReconnectLoop({ client: '10.0.0.5, Origin http://localhost:3000, /ws', count, spanMs, end, sessions: [] });
@@ -29,5 +29,23 @@ describe('reconnect-loop', () => {
     [{ cause: 'close 4000 by the server', code: 4000 }, /find why the close is sent/],
   ] as [AttemptEnd, RegExp][])('%j: the fix for that cause', (end, hint) => {
     expect(loop(end)!.hint).toMatch(hint);
+  });
+});
+
+describe('idle-timeout', () => {
+  it('names the usual suspects of a span, or says the value is someone’s own', () => {
+    const at = (s: number) => inspectIdleTimeout({ spanMs: s * 1000, count: 3, sessions: [] })!;
+    expect(inspectIdleTimeout({ spanMs: 60_000, count: 1, sessions: [] })).toBeUndefined();
+    expect(at(60.4).message).toBe(
+      "3 sessions ended without a close frame after 60 s without traffic. It matches nginx's proxy_read_timeout (60 s by default), or an AWS Application Load Balancer (idle timeout 60 s by default).",
+    );
+    expect(at(60.4).hint).toMatch(
+      /^Send a heartbeat more often than every 60 s \(a ping every 30 s, from the server or the client\)\. Or raise the timeout: proxy_read_timeout 3600s;/,
+    );
+    expect(at(99).message).toContain('Cloudflare');
+    expect(at(241).message).toContain('Azure Load Balancer');
+    expect(at(352).message).toContain('AWS Network Load Balancer');
+    expect(at(1.2).message).toContain('No common default matches: something between the client and the backend is set to about 1.2 s');
+    expect(suspectsFor(80_000)).toEqual([]);
   });
 });
