@@ -17,6 +17,7 @@ import { inspectHandshakeValidity } from './handshake/validity.js';
 import { inspectViolation } from './protocol.js';
 import { inspectReconnectLoop } from './patterns/reconnect.js';
 import { inspectIdleTimeout } from './patterns/idle.js';
+import { inspectHeartbeat } from './patterns/heartbeat.js';
 import type { HandshakeInspector, InspectContext } from './types.js';
 import { inspectHealthAnswer, inspectUpstreamFailure } from './upstream.js';
 
@@ -34,7 +35,7 @@ export const INSPECTORS = {
   close: { close: inspectClose },
   protocol: { violation: inspectViolation },
   environment: { container: localhostInContainerFinding, envFile: diagnoseEnv },
-  pattern: { reconnectLoop: inspectReconnectLoop, idleTimeout: inspectIdleTimeout },
+  pattern: { reconnectLoop: inspectReconnectLoop, idleTimeout: inspectIdleTimeout, heartbeat: inspectHeartbeat },
 } as const satisfies { [P in FindingPhase]: Record<string, InspectorOf<P>> };
 
 const handshakeInspectors: readonly HandshakeInspector[] = Object.values(INSPECTORS.handshake);
@@ -53,6 +54,7 @@ export { inspectClose } from './close.js';
 export { inspectProbedRejection, namedCause, rejectionCandidates, type ProbedRejection, type RejectionCause } from './rejection.js';
 export { inspectViolation } from './protocol.js';
 export { inspectReconnectLoop, LOOP_GAP_MS, LOOP_MIN, type AttemptEnd, type ReconnectLoop } from './patterns/reconnect.js';
+export { inspectHeartbeat, MISSED_MIN, type Heartbeat } from './patterns/heartbeat.js';
 export { IDLE_MIN, inspectIdleTimeout, KNOWN_IDLE_TIMEOUTS, suspectsFor, type IdleCluster } from './patterns/idle.js';
 export { inspectHealthAnswer, inspectUpstreamFailure } from './upstream.js';
 export { detectContainer, isLocalhost, localhostInContainerFinding, type ContainerInfo } from './environment/container.js';

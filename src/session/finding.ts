@@ -85,6 +85,11 @@ export const FINDING_CATALOG = {
     phase: 'environment',
     when: 'auth bypass variables set outside ENVIRONMENT=development, or only some of them set',
   },
+  'heartbeat-missed': {
+    severity: 'warn',
+    phase: 'pattern',
+    when: "one side pinged at a steady interval and the other stopped answering: the interval, the pongs missed, and the session's end after the last pong",
+  },
   'idle-timeout': {
     severity: 'warn',
     phase: 'pattern',

@@ -6,8 +6,8 @@
  * and again as it grows (at 3, 5, 10, 20, 50, 100, ... sessions), never once per session.
  * Bounded: the most recent 1,000 clients are followed.
  */
-import { IDLE_MIN, inspectIdleTimeout, inspectReconnectLoop, LOOP_GAP_MS, LOOP_MIN, type AttemptEnd } from '../inspect/registry.js';
-import type { WsMessage } from '../session/message.js';
+import { IDLE_MIN, inspectHeartbeat, inspectIdleTimeout, inspectReconnectLoop, LOOP_GAP_MS, LOOP_MIN, type AttemptEnd } from '../inspect/registry.js';
+import type { Side, WsMessage } from '../session/message.js';
 import { redactDeep } from '../secrets/free-text.js';
 import type { Finding } from '../session/finding.js';
 import type { Session, SessionEnd } from '../session/session.js';
@@ -15,6 +15,17 @@ import type { EndView, HandshakeView, PatternView } from '../views/views.js';
 
 export type { PatternView };
 import type { SessionSink } from './bus.js';
+
+/** One side's pings in a session. */
+interface Beat {
+  pings: number;
+  /** When the last 32 were sent (performance.now()). */
+  times: number[];
+  answered: number;
+  /** Pings since the last pong. */
+  since: number;
+  lastPong: number | undefined;
+}
 
 interface Loop {
   cause: string;
@@ -75,6 +86,8 @@ export class PatternTracker implements SessionSink {
   private readonly lastActivity = new Map<string, number>();
   /** Recent sessions that ended without a close frame: how long each had been idle. */
   private readonly idle: { spanMs: number; id: string }[] = [];
+  /** Pings and pongs of each open session that has any, by the side that pings. */
+  private readonly beats = new Map<string, Record<Side, Beat | undefined>>();
   /** Idle clusters reported, by their rounded span: the count last reported. */
   private readonly idleReported = new Map<number, number>();
 
@@ -88,6 +101,51 @@ export class PatternTracker implements SessionSink {
 
   message(session: Session, m: WsMessage): void {
     this.lastActivity.set(session.id, m.lastByteAt);
+    if (m.kind !== 'ping' && m.kind !== 'pong') return;
+    let b = this.beats.get(session.id);
+    if (!b) {
+      b = { client: undefined, server: undefined };
+      this.beats.set(session.id, b);
+    }
+    if (m.kind === 'ping') {
+      const s = (b[m.from] ??= { pings: 0, times: [], answered: 0, since: 0, lastPong: undefined });
+      s.pings++;
+      s.since++;
+      s.times.push(m.lastByteAt);
+      if (s.times.length > 32) s.times.shift();
+      return;
+    }
+    // A pong answers the other side's pings.
+    const s = b[m.from === 'client' ? 'server' : 'client'];
+    if (!s) return;
+    s.answered++;
+    s.since = 0;
+    s.lastPong = m.lastByteAt;
+  }
+
+  /** A dead heartbeat in this session: a side that pinged steadily and got no pong at the end. */
+  private heartbeatEnd(id: string, v: HandshakeView, end: EndView, openedAt: number): void {
+    const b = this.beats.get(id);
+    this.beats.delete(id);
+    if (!b) return;
+    // When the connections ended (not when the end was reported, after the tap settled).
+    const now = openedAt + end.durationMs;
+    for (const pinger of ['server', 'client'] as const) {
+      const s = b[pinger];
+      if (!s || s.times.length < 2) continue;
+      const gaps = s.times.slice(1).map((t, i) => t - s.times[i]!);
+      gaps.sort((x, y) => x - y);
+      const f = inspectHeartbeat({
+        pinger,
+        pings: s.pings,
+        answered: s.answered,
+        unansweredAtEnd: s.since,
+        intervalMs: gaps[gaps.length >> 1]!,
+        silentForMs: now - (s.lastPong ?? s.times[0]!),
+        ended: attemptOf(v, end).cause,
+      });
+      if (f) this.report(f, clientOf(v).words, [id]);
+    }
   }
 
   end(session: Session, _end: SessionEnd, view: EndView): void {
@@ -97,6 +155,7 @@ export class PatternTracker implements SessionSink {
     const last = this.lastActivity.get(session.id) ?? o.perf;
     this.lastActivity.delete(session.id);
     this.attempt(session.id, o.view, o.at, Date.now(), view);
+    this.heartbeatEnd(session.id, o.view, view, o.perf);
     if (view.close?.code === 1006 && view.close.initiator === 'none') this.idleEnd(session.id, performance.now() - last);
   }
 

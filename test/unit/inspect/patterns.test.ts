@@ -3,7 +3,7 @@
  * sessions; the count, span and period in the message; the fix follows the cause.
  */
 import { describe, expect, it } from 'vitest';
-import { inspectIdleTimeout, inspectReconnectLoop, suspectsFor, type AttemptEnd } from '../../../src/inspect/registry.js';
+import { inspectHeartbeat, inspectIdleTimeout, inspectReconnectLoop, suspectsFor, type AttemptEnd } from '../../../src/inspect/registry.js';
 
 const loop = (end: AttemptEnd, count = 4, spanMs = 1500) =>
   inspectReconnectLoop({ client: '10.0.0.5, Origin http://localhost:3000, /ws', count, spanMs, end, sessions: [] });
@@ -47,5 +47,26 @@ describe('idle-timeout', () => {
     expect(at(352).message).toContain('AWS Network Load Balancer');
     expect(at(1.2).message).toContain('No common default matches: something between the client and the backend is set to about 1.2 s');
     expect(suspectsFor(80_000)).toEqual([]);
+  });
+});
+
+describe('heartbeat-missed', () => {
+  it('needs two unanswered pings at the end; says who stopped, and after how many', () => {
+    const h = {
+      pinger: 'server' as const,
+      pings: 8,
+      answered: 5,
+      unansweredAtEnd: 3,
+      intervalMs: 30_000,
+      silentForMs: 95_000,
+      ended: '1006 (no close frame)',
+    };
+    expect(inspectHeartbeat({ ...h, unansweredAtEnd: 1 })).toBeUndefined();
+    const f = inspectHeartbeat(h)!;
+    expect(f.message).toBe(
+      'The server pinged every 30 s; the client answered 5 pongs, then none for the last 3, and the session ended 95 s after the last pong (1006 (no close frame)).',
+    );
+    expect(f.hint).toMatch(/^The client stopped answering pings/);
+    expect(inspectHeartbeat({ ...h, pinger: 'client' })!.hint).toMatch(/^The server stopped answering the client's pings/);
   });
 });
