@@ -18,6 +18,7 @@ import { inspectViolation } from './protocol.js';
 import { inspectReconnectLoop } from './patterns/reconnect.js';
 import { inspectIdleTimeout } from './patterns/idle.js';
 import { inspectHeartbeat } from './patterns/heartbeat.js';
+import { inspectSlowConsumer } from './patterns/slow-consumer.js';
 import type { HandshakeInspector, InspectContext } from './types.js';
 import { inspectHealthAnswer, inspectUpstreamFailure } from './upstream.js';
 
@@ -35,7 +36,7 @@ export const INSPECTORS = {
   close: { close: inspectClose },
   protocol: { violation: inspectViolation },
   environment: { container: localhostInContainerFinding, envFile: diagnoseEnv },
-  pattern: { reconnectLoop: inspectReconnectLoop, idleTimeout: inspectIdleTimeout, heartbeat: inspectHeartbeat },
+  pattern: { reconnectLoop: inspectReconnectLoop, idleTimeout: inspectIdleTimeout, heartbeat: inspectHeartbeat, slowConsumer: inspectSlowConsumer },
 } as const satisfies { [P in FindingPhase]: Record<string, InspectorOf<P>> };
 
 const handshakeInspectors: readonly HandshakeInspector[] = Object.values(INSPECTORS.handshake);
@@ -55,6 +56,7 @@ export { inspectProbedRejection, namedCause, rejectionCandidates, type ProbedRej
 export { inspectViolation } from './protocol.js';
 export { inspectReconnectLoop, LOOP_GAP_MS, LOOP_MIN, type AttemptEnd, type ReconnectLoop } from './patterns/reconnect.js';
 export { inspectHeartbeat, MISSED_MIN, type Heartbeat } from './patterns/heartbeat.js';
+export { inspectSlowConsumer, STUCK_MS, type SlowConsumer } from './patterns/slow-consumer.js';
 export { IDLE_MIN, inspectIdleTimeout, KNOWN_IDLE_TIMEOUTS, suspectsFor, type IdleCluster } from './patterns/idle.js';
 export { inspectHealthAnswer, inspectUpstreamFailure } from './upstream.js';
 export { detectContainer, isLocalhost, localhostInContainerFinding, type ContainerInfo } from './environment/container.js';

@@ -17,6 +17,7 @@ import { parseTarget, type Target } from '../wire/target.js';
 import { PROXY_DEFAULTS } from './defaults.js';
 import { readFirstHead } from './first-head.js';
 import { apiRoutes } from './api.js';
+import { watchSlowConsumers } from './slow-consumers.js';
 import { metricsRoute } from './metrics-route.js';
 import type { MetricsSink } from '../sinks/metrics.js';
 import { controlRoutes, ProxyActions } from './control-api.js';
@@ -242,13 +243,17 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   const first = addresses[0]!;
   const urlHost = first.address.includes(':') ? `[${first.address}]` : first.address;
   const close = shutdown({ servers, httpServer, forwarder, sockets, live: relay.live, pendingEnds: relay.pendingEnds, bus });
+  const stopWatching = watchSlowConsumers(relay.live, bus);
   return {
     target,
     addresses,
     port,
     url: `http://${urlHost}:${port}`,
     stats: () => ({ clientSockets: sockets.size, liveSessions: relay.live.size, httpAbandoned: forwarder.abandoned }),
-    close: (graceMs = PROXY_DEFAULTS.shutdownGraceMs) => close(graceMs),
+    close: (graceMs = PROXY_DEFAULTS.shutdownGraceMs) => {
+      stopWatching();
+      return close(graceMs);
+    },
     controlToken,
     faults,
     fault: (rule) => faults.add(rule),

@@ -85,6 +85,11 @@ export const FINDING_CATALOG = {
     phase: 'environment',
     when: 'auth bypass variables set outside ENVIRONMENT=development, or only some of them set',
   },
+  'slow-consumer': {
+    severity: 'warn',
+    phase: 'pattern',
+    when: "one side stopped reading while the other kept sending: wstap's writes toward it waited for seconds (which side, how long, how much was queued, the two rates)",
+  },
   'heartbeat-missed': {
     severity: 'warn',
     phase: 'pattern',

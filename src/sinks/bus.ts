@@ -101,6 +101,18 @@ export class SessionBus {
     }
   }
 
+  /** A finding about one or more sessions found beside their events (a slow consumer): every sink that takes patterns. */
+  pattern(p: PatternView): void {
+    for (const s of this.sinks) {
+      if (!s.pattern || this.disabled.has(s)) continue;
+      try {
+        s.pattern(p);
+      } catch (err) {
+        this.fail(s, err);
+      }
+    }
+  }
+
   handshake(session: Session): void {
     let view: HandshakeView | undefined;
     for (const s of this.sinks) {

@@ -74,6 +74,11 @@ export class TunnelControl implements SessionControl {
     }
   }
 
+  /** The sockets, for wstap's own sampling of its write queues (nothing is written through this). */
+  get sockets(): { client: net.Socket; server: net.Socket } {
+    return { client: this.client, server: this.server };
+  }
+
   get isOpen(): boolean {
     return !this.closed;
   }

@@ -3,7 +3,14 @@
  * sessions; the count, span and period in the message; the fix follows the cause.
  */
 import { describe, expect, it } from 'vitest';
-import { inspectHeartbeat, inspectIdleTimeout, inspectReconnectLoop, suspectsFor, type AttemptEnd } from '../../../src/inspect/registry.js';
+import {
+  inspectHeartbeat,
+  inspectIdleTimeout,
+  inspectReconnectLoop,
+  inspectSlowConsumer,
+  suspectsFor,
+  type AttemptEnd,
+} from '../../../src/inspect/registry.js';
 
 const loop = (end: AttemptEnd, count = 4, spanMs = 1500) =>
   inspectReconnectLoop({ client: '10.0.0.5, Origin http://localhost:3000, /ws', count, spanMs, end, sessions: [] });
@@ -68,5 +75,16 @@ describe('heartbeat-missed', () => {
     );
     expect(f.hint).toMatch(/^The client stopped answering pings/);
     expect(inspectHeartbeat({ ...h, pinger: 'client' })!.hint).toMatch(/^The server stopped answering the client's pings/);
+  });
+});
+
+describe('slow-consumer', () => {
+  it('needs two seconds of waiting; says which side, how long, how much and the rates', () => {
+    const s = { reader: 'client' as const, stuckMs: 3500, queuedBytes: 3 * 1024 * 1024, senderRate: 12 * 1024 * 1024, readerRate: 512 };
+    expect(inspectSlowConsumer({ ...s, stuckMs: 1500 })).toBeUndefined();
+    expect(inspectSlowConsumer(s)!.message).toBe(
+      "The client stopped reading: wstap's writes to it have waited 3.5 s with 3.0 MiB queued in wstap; the server sent 12.0 MiB/s, the client took 512 B/s.",
+    );
+    expect(inspectSlowConsumer({ ...s, reader: 'server' })!.hint).toMatch(/^The server does not read what the client sends/);
   });
 });
