@@ -15,7 +15,7 @@ const ABNORMAL_HINT =
 function policyHint(reason: string): string {
   if (/auth|token|credential|login|unauthori[sz]ed/i.test(reason)) {
     return (
-      'Authentication failed: send a valid credential (a ?token= query parameter, a cookie or a subprotocol entry; browsers cannot set ' +
+      'Authentication failed: send a valid credential (a token in the query string, a cookie or a subprotocol entry; browsers cannot set ' +
       "Authorization on a WebSocket), refresh an expired token, or for local development enable the backend's auth bypass " +
       '(ALLOW_DEV_AUTH_BYPASS=true, WEBSOCKET_AUTH_BYPASS=true, ENVIRONMENT=development) and restart it.'
     );

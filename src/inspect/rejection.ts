@@ -32,7 +32,7 @@ function fixFor(cause: RejectionCause, hs: Handshake): string {
     case 'auth':
       return hs.credentials.length
         ? 'the backend refuses the credential before accepting: send a valid, unexpired token (query parameter, cookie or subprotocol)'
-        : 'the backend checks authentication before accepting and none was sent: pass a token (a ?token= query parameter, a cookie or a subprotocol entry; browsers cannot set Authorization on a WebSocket)';
+        : 'the backend checks authentication before accepting and none was sent: pass a token (in the query string, a cookie or a subprotocol entry; browsers cannot set Authorization on a WebSocket)';
     case 'proxy':
       return 'a proxy or gateway in front of the backend refused or could not forward the upgrade: check that it forwards Upgrade and Connection (nginx: proxy_http_version 1.1 and proxy_set_header Upgrade/Connection) and its own access rules';
     case 'wstap':

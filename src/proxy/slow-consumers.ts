@@ -40,7 +40,7 @@ export function watchSlowConsumers(live: ReadonlySet<LiveSession>, bus: SessionB
           continue;
         }
         seen.add(key);
-        let w = watches.get(key);
+        const w = watches.get(key);
         if (!w) {
           watches.set(key, { since: now, read0: from.bytesRead, written0: to.bytesWritten - to.writableLength, reported: 0 });
           continue;

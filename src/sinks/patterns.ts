@@ -8,6 +8,7 @@
  */
 import { IDLE_MIN, inspectHeartbeat, inspectIdleTimeout, inspectReconnectLoop, LOOP_GAP_MS, LOOP_MIN, type AttemptEnd } from '../inspect/registry.js';
 import type { Side, WsMessage } from '../session/message.js';
+import type { Recording } from '../recording/format.js';
 import { redactDeep } from '../secrets/free-text.js';
 import type { Finding } from '../session/finding.js';
 import type { Session, SessionEnd } from '../session/session.js';
@@ -28,6 +29,10 @@ interface Beat {
 }
 
 interface Loop {
+  /** Who, in words. */
+  words: string;
+  /** When its latest attempt started. */
+  lastStart: number;
   cause: string;
   end: AttemptEnd;
   count: number;
@@ -47,12 +52,16 @@ function milestone(n: number): boolean {
   return false;
 }
 
-function header(v: HandshakeView, name: string): string | undefined {
+/** What the tracker reads of a session's handshake and of its end (a live view, or a recording's events). */
+export type TrackedOpen = Pick<HandshakeView, 'client' | 'origins' | 'path' | 'requestHeaders' | 'outcome' | 'status' | 'error'>;
+export type TrackedEnd = Pick<EndView, 'close' | 'how' | 'durationMs'>;
+
+function header(v: TrackedOpen, name: string): string | undefined {
   return v.requestHeaders.find((h) => h.name.toLowerCase() === name)?.value;
 }
 
 /** The client as a key and as words: the address without its port, Origin, path without the query, user agent. */
-function clientOf(v: HandshakeView): { key: string; words: string } {
+function clientOf(v: TrackedOpen): { key: string; words: string } {
   const address = v.client.startsWith('[') ? v.client.slice(0, v.client.indexOf(']') + 1) : v.client.replace(/:\d+$/, '');
   const origin = v.origins[0];
   const path = v.path.split('?')[0] ?? v.path;
@@ -60,7 +69,7 @@ function clientOf(v: HandshakeView): { key: string; words: string } {
   return { key: [address, origin ?? '', path, ua].join('\n'), words: `${address}${origin ? `, Origin ${origin}` : ', no Origin'}, ${path}` };
 }
 
-function attemptOf(v: HandshakeView, end?: EndView): AttemptEnd {
+function attemptOf(v: TrackedOpen, end?: TrackedEnd): AttemptEnd {
   if (v.outcome === 'rejected') return { cause: `${v.status} from the backend`, ...(v.status !== undefined ? { status: v.status } : {}) };
   if (v.outcome === 'failed') return { cause: `backend unreachable (${v.error?.code ?? 'error'})`, error: v.error?.code ?? 'error' };
   if (v.outcome !== 'tunnel') return { cause: v.outcome };
@@ -81,7 +90,7 @@ const IDLE_KEPT = 100;
 export class PatternTracker implements SessionSink {
   readonly name = 'patterns';
   private readonly loops = new Map<string, Loop>();
-  private readonly opened = new Map<string, { view: HandshakeView; at: number; perf: number }>();
+  private readonly opened = new Map<string, { view: TrackedOpen; at: number }>();
   /** The last message of each open tunnel (performance.now()), for idle spans. */
   private readonly lastActivity = new Map<string, number>();
   /** Recent sessions that ended without a close frame: how long each had been idle. */
@@ -94,42 +103,71 @@ export class PatternTracker implements SessionSink {
   /** `receivers`: the sinks that get the pattern findings (those with a pattern() method). */
   constructor(private readonly receivers: readonly SessionSink[]) {}
 
+  // --- the sink: live events, on the performance.now() clock --------------------------------
+
   handshake(session: Session, view: HandshakeView): void {
-    if (session.outcome === 'tunnel') this.opened.set(session.id, { view, at: Date.now(), perf: performance.now() });
-    else this.attempt(session.id, view, Date.now(), Date.now());
+    this.open(session.id, view, performance.now());
   }
 
   message(session: Session, m: WsMessage): void {
-    this.lastActivity.set(session.id, m.lastByteAt);
-    if (m.kind !== 'ping' && m.kind !== 'pong') return;
-    let b = this.beats.get(session.id);
+    this.activity(session.id, m.kind, m.from, m.lastByteAt);
+  }
+
+  end(session: Session, _end: SessionEnd, view: EndView): void {
+    this.close(session.id, view);
+  }
+
+  // --- the core, on any one clock (ms): the sink above, or a recording (patternsOf) -----------
+
+  /** A session's handshake at `at`: a tunnel is followed until it closes; any other outcome is an attempt now. */
+  open(id: string, view: TrackedOpen, at: number): void {
+    if (view.outcome === 'tunnel') this.opened.set(id, { view, at });
+    else this.attempt(id, view, at, at);
+  }
+
+  /** A message of an open session at `at`. */
+  activity(id: string, kind: WsMessage['kind'], from: Side, at: number): void {
+    this.lastActivity.set(id, at);
+    if (kind !== 'ping' && kind !== 'pong') return;
+    let b = this.beats.get(id);
     if (!b) {
       b = { client: undefined, server: undefined };
-      this.beats.set(session.id, b);
+      this.beats.set(id, b);
     }
-    if (m.kind === 'ping') {
-      const s = (b[m.from] ??= { pings: 0, times: [], answered: 0, since: 0, lastPong: undefined });
+    if (kind === 'ping') {
+      const s = (b[from] ??= { pings: 0, times: [], answered: 0, since: 0, lastPong: undefined });
       s.pings++;
       s.since++;
-      s.times.push(m.lastByteAt);
+      s.times.push(at);
       if (s.times.length > 32) s.times.shift();
       return;
     }
     // A pong answers the other side's pings.
-    const s = b[m.from === 'client' ? 'server' : 'client'];
+    const s = b[from === 'client' ? 'server' : 'client'];
     if (!s) return;
     s.answered++;
     s.since = 0;
-    s.lastPong = m.lastByteAt;
+    s.lastPong = at;
+  }
+
+  /** An open session's end: its connections ended `durationMs` after it opened. */
+  close(id: string, view: TrackedEnd): void {
+    const o = this.opened.get(id);
+    if (!o) return;
+    this.opened.delete(id);
+    const endedAt = o.at + view.durationMs;
+    const last = this.lastActivity.get(id) ?? o.at;
+    this.lastActivity.delete(id);
+    this.attempt(id, o.view, o.at, endedAt, view);
+    this.heartbeatEnd(id, o.view, view, endedAt);
+    if (view.close?.code === 1006 && view.close.initiator === 'none') this.idleEnd(id, endedAt - last);
   }
 
   /** A dead heartbeat in this session: a side that pinged steadily and got no pong at the end. */
-  private heartbeatEnd(id: string, v: HandshakeView, end: EndView, openedAt: number): void {
+  private heartbeatEnd(id: string, v: TrackedOpen, end: TrackedEnd, now: number): void {
     const b = this.beats.get(id);
     this.beats.delete(id);
     if (!b) return;
-    // When the connections ended (not when the end was reported, after the tap settled).
-    const now = openedAt + end.durationMs;
     for (const pinger of ['server', 'client'] as const) {
       const s = b[pinger];
       if (!s || s.times.length < 2) continue;
@@ -148,15 +186,21 @@ export class PatternTracker implements SessionSink {
     }
   }
 
-  end(session: Session, _end: SessionEnd, view: EndView): void {
-    const o = this.opened.get(session.id);
-    if (!o) return;
-    this.opened.delete(session.id);
-    const last = this.lastActivity.get(session.id) ?? o.perf;
-    this.lastActivity.delete(session.id);
-    this.attempt(session.id, o.view, o.at, Date.now(), view);
-    this.heartbeatEnd(session.id, o.view, view, o.perf);
-    if (view.close?.code === 1006 && view.close.initiator === 'none') this.idleEnd(session.id, performance.now() - last);
+  /** Reports every loop at its count now, where it grew since its last report (the end of a recording). */
+  final(): void {
+    for (const loop of this.loops.values()) {
+      if (loop.count < LOOP_MIN || loop.reported === loop.count) continue;
+      const f = inspectReconnectLoop({
+        client: loop.words,
+        count: loop.count,
+        spanMs: loop.lastStart - loop.firstStart,
+        end: loop.end,
+        sessions: loop.sessions,
+      });
+      if (!f) continue;
+      loop.reported = loop.count;
+      this.report(f, loop.words, [...loop.sessions]);
+    }
   }
 
   /** A session cut without a close frame after `spanMs` of silence: named when others were cut after the same span. */
@@ -187,7 +231,7 @@ export class PatternTracker implements SessionSink {
     }
   }
 
-  private attempt(id: string, v: HandshakeView, start: number, ended: number, end?: EndView): void {
+  private attempt(id: string, v: TrackedOpen, start: number, ended: number, end?: TrackedEnd): void {
     // A client that closed with 1000 or 1001 ended its session on purpose: short sessions, one
     // after the other, are how some applications work, not a loop.
     const c = end?.close;
@@ -196,7 +240,8 @@ export class PatternTracker implements SessionSink {
     const a = attemptOf(v, end);
     let loop = this.loops.get(key);
     if (loop && (loop.cause !== a.cause || start - loop.lastEnd > LOOP_GAP_MS)) loop = undefined;
-    if (!loop) loop = { cause: a.cause, end: a, count: 0, firstStart: start, lastEnd: ended, sessions: [], reported: 0 };
+    if (!loop) loop = { words, lastStart: start, cause: a.cause, end: a, count: 0, firstStart: start, lastEnd: ended, sessions: [], reported: 0 };
+    loop.lastStart = start;
     loop.count++;
     loop.lastEnd = Math.max(loop.lastEnd, ended);
     loop.sessions.push(id);
@@ -211,4 +256,42 @@ export class PatternTracker implements SessionSink {
     loop.reported = loop.count;
     this.report(f, words, [...loop.sessions]);
   }
+}
+
+/**
+ * The patterns in a recording, found after the fact (`wstap report`): its sessions' opens,
+ * messages and closes replayed in time order through a tracker. Slow consumers are not among
+ * them: a recording has no socket buffers.
+ */
+export function patternsOf(rec: Recording): PatternView[] {
+  const found: PatternView[] = [];
+  const tracker = new PatternTracker([{ name: 'report', pattern: (p) => found.push(p) }]);
+  const events: { at: number; order: number; run: () => void }[] = [];
+  for (const s of rec.sessions) {
+    const o = s.open;
+    const failure = o.findings.find((f) => f.code.startsWith('upstream-'));
+    const view: TrackedOpen = {
+      client: o.client,
+      origins: o.request.headers.filter((h) => h.name.toLowerCase() === 'origin').map((h) => h.value),
+      path: o.request.path,
+      requestHeaders: o.request.headers,
+      outcome: o.outcome,
+      ...(o.response ? { status: o.response.status } : {}),
+      ...(failure ? { error: { code: failure.code, message: failure.message } } : {}),
+    };
+    events.push({ at: o.ts, order: 0, run: () => tracker.open(s.id, view, o.ts) });
+    for (const m of s.messages) events.push({ at: m.ts, order: 1, run: () => tracker.activity(s.id, m.kind, m.from, o.ts + m.t) });
+    const c = s.close;
+    if (c) {
+      const end: TrackedEnd = { how: c.how, durationMs: c.durationMs, ...(c.close ? { close: c.close } : {}) };
+      events.push({ at: o.ts + c.durationMs, order: 2, run: () => tracker.close(s.id, end) });
+    }
+  }
+  events.sort((a, b) => a.at - b.at || a.order - b.order);
+  for (const e of events) e.run();
+  tracker.final();
+  // The latest report of each pattern (a growing loop is reported again).
+  const latest = new Map<string, PatternView>();
+  for (const p of found) latest.set(`${p.finding.code}\n${p.client}`, p);
+  return [...latest.values()];
 }

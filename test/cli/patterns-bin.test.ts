@@ -9,12 +9,14 @@ import { existsSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { demoBackend } from '../support/backends.js';
-import { startJsonProxy, type LogLine } from '../support/cli.js';
+import { runWstap, startJsonProxy, type LogLine } from '../support/cli.js';
 import { defer, runDeferred } from '../support/cleanup.js';
 import { fakeJwt } from '../support/helpers.js';
 import { CHROMIUM, launchChromium, servePage } from '../support/peers/chromium.js';
 import { ensureBuilt } from '../support/process.js';
 import { sleep } from '../support/wait.js';
+import { tmpFile } from '../support/temp.js';
+import { loadRecording } from '../../src/recording/loader.js';
 import { wsClient } from '../support/ws-client.js';
 import { closed, connected } from '../support/cli.js';
 
@@ -52,7 +54,7 @@ describe('reconnect loops', () => {
     }, `ws://127.0.0.1:${port}/ws`);
     const fifth = await w.waitForJson((l) => l['event'] === 'pattern' && String(l['msg']).includes('opened 5 sessions'), 'the loop at 5');
     expect(String(fifth['msg'])).toMatch(
-      /^reconnect-loop: 127\.0\.0\.1, Origin http:\/\/127\.0\.0\.1:\d+, \/ws opened 5 sessions in [\d.]+ s \(one every [\d.]+ s\), each ended with close 1008 by the server/,
+      /^reconnect-loop: 127\.0\.0\.1, Origin http:\/\/127\.0\.0\.1:\d+, \/ws opened 5 sessions in [\d.]+ m?s \(one every [\d.]+ m?s\), each ended with close 1008 by the server/,
     );
     expect(String(fifth['msg'])).toContain('fix: Each attempt fails authentication');
     expect(fifth['sessions']).toEqual(['ws-1', 'ws-2', 'ws-3', 'ws-4', 'ws-5']);
@@ -79,5 +81,29 @@ describe('reconnect loops', () => {
     await w.waitForJson((l) => l['event'] === 'session-end' && l['session'] === 'ws-5', 'the fifth end');
     await sleep(200);
     expect(patterns(w.json())).toEqual([]);
+  });
+
+  it('wstap report finds the loop in a recording after the fact, as the proxy wrote it there', async () => {
+    const backend = await demoBackend();
+    const file = tmpFile('loop.jsonl');
+    const { w, port } = await startJsonProxy(['--target', backend.url, '--record', file]);
+    for (let i = 0; i < 4; i++) {
+      const ws = wsClient(`ws://127.0.0.1:${port}/ws`, { headers: { Origin: 'http://localhost:3000' } });
+      await closed(ws);
+    }
+    await w.waitForJson((l) => l['event'] === 'session-end' && l['session'] === 'ws-4', 'the fourth end');
+    w.proc.kill('SIGTERM');
+    await w.exited;
+    const recorded = loadRecording(file).patterns?.map((p) => p.message) ?? [];
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]).toContain('opened 3 sessions');
+    const r = await runWstap(['report', file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /Patterns across sessions:\n {2}reconnect-loop: 127\.0\.0\.1, Origin http:\/\/localhost:3000, \/ws opened 4 sessions in [\d.]+ m?s \(one every [\d.]+ m?s\), each ended with close 1008 by the server/,
+    );
+    expect(r.stdout).toContain('sessions: ws-1, ws-2, ws-3, ws-4');
+    const j = await runWstap(['report', file, '--json', '--patterns-json']);
+    expect((JSON.parse(j.stdout) as { finding: { code: string } }[]).map((p) => p.finding.code)).toEqual(['reconnect-loop']);
   });
 });

@@ -10,12 +10,28 @@ export function reportCommand(): Command {
     .argument('<file>', 'a wstap recording (.jsonl) or a HAR file')
     .option(...SKIP_INVALID)
     .option('--json', 'as JSON')
+    .option('--patterns-json', 'with --json: the patterns across sessions (reconnect loops, idle timeouts, dead heartbeats) instead of the sessions')
     .action(
-      action(async (file: string, o: { json?: boolean; skipInvalid?: boolean }) => {
+      action(async (file: string, o: { json?: boolean; patternsJson?: boolean; skipInvalid?: boolean }) => {
         const { formatReport, reportRecording } = await import('../../recording/report.js');
+        const { patternsOf } = await import('../../sinks/patterns.js');
+        const rec = loadForCommand(file, { skipInvalid: o.skipInvalid ?? false });
         // Close reasons and findings quote the wire, and a HAR from Chrome was never redacted: the redaction step.
-        const rows = redactDeep(reportRecording(loadForCommand(file, { skipInvalid: o.skipInvalid ?? false })));
-        process.stdout.write(o.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatReport(rows)}\n`);
+        const rows = redactDeep(reportRecording(rec));
+        // Found after the fact, and the same findings the proxy wrote into the recording if it was running.
+        const patterns = patternsOf(rec);
+        if (o.json) {
+          // --json keeps its array of sessions; --patterns-json gives the patterns.
+          process.stdout.write(`${JSON.stringify(o.patternsJson ? patterns : rows, null, 2)}\n`);
+          return 0;
+        }
+        let text = formatReport(rows);
+        if (patterns.length) {
+          text += `\n\nPatterns across sessions:\n${patterns
+            .map((p) => `  ${p.finding.code}: ${p.finding.message}\n    sessions: ${p.sessions.join(', ')}\n    fix: ${p.finding.hint}`)
+            .join('\n')}`;
+        }
+        process.stdout.write(`${text}\n`);
         return 0;
       }),
     );

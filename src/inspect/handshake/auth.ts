@@ -8,7 +8,7 @@ import type { InspectContext } from '../types.js';
 const AUTH_MISSING_MESSAGE =
   'No credential in the upgrade request: no Authorization header, no token query parameter, no cookie, no token subprotocol.';
 const AUTH_MISSING_HINT =
-  'Browsers cannot set an Authorization header on a WebSocket: pass the token as a query parameter (?token=...), ' +
+  'Browsers cannot set an Authorization header on a WebSocket: pass the token as a query parameter (token, access_token or the name your backend reads), ' +
   'a cookie set by the backend on the same site, or a subprotocol entry. A backend that requires one closes with 1008 ' +
   '"Authentication required"; for local development only, enable its auth bypass (e.g. ALLOW_DEV_AUTH_BYPASS=true, ' +
   'WEBSOCKET_AUTH_BYPASS=true, ENVIRONMENT=development) and restart it.';

@@ -43,7 +43,7 @@ function hintFor(e: AttemptEnd): string {
   const reason = e.reason ?? '';
   if (e.code === 1008 || e.status === 401 || /auth|token|credential/i.test(reason)) {
     return (
-      'Each attempt fails authentication and the client retries at once: fix the credential (a ?token= parameter, a cookie or a ' +
+      'Each attempt fails authentication and the client retries at once: fix the credential (a token in the query string, a cookie or a ' +
       'subprotocol entry; browsers cannot set Authorization on a WebSocket, and an expired token needs a refresh before the reconnect), ' +
       'and give the reconnect a growing backoff so a failure does not become a storm.'
     );
@@ -66,7 +66,8 @@ function hintFor(e: AttemptEnd): string {
   return `Each session ends with ${e.cause} and the client opens the next one at once: find why the ${e.code !== undefined ? 'close is sent' : 'session ends'}, and back off between attempts.`;
 }
 
-const seconds = (ms: number): string => (ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`);
+const seconds = (ms: number): string =>
+  ms < 1000 ? `${Math.round(ms)} ms` : ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 
 export function inspectReconnectLoop(loop: ReconnectLoop): Finding<FindingCodeOf<'pattern'>> | undefined {
   if (loop.count < LOOP_MIN) return undefined;

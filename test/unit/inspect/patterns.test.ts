@@ -21,7 +21,7 @@ describe('reconnect-loop', () => {
     const f = loop({ cause: 'close 1008 by the server', code: 1008 }, 4, 1500)!;
     expect(f).toMatchObject({ code: 'reconnect-loop', severity: 'warn' });
     expect(f.message).toBe(
-      '10.0.0.5, Origin http://localhost:3000, /ws opened 4 sessions in 1.5 s (one every 0.5 s), each ended with close 1008 by the server.',
+      '10.0.0.5, Origin http://localhost:3000, /ws opened 4 sessions in 1.5 s (one every 500 ms), each ended with close 1008 by the server.',
     );
   });
 
