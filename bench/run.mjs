@@ -69,6 +69,7 @@ const TARGETS = [
   'wstap',
   'wstap-no-ui',
   'wstap-no-metrics',
+  'wstap-no-analysis',
   'wstap-rules',
   'wstap-reframed',
   'wstap-untuned',
@@ -395,6 +396,11 @@ const TARGET_DEFS = {
     label: 'wstap --no-metrics',
     only: ['small'],
     start: (bp, o) => startWstap('wstap-no-metrics', bp, ['--no-metrics'], o),
+  },
+  'wstap-no-analysis': {
+    label: 'wstap --no-metrics --no-patterns',
+    only: ['small'],
+    start: (bp, o) => startWstap('wstap-no-analysis', bp, ['--no-metrics', '--no-patterns'], o),
   },
   // Issue 14: fault rules present that take no session (every session stays byte-faithful), and
   // a rule that takes every session and never fires (every session re-framed by wstap).
@@ -965,6 +971,11 @@ if (s.small?.wstap && s.small['wstap-no-metrics']) {
   const c = summarise(s.small, 'cpuUsPerMsg');
   const r = c.wstap.ratio / c['wstap-no-metrics'].ratio;
   check('the metrics: CPU per small message against --no-metrics (issue 15)', '≤ 1.05× --no-metrics', ratio(r), r <= 1.05);
+}
+if (s.small?.wstap && s.small['wstap-no-analysis']) {
+  const c = summarise(s.small, 'cpuUsPerMsg');
+  const r = c.wstap.ratio / c['wstap-no-analysis'].ratio;
+  check('the metrics and the patterns across sessions: CPU per small message against both off (issue 15)', '≤ 1.05× off', ratio(r), r <= 1.05);
 }
 if (s.small?.['wstap-rules']) {
   const r = summarise(s.small, 'cpuUsPerMsg')['wstap-rules'].ratio;

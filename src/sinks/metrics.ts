@@ -9,7 +9,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { Finding } from '../session/finding.js';
 import type { WsMessage } from '../session/message.js';
 import type { Session, SessionEnd } from '../session/session.js';
-import type { EndView, HandshakeView } from '../views/views.js';
+import type { EndView, HandshakeView, PatternView } from '../views/views.js';
 import type { SessionSink } from './bus.js';
 
 /** Application close codes (3000-4999) kept as their own label value before "other". */
@@ -170,6 +170,11 @@ export class MetricsSink implements SessionSink {
     this.count(view.findings);
     const c = view.close;
     if (c) this.closes.labels(this.codeLabel(c.code), c.initiator).inc();
+  }
+
+  /** A pattern across sessions: counted once per report (a growing loop is reported again). */
+  pattern(p: PatternView): void {
+    this.findings.labels(p.finding.code, p.finding.severity).inc();
   }
 
   /** A forwarded HTTP request's status. */

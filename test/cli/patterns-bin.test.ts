@@ -106,4 +106,13 @@ describe('reconnect loops', () => {
     const j = await runWstap(['report', file, '--json', '--patterns-json']);
     expect((JSON.parse(j.stdout) as { finding: { code: string } }[]).map((p) => p.finding.code)).toEqual(['reconnect-loop']);
   });
+
+  it('--no-patterns: the same loop gives no pattern line', async () => {
+    const backend = await demoBackend();
+    const { w, port } = await startJsonProxy(['--target', backend.url, '--no-patterns']);
+    for (let i = 0; i < 4; i++) await closed(wsClient(`ws://127.0.0.1:${port}/ws`, { headers: { Origin: 'http://localhost:3000' } }));
+    await w.waitForJson((l) => l['event'] === 'session-end' && l['session'] === 'ws-4', 'the fourth end');
+    await sleep(200);
+    expect(patterns(w.json())).toEqual([]);
+  });
 });

@@ -62,6 +62,8 @@ interface ProxyCliOptions extends LogCliOptions {
   ui: boolean;
   /** false with --no-metrics. */
   metrics: boolean;
+  /** false with --no-patterns. */
+  patterns: boolean;
   uiHistory: number;
   uiHost?: string[];
   fault?: string[];
@@ -81,6 +83,8 @@ export interface RunProxyOptions extends Omit<ProxyOptions, 'logger' | 'sinks' |
   ui?: { messagesPerSession: number } | false;
   /** false with --no-metrics: no /__wstap/metrics. */
   metrics?: boolean;
+  /** false with --no-patterns: no findings across sessions. */
+  patterns?: boolean;
 }
 
 /** The sinks of the proxy command: the recording first (it must not wait behind the terminal), then the log. */
@@ -107,7 +111,7 @@ function sinksFor(log: WstapLogger, opts: RunProxyOptions, view: ViewLink): Sess
 /** Runs until SIGINT or SIGTERM; resolves with the exit status once everything is written. */
 export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise<number> {
   const { logger } = log;
-  const { shutdownGraceMs, hideControl: _h, match: _m, record: _r, compact: _c, ui, metrics: metricsOn, ...proxyOptions } = opts;
+  const { shutdownGraceMs, hideControl: _h, match: _m, record: _r, compact: _c, ui, metrics: metricsOn, patterns, ...proxyOptions } = opts;
   const summary = new RunSummarySink();
   const history = ui === false ? undefined : new SessionHistory(ui ? { messagesPerSession: ui.messagesPerSession } : {});
   // Each session's last log line links to its page in the live view (known once the port is).
@@ -116,7 +120,7 @@ export async function runProxy(log: WstapLogger, opts: RunProxyOptions): Promise
   const metrics = metricsOn === false ? undefined : new MetricsSink();
   const outputs = [...sinksFor(log, opts, view), summary, ...(history ? [history] : []), ...(metrics ? [metrics] : [])];
   // Patterns across sessions go to the log, the recording and the live view, beside the session events.
-  const sinks = [...outputs, new PatternTracker(outputs)];
+  const sinks = patterns === false ? outputs : [...outputs, new PatternTracker(outputs)];
   const proxy = await startProxy({ ...proxyOptions, logger, sinks, ...(history ? { history } : {}), ...(metrics ? { metrics } : {}) });
   if (history) viewBase = `http://localhost:${proxy.port}/__wstap/`;
   return new Promise<number>((resolve) => {
@@ -219,10 +223,11 @@ function faultsFrom(given: string[] | undefined): string[] | undefined {
 }
 
 /** The live view and the metrics, on or off (flags and environment). */
-function viewFrom(opts: ProxyCliOptions): Pick<RunProxyOptions, 'ui' | 'metrics' | 'uiHosts'> {
+function viewFrom(opts: ProxyCliOptions): Pick<RunProxyOptions, 'ui' | 'metrics' | 'patterns' | 'uiHosts'> {
   return {
     ui: opts.ui === false || envFlag('WSTAP_UI') === false ? false : { messagesPerSession: opts.uiHistory },
     metrics: !(opts.metrics === false || envFlag('WSTAP_METRICS') === false),
+    patterns: !(opts.patterns === false || envFlag('WSTAP_PATTERNS') === false),
     ...(opts.uiHost ? { uiHosts: opts.uiHost } : {}),
   };
 }
@@ -284,6 +289,7 @@ function uiOptions(): Option[] {
   return [
     new Option('--no-ui', 'no live view: no history of sessions, no /__wstap/api/ (env: WSTAP_UI=false)'),
     new Option('--no-metrics', 'no Prometheus metrics at /__wstap/metrics (env: WSTAP_METRICS=false)'),
+    new Option('--no-patterns', 'no findings across sessions: reconnect loops, idle timeouts, dead heartbeats (env: WSTAP_PATTERNS=false)'),
     new Option('--ui-history <messages>', 'messages the live view keeps per session (also at most 200 sessions and 16 MiB of payloads over all)')
       .default(HISTORY_DEFAULTS.messagesPerSession)
       .env('WSTAP_UI_HISTORY')
