@@ -17,6 +17,27 @@ import type { EndView, HandshakeView, PatternView } from '../views/views.js';
 export type { PatternView };
 import type { SessionSink } from './bus.js';
 
+/** Payloads longer than this are not heartbeats. */
+const MAX_BEAT = 40;
+
+/** An application's heartbeat message, and which convention it follows. */
+export interface AppBeat {
+  beat: 'ping' | 'pong';
+  via: string;
+}
+
+/**
+ * The well-known application heartbeats: Socket.IO's engine.io packets "2" (ping) and "3"
+ * (pong), and JSON {"type":"ping"} / {"type":"pong"} (graphql-ws and many others).
+ */
+export function appBeat(text: string): AppBeat | undefined {
+  if (text === '2') return { beat: 'ping', via: 'Socket.IO/engine.io pings ("2")' };
+  if (text === '3') return { beat: 'pong', via: 'Socket.IO/engine.io pings ("2")' };
+  const m = /^\{\s*"type"\s*:\s*"(ping|pong)"\s*(?:,[^{}]*)?\}$/.exec(text);
+  if (m) return { beat: m[1] as 'ping' | 'pong', via: 'application pings ({"type":"ping"})' };
+  return undefined;
+}
+
 /** One side's pings in a session. */
 interface Beat {
   pings: number;
@@ -95,6 +116,8 @@ export class PatternTracker implements SessionSink {
   private readonly lastActivity = new Map<string, number>();
   /** Recent sessions that ended without a close frame: how long each had been idle. */
   private readonly idle: { spanMs: number; id: string }[] = [];
+  /** The kind of heartbeat of each open session that has an application's (engine.io, JSON). */
+  private readonly via = new Map<string, string>();
   /** Pings and pongs of each open session that has any, by the side that pings. */
   private readonly beats = new Map<string, Record<Side, Beat | undefined>>();
   /** Idle clusters reported, by their rounded span: the count last reported. */
@@ -110,7 +133,13 @@ export class PatternTracker implements SessionSink {
   }
 
   message(session: Session, m: WsMessage): void {
-    this.activity(session.id, m.kind, m.from, m.lastByteAt);
+    this.activity(
+      session.id,
+      m.kind,
+      m.from,
+      m.lastByteAt,
+      m.kind === 'text' && m.data.length <= MAX_BEAT ? appBeat(m.data.toString('latin1')) : undefined,
+    );
   }
 
   end(session: Session, _end: SessionEnd, view: EndView): void {
@@ -125,14 +154,21 @@ export class PatternTracker implements SessionSink {
     else this.attempt(id, view, at, at);
   }
 
-  /** A message of an open session at `at`. */
-  activity(id: string, kind: WsMessage['kind'], from: Side, at: number): void {
+  /** A message of an open session at `at`; `app`: it is an application's heartbeat (appBeat). */
+  activity(id: string, kind: WsMessage['kind'], from: Side, at: number, app?: AppBeat): void {
     this.lastActivity.set(id, at);
+    // An application's heartbeat is followed apart from the WebSocket pings (a browser answers those itself).
+    let key = id;
+    if (app) {
+      kind = app.beat;
+      key = `${id}\n${app.via}`;
+      this.via.set(id, app.via);
+    }
     if (kind !== 'ping' && kind !== 'pong') return;
-    let b = this.beats.get(id);
+    let b = this.beats.get(key);
     if (!b) {
       b = { client: undefined, server: undefined };
-      this.beats.set(id, b);
+      this.beats.set(key, b);
     }
     if (kind === 'ping') {
       const s = (b[from] ??= { pings: 0, times: [], answered: 0, since: 0, lastPong: undefined });
@@ -165,8 +201,15 @@ export class PatternTracker implements SessionSink {
 
   /** A dead heartbeat in this session: a side that pinged steadily and got no pong at the end. */
   private heartbeatEnd(id: string, v: TrackedOpen, end: TrackedEnd, now: number): void {
-    const b = this.beats.get(id);
-    this.beats.delete(id);
+    const app = this.via.get(id);
+    this.via.delete(id);
+    this.beatEnd(id, id, 'WebSocket pings', v, end, now);
+    if (app) this.beatEnd(id, `${id}\n${app}`, app, v, end, now);
+  }
+
+  private beatEnd(id: string, key: string, via: string, v: TrackedOpen, end: TrackedEnd, now: number): void {
+    const b = this.beats.get(key);
+    this.beats.delete(key);
     if (!b) return;
     for (const pinger of ['server', 'client'] as const) {
       const s = b[pinger];
@@ -181,6 +224,7 @@ export class PatternTracker implements SessionSink {
         intervalMs: gaps[gaps.length >> 1]!,
         silentForMs: now - (s.lastPong ?? s.times[0]!),
         ended: attemptOf(v, end).cause,
+        via,
       });
       if (f) this.report(f, clientOf(v).words, [id]);
     }
@@ -280,7 +324,10 @@ export function patternsOf(rec: Recording): PatternView[] {
       ...(failure ? { error: { code: failure.code, message: failure.message } } : {}),
     };
     events.push({ at: o.ts, order: 0, run: () => tracker.open(s.id, view, o.ts) });
-    for (const m of s.messages) events.push({ at: m.ts, order: 1, run: () => tracker.activity(s.id, m.kind, m.from, o.ts + m.t) });
+    for (const m of s.messages) {
+      const app = m.kind === 'text' && m.text !== undefined && m.text.length <= MAX_BEAT ? appBeat(m.text) : undefined;
+      events.push({ at: m.ts, order: 1, run: () => tracker.activity(s.id, m.kind, m.from, o.ts + m.t, app) });
+    }
     const c = s.close;
     if (c) {
       const end: TrackedEnd = { how: c.how, durationMs: c.durationMs, ...(c.close ? { close: c.close } : {}) };

@@ -66,3 +66,41 @@ describe('dead heartbeats', () => {
     expect(got).toEqual([]);
   });
 });
+
+describe('application heartbeats', () => {
+  it('a JSON heartbeat ({"type":"ping"} every 200 ms, three missed {"type":"pong"} and the backend terminates): heartbeat-missed names it; a client that answers gets none', async () => {
+    const backend = await startWsServer();
+    backend.wss.on('connection', (ws) => {
+      let missed = 0;
+      ws.on('message', (d) => {
+        if (d.toString() === '{"type":"pong"}') missed = 0;
+      });
+      const timer = setInterval(() => {
+        if (missed >= 3) {
+          clearInterval(timer);
+          ws.terminate();
+          return;
+        }
+        missed++;
+        ws.send('{"type":"ping"}');
+      }, 200);
+      ws.on('close', () => clearInterval(timer));
+    });
+    const got: PatternView[] = [];
+    const tp = await openTestProxy({ target: backend.url, sinks: [new PatternTracker([{ name: 'test', pattern: (p) => got.push(p) }])] });
+    // A ws client answers WebSocket pings itself, but not the application's: it ignores them.
+    const deaf = await openClient(tp.wsUrl('/deaf'));
+    const answering = await openClient(tp.wsUrl('/answering'));
+    answering.ws.on('message', (d) => {
+      if (d.toString() === '{"type":"ping"}') answering.ws.send('{"type":"pong"}');
+    });
+    await deaf.closed;
+    const p = await until(() => got.find((x) => x.finding.code === 'heartbeat-missed'), 'the finding', { seen: () => got });
+    expect(p.finding.message).toMatch(/^The server pinged every 0\.2 s \(application pings \(\{"type":"ping"\}\)\); the client answered none of 3/);
+    expect(p.sessions).toEqual(['ws-1']);
+    await sleep(300);
+    await closeClient(answering);
+    await sleep(100);
+    expect(got.filter((x) => x.sessions.includes('ws-2'))).toEqual([]);
+  });
+});

@@ -22,6 +22,8 @@ export interface Heartbeat {
   silentForMs: number;
   /** How the session ended: "1006 (no close frame)", "close 1011 by the server". */
   ended: string;
+  /** Which heartbeat: "WebSocket pings", "Socket.IO/engine.io pings (\"2\")", "application pings ({\"type\":\"ping\"})". */
+  via?: string;
 }
 
 /** Unanswered pings at the end before a heartbeat is called dead. */
@@ -40,7 +42,7 @@ export function inspectHeartbeat(h: Heartbeat): Finding<FindingCodeOf<'pattern'>
       : "The server stopped answering the client's pings: it is overloaded, blocked (a synchronous call in its event loop) or gone; its logs at this moment say which.";
   return finding(
     'heartbeat-missed',
-    `The ${h.pinger} pinged every ${secs(h.intervalMs)}; the ${other} ${before}, and the session ended ${secs(h.silentForMs)} after ${h.answered ? 'the last pong' : 'the first ping'} (${h.ended}).`,
+    `The ${h.pinger} pinged every ${secs(h.intervalMs)}${h.via && h.via !== 'WebSocket pings' ? ` (${h.via})` : ''}; the ${other} ${before}, and the session ended ${secs(h.silentForMs)} after ${h.answered ? 'the last pong' : 'the first ping'} (${h.ended}).`,
     hint,
   );
 }

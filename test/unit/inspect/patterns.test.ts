@@ -3,6 +3,7 @@
  * sessions; the count, span and period in the message; the fix follows the cause.
  */
 import { describe, expect, it } from 'vitest';
+import { appBeat } from '../../../src/sinks/patterns.js';
 import {
   inspectHeartbeat,
   inspectIdleTimeout,
@@ -86,5 +87,17 @@ describe('slow-consumer', () => {
       "The client stopped reading: wstap's writes to it have waited 3.5 s with 3.0 MiB queued in wstap; the server sent 12.0 MiB/s, the client took 512 B/s.",
     );
     expect(inspectSlowConsumer({ ...s, reader: 'server' })!.hint).toMatch(/^The server does not read what the client sends/);
+  });
+});
+
+describe('application heartbeats', () => {
+  it('engine.io "2"/"3" and JSON {"type":"ping"} are recognised; the rest is not', () => {
+    expect(appBeat('2')).toEqual({ beat: 'ping', via: 'Socket.IO/engine.io pings ("2")' });
+    expect(appBeat('3')?.beat).toBe('pong');
+    expect(appBeat('2probe')).toBeUndefined();
+    expect(appBeat('{"type":"ping"}')?.beat).toBe('ping');
+    expect(appBeat('{ "type" : "pong", "payload": 1 }')?.beat).toBe('pong');
+    expect(appBeat('{"type":"pingpong"}')).toBeUndefined();
+    expect(appBeat('{"type":"ping","data":{"x":1}}')).toBeUndefined();
   });
 });
