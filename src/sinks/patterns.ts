@@ -115,7 +115,7 @@ export class PatternTracker implements SessionSink {
   /** The last message of each open tunnel (performance.now()), for idle spans. */
   private readonly lastActivity = new Map<string, number>();
   /** Recent sessions that ended without a close frame: how long each had been idle. */
-  private readonly idle: { spanMs: number; id: string }[] = [];
+  private readonly idle: { spanMs: number; id: string; heartbeatMs?: number }[] = [];
   /** The kind of heartbeat of each open session that has an application's (engine.io, JSON). */
   private readonly via = new Map<string, string>();
   /** Pings and pongs of each open session that has any, by the side that pings. */
@@ -195,8 +195,11 @@ export class PatternTracker implements SessionSink {
     const last = this.lastActivity.get(id) ?? o.at;
     this.lastActivity.delete(id);
     this.attempt(id, o.view, o.at, endedAt, view);
+    const beat = this.beatInterval(id);
     this.heartbeatEnd(id, o.view, view, endedAt);
-    if (view.close?.code === 1006 && view.close.initiator === 'none') this.idleEnd(id, endedAt - last);
+    // Cut without a close frame, or closed by the server with 1001 (going away), as some intermediaries do.
+    const c = view.close;
+    if (c && ((c.code === 1006 && c.initiator === 'none') || (c.code === 1001 && c.initiator === 'server'))) this.idleEnd(id, endedAt - last, beat);
   }
 
   /** A dead heartbeat in this session: a side that pinged steadily and got no pong at the end. */
@@ -248,8 +251,21 @@ export class PatternTracker implements SessionSink {
   }
 
   /** A session cut without a close frame after `spanMs` of silence: named when others were cut after the same span. */
-  private idleEnd(id: string, spanMs: number): void {
-    this.idle.push({ spanMs, id });
+  /** The median interval of the pings of a session (either side, WebSocket or application), if it had any. */
+  private beatInterval(id: string): number | undefined {
+    const keys = [id, ...(this.via.has(id) ? [`${id}\n${this.via.get(id)}`] : [])];
+    const gaps: number[] = [];
+    for (const k of keys) {
+      const b = this.beats.get(k);
+      for (const s of [b?.client, b?.server]) if (s) for (let i = 1; i < s.times.length; i++) gaps.push(s.times[i]! - s.times[i - 1]!);
+    }
+    if (!gaps.length) return undefined;
+    gaps.sort((a, b) => a - b);
+    return gaps[gaps.length >> 1];
+  }
+
+  private idleEnd(id: string, spanMs: number, heartbeatMs?: number): void {
+    this.idle.push({ spanMs, id, ...(heartbeatMs !== undefined ? { heartbeatMs } : {}) });
     if (this.idle.length > IDLE_KEPT) this.idle.shift();
     const near = this.idle.filter((x) => Math.abs(x.spanMs - spanMs) <= Math.max(250, spanMs * IDLE_TOLERANCE));
     if (near.length < IDLE_MIN) return;
@@ -260,7 +276,9 @@ export class PatternTracker implements SessionSink {
     const count = near.length;
     if ((this.idleReported.get(key) ?? 0) >= count || !(count === IDLE_MIN || milestone(count))) return;
     this.idleReported.set(key, count);
-    const f = inspectIdleTimeout({ spanMs: median, count, sessions: near.map((x) => x.id) });
+    const beats = near.flatMap((x) => (x.heartbeatMs === undefined ? [] : [x.heartbeatMs])).sort((a, b) => a - b);
+    const beat = beats.length ? beats[beats.length >> 1] : undefined;
+    const f = inspectIdleTimeout({ spanMs: median, count, sessions: near.map((x) => x.id), ...(beat !== undefined ? { heartbeatMs: beat } : {}) });
     if (f) this.report(f, 'sessions cut while idle', near.map((x) => x.id).slice(-KEPT_SESSIONS));
   }
 

@@ -13,6 +13,8 @@ export interface IdleCluster {
   /** How many sessions ended after about that span. */
   count: number;
   sessions: readonly string[];
+  /** The interval of the heartbeat those sessions had (the median), when they had one, ms. */
+  heartbeatMs?: number;
 }
 
 /** Sessions that must end after the same idle span before it is named. */
@@ -51,9 +53,14 @@ export function inspectIdleTimeout(c: IdleCluster): Finding<FindingCodeOf<'patte
     : `No common default matches: something between the client and the backend is set to about ${secs(c.spanMs)} (a proxy_read_timeout, a load balancer's idle timeout, a dev server's proxy).`;
   const beat = Math.max(1, Math.floor(c.spanMs / 2000));
   const raise = suspects.length ? ` Or raise the timeout: ${suspects.map((k) => k.fix).join('; or ')}.` : ' Or raise that timeout.';
+  // A heartbeat at (or near) the timeout races it: the mattermost case, a 60 s ping against a 60 s timeout.
+  const racing =
+    c.heartbeatMs !== undefined && c.heartbeatMs >= c.spanMs * 0.9
+      ? ` Their heartbeat came every ${secs(c.heartbeatMs)}: not shorter than the timeout, so it races it and loses.`
+      : '';
   return finding(
     'idle-timeout',
-    `${c.count} sessions ended without a close frame after ${secs(c.spanMs)} without traffic. ${who}`,
+    `${c.count} sessions ended without a close frame (or with the server's 1001) after ${secs(c.spanMs)} without traffic. ${who}${racing}`,
     `Send a heartbeat more often than every ${secs(c.spanMs)} (a ping every ${beat} s, from the server or the client).${raise}`,
   );
 }

@@ -45,7 +45,7 @@ describe('idle-timeout', () => {
     const at = (s: number) => inspectIdleTimeout({ spanMs: s * 1000, count: 3, sessions: [] })!;
     expect(inspectIdleTimeout({ spanMs: 60_000, count: 1, sessions: [] })).toBeUndefined();
     expect(at(60.4).message).toBe(
-      "3 sessions ended without a close frame after 60 s without traffic. It matches nginx's proxy_read_timeout (60 s by default), or an AWS Application Load Balancer (idle timeout 60 s by default).",
+      "3 sessions ended without a close frame (or with the server's 1001) after 60 s without traffic. It matches nginx's proxy_read_timeout (60 s by default), or an AWS Application Load Balancer (idle timeout 60 s by default).",
     );
     expect(at(60.4).hint).toMatch(
       /^Send a heartbeat more often than every 60 s \(a ping every 30 s, from the server or the client\)\. Or raise the timeout: proxy_read_timeout 3600s;/,
@@ -99,5 +99,13 @@ describe('application heartbeats', () => {
     expect(appBeat('{ "type" : "pong", "payload": 1 }')?.beat).toBe('pong');
     expect(appBeat('{"type":"pingpong"}')).toBeUndefined();
     expect(appBeat('{"type":"ping","data":{"x":1}}')).toBeUndefined();
+  });
+});
+
+describe('idle-timeout and a heartbeat that races it', () => {
+  it('a heartbeat as long as the timeout is named as the cause (a 60 s ping against a 60 s timeout)', () => {
+    const f = inspectIdleTimeout({ spanMs: 60_100, count: 5, sessions: [], heartbeatMs: 60_000 })!;
+    expect(f.message).toContain('Their heartbeat came every 60 s: not shorter than the timeout, so it races it and loses.');
+    expect(inspectIdleTimeout({ spanMs: 60_100, count: 5, sessions: [], heartbeatMs: 20_000 })!.message).not.toContain('races');
   });
 });
