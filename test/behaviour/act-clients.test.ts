@@ -5,27 +5,17 @@
  * reconnect after `cut` and after `close=1011`.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
-import type { Browser } from 'playwright-core';
 import { Server } from 'socket.io';
 import { io } from 'socket.io-client';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startWsServer } from '../support/backends.js';
 import { defer, runDeferred } from '../support/cleanup.js';
 import { openTestProxy } from '../support/helpers.js';
-import { CHROMIUM, launchChromium, servePage } from '../support/peers/chromium.js';
-import { sleep, until } from '../support/wait.js';
+import { chromiumForFile, servePage } from '../support/peers/chromium.js';
+import { until } from '../support/wait.js';
 
-let browser: Browser;
-beforeAll(async () => {
-  const started = Date.now();
-  while (!existsSync(CHROMIUM) && Date.now() - started < 240_000) await sleep(2000);
-  browser = await launchChromium();
-}, 270_000);
-afterAll(async () => {
-  await browser?.close();
-});
+const getBrowser = chromiumForFile();
 afterEach(runDeferred);
 
 const token = (i: number): string => createHash('sha256').update(String(i)).digest('hex').slice(0, 32);
@@ -48,7 +38,7 @@ describe('acting on a permessage-deflate session (Chromium)', () => {
       });
     });
     const tp = await openTestProxy({ target: backend.url, faults: ['drop to=client match=seq.:3,'], intercept: ['to=client match=seq.:6,'] });
-    const app = await servePage(browser, '<!doctype html><title>app</title>');
+    const app = await servePage(getBrowser(), '<!doctype html><title>app</title>');
     defer(() => app.close());
     await app.page.evaluate((url) => {
       const w = globalThis as unknown as { got: string[]; wsClosed?: { code: number; reason: string }; ext: string };

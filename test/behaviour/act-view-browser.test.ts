@@ -4,26 +4,17 @@
  * edited and forwarded, a message is sent to the client, the session is closed with a code;
  * the page lists what wstap did. Without the token nothing changes.
  */
-import { existsSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
 import { SessionHistory } from '../../src/sinks/history.js';
 import { startWsServer } from '../support/backends.js';
 import { defer, runDeferred } from '../support/cleanup.js';
 import { openTestProxy, type TestProxy } from '../support/helpers.js';
-import { CHROMIUM, launchChromium } from '../support/peers/chromium.js';
+import { chromiumForFile } from '../support/peers/chromium.js';
 import { openClient } from '../support/recording.js';
 import { sleep, until } from '../support/wait.js';
 
-let browser: Browser;
-beforeAll(async () => {
-  const started = Date.now();
-  while (!existsSync(CHROMIUM) && Date.now() - started < 240_000) await sleep(2000);
-  browser = await launchChromium();
-}, 270_000);
-afterAll(async () => {
-  await browser?.close();
-});
+const getBrowser = chromiumForFile();
 afterEach(runDeferred);
 
 async function rig(): Promise<{ tp: TestProxy; got: string[] }> {
@@ -36,7 +27,7 @@ async function rig(): Promise<{ tp: TestProxy; got: string[] }> {
 }
 
 async function open(url: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1500, height: 1000 } });
+  const context = await getBrowser().newContext({ viewport: { width: 1500, height: 1000 } });
   defer(() => context.close());
   const page = await context.newPage();
   await page.goto(url);

@@ -5,32 +5,21 @@
  * messages, the request ↔ answer pairs and their latency, the close explained; control
  * frames hide and show; a foreign Host is refused; nothing is loaded from anywhere but wstap.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
 import { SessionHistory } from '../../src/sinks/history.js';
 import { startWsServer } from '../support/backends.js';
 import { defer, runDeferred } from '../support/cleanup.js';
 import { openTestProxy, type TestProxy } from '../support/helpers.js';
-import { CHROMIUM, CHROMIUM_ARGS, launchChromium, openInPage, servePage } from '../support/peers/chromium.js';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumForFile, openInPage, servePage } from '../support/peers/chromium.js';
 import { ROOT } from '../support/process.js';
 import { closeClient, openClient } from '../support/recording.js';
 import { sleep, until } from '../support/wait.js';
 import { chromium } from 'playwright-core';
 
-const CHROMIUM_WAIT_MS = 240_000;
-let browser: Browser;
-
-beforeAll(async () => {
-  const started = Date.now();
-  while (!existsSync(CHROMIUM) && Date.now() - started < CHROMIUM_WAIT_MS) await sleep(2000);
-  browser = await launchChromium();
-}, CHROMIUM_WAIT_MS + 30_000);
-
-afterAll(async () => {
-  await browser?.close();
-});
+const getBrowser = chromiumForFile();
 
 afterEach(runDeferred);
 
@@ -61,7 +50,7 @@ async function rig(): Promise<{ tp: TestProxy; view: string }> {
 
 /** A page in its own context; every request it makes is listed, and any to another origin is aborted. */
 async function openView(url: string): Promise<{ page: Page; context: BrowserContext; requests: string[]; foreign: string[]; errors: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1500, height: 900 } });
+  const context = await getBrowser().newContext({ viewport: { width: 1500, height: 900 } });
   defer(() => context.close());
   const own = new URL(url).origin;
   const requests: string[] = [];
@@ -94,7 +83,7 @@ describe('the live view in Chromium', () => {
     await until(() => (tp.proxy.stats().clientSockets > 0 ? true : undefined), 'the page to subscribe');
 
     // A real browser is the client: a page on another origin opens a WebSocket through wstap, with no credential.
-    const app = await servePage(browser, '<!doctype html><title>app</title>');
+    const app = await servePage(getBrowser(), '<!doctype html><title>app</title>');
     defer(() => app.close());
     const seen = openInPage(app.page, `ws://127.0.0.1:${tp.port}/secure`, { send: [] });
     const row = page.locator('tr[data-session="ws-1"]');

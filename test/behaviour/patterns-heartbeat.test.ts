@@ -16,10 +16,14 @@ import { sleep, until } from '../support/wait.js';
 
 afterEach(runDeferred);
 
-/** The ws documentation's heartbeat, with three missed pongs allowed. */
-function heartbeat(ws: WebSocket): void {
+/**
+ * The ws documentation's server heartbeat, with three missed pongs allowed: WebSocket pings,
+ * or an application's (`app`: the ping it sends and the pong it waits for).
+ */
+function heartbeat(ws: WebSocket, app?: { ping: string; pong: string }): void {
   let missed = 0;
-  ws.on('pong', () => (missed = 0));
+  if (app) ws.on('message', (d) => d.toString() === app.pong && (missed = 0));
+  else ws.on('pong', () => (missed = 0));
   const timer = setInterval(() => {
     if (missed >= 3) {
       clearInterval(timer);
@@ -27,14 +31,15 @@ function heartbeat(ws: WebSocket): void {
       return;
     }
     missed++;
-    ws.ping();
+    if (app) ws.send(app.ping);
+    else ws.ping();
   }, 200);
   ws.on('close', () => clearInterval(timer));
 }
 
 async function rig(): Promise<{ port: number; got: PatternView[]; wsUrl: (p: string) => string }> {
   const backend = await startWsServer();
-  backend.wss.on('connection', heartbeat);
+  backend.wss.on('connection', (ws) => heartbeat(ws));
   const got: PatternView[] = [];
   const tp = await openTestProxy({ target: backend.url, sinks: [new PatternTracker([{ name: 'test', pattern: (p) => got.push(p) }])] });
   return { port: tp.port, got, wsUrl: (p) => tp.wsUrl(p) };
@@ -70,22 +75,7 @@ describe('dead heartbeats', () => {
 describe('application heartbeats', () => {
   it('a JSON heartbeat ({"type":"ping"} every 200 ms, three missed {"type":"pong"} and the backend terminates): heartbeat-missed names it; a client that answers gets none', async () => {
     const backend = await startWsServer();
-    backend.wss.on('connection', (ws) => {
-      let missed = 0;
-      ws.on('message', (d) => {
-        if (d.toString() === '{"type":"pong"}') missed = 0;
-      });
-      const timer = setInterval(() => {
-        if (missed >= 3) {
-          clearInterval(timer);
-          ws.terminate();
-          return;
-        }
-        missed++;
-        ws.send('{"type":"ping"}');
-      }, 200);
-      ws.on('close', () => clearInterval(timer));
-    });
+    backend.wss.on('connection', (ws) => heartbeat(ws, { ping: '{"type":"ping"}', pong: '{"type":"pong"}' }));
     const got: PatternView[] = [];
     const tp = await openTestProxy({ target: backend.url, sinks: [new PatternTracker([{ name: 'test', pattern: (p) => got.push(p) }])] });
     // A ws client answers WebSocket pings itself, but not the application's: it ignores them.

@@ -5,14 +5,12 @@
  * the count, the period, the cause and the auth fix, and again as it grows, never once per
  * session; the live view's findings panel has it; a client whose sessions succeed gets none.
  */
-import { existsSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { demoBackend } from '../support/backends.js';
 import { runWstap, startJsonProxy, type LogLine } from '../support/cli.js';
 import { defer, runDeferred } from '../support/cleanup.js';
 import { fakeJwt } from '../support/helpers.js';
-import { CHROMIUM, launchChromium, servePage } from '../support/peers/chromium.js';
+import { chromiumForFile, servePage } from '../support/peers/chromium.js';
 import { ensureBuilt } from '../support/process.js';
 import { sleep } from '../support/wait.js';
 import { tmpFile } from '../support/temp.js';
@@ -20,23 +18,15 @@ import { loadRecording } from '../../src/recording/loader.js';
 import { wsClient } from '../support/ws-client.js';
 import { closed, connected } from '../support/cli.js';
 
-let browser: Browser;
-beforeAll(async () => {
-  await ensureBuilt();
-  const started = Date.now();
-  while (!existsSync(CHROMIUM) && Date.now() - started < 240_000) await sleep(2000);
-  browser = await launchChromium();
-}, 270_000);
-afterAll(async () => {
-  await browser?.close();
-});
+beforeAll(ensureBuilt, 120_000);
+const getBrowser = chromiumForFile();
 afterEach(runDeferred);
 
 const patterns = (lines: LogLine[]): LogLine[] => lines.filter((l) => l['event'] === 'pattern');
 
 describe('reconnect loops', () => {
   it('a page that reconnects after each 1008: one reconnect-loop line at 3 sessions and at 5, with the count, period, cause and the auth fix', async () => {
-    const app = await servePage(browser, '<!doctype html><title>app</title>');
+    const app = await servePage(getBrowser(), '<!doctype html><title>app</title>');
     defer(() => app.close());
     // The page's Origin is allowed: the backend accepts the upgrade, then closes with 1008 (no credential).
     const backend = await demoBackend({ CORS_ORIGINS: app.origin });

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -19,6 +20,29 @@ export const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
+
+/** How long a test file waits for Debian's chromium to appear (.ci/run may still be installing it). */
+export const CHROMIUM_WAIT_MS = 240_000;
+
+/**
+ * One Chromium for a test file: launched before its tests (after waiting for the binary), closed
+ * after them. Call at the top of the file; the getter gives the browser inside a test.
+ */
+export function chromiumForFile(): () => Browser {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    const started = Date.now();
+    while (!existsSync(CHROMIUM) && Date.now() - started < CHROMIUM_WAIT_MS) await new Promise((r) => setTimeout(r, 2000));
+    browser = await launchChromium();
+  }, CHROMIUM_WAIT_MS + 30_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return () => {
+    if (!browser) throw new Error('Chromium was not launched');
+    return browser;
+  };
+}
 
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install -y chromium)`);
