@@ -81,11 +81,17 @@ export class Breakpoints implements MessageHook {
     const first = this.held()[0];
     if (first) return Promise.resolve(first);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no message was held within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push((h) => {
+      const waiter = (h: HeldMessage): void => {
         clearTimeout(timer);
         resolve(h);
-      });
+      };
+      const timer = setTimeout(() => {
+        // A waiter that gave up is not kept.
+        const i = this.waiters.indexOf(waiter);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(new Error(`no message was held within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
     });
   }
 

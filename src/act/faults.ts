@@ -40,7 +40,6 @@ function prng(seed: number): () => number {
   };
 }
 
-const NEVER = new Promise<HookVerdict | undefined>(() => {});
 const pathOf = (target: string): string => target.split('?')[0] ?? target;
 const sideText = (to: Side | 'both'): string => (to === 'both' ? 'both sides' : `the ${to}`);
 const isTimed = (r: FaultRule): boolean =>
@@ -103,6 +102,11 @@ class SessionFaults {
   private readonly fired = new Set<number>();
   private readonly timers: NodeJS.Timeout[] = [];
   private over = false;
+  /** What a stalled direction's messages wait on: settled (dropped) when the session closes, so nothing of it stays. */
+  private stalledP: Promise<HookVerdict | undefined> | undefined;
+  private releaseStalled: ((v: HookVerdict | undefined) => void) | undefined;
+  /** Delays waiting to let a message go: settled (dropped) when the session closes. */
+  private readonly waiting = new Set<{ timer: NodeJS.Timeout; resolve(v: HookVerdict | undefined): void }>();
 
   constructor(
     private readonly rules: FaultRules,
@@ -112,6 +116,12 @@ class SessionFaults {
     control.onClose(() => {
       this.over = true;
       for (const t of this.timers) clearTimeout(t);
+      this.releaseStalled?.({ action: 'drop' });
+      for (const w of this.waiting) {
+        clearTimeout(w.timer);
+        w.resolve({ action: 'drop' });
+      }
+      this.waiting.clear();
     });
     for (const e of rules.current()) if (this.applies(e.rule) && isTimed(e.rule)) this.schedule(e);
   }
@@ -167,9 +177,15 @@ class SessionFaults {
     }
   }
 
+  /** Held for good (until the session closes). */
+  private stall(): Promise<HookVerdict | undefined> {
+    this.stalledP ??= new Promise((resolve) => (this.releaseStalled = resolve));
+    return this.stalledP;
+  }
+
   readonly handler: MessageHandler = (m) => {
     const to: Side = m.from === 'client' ? 'server' : 'client';
-    if (this.stalled[to]) return NEVER;
+    if (this.stalled[to]) return this.stall();
     if (m.kind !== 'text' && m.kind !== 'binary') return undefined;
     this.dataMessages++;
     const now = performance.now();
@@ -210,12 +226,22 @@ class SessionFaults {
           return { action: 'drop' };
         case 'stall':
           this.sessionAction(e, m);
-          return NEVER;
+          return this.stall();
       }
     }
     const verdict: HookVerdict | undefined = add.length ? { action: 'pass', add } : undefined;
     const wait = due - performance.now();
-    if (wait <= 0) return verdict;
-    return new Promise((resolve) => setTimeout(() => resolve(verdict), wait));
+    if (wait <= 0 || this.over) return verdict;
+    return new Promise((resolve) => {
+      const w = {
+        resolve,
+        timer: setTimeout(() => {
+          this.waiting.delete(w);
+          resolve(verdict);
+        }, wait),
+      };
+      w.timer.unref();
+      this.waiting.add(w);
+    });
   };
 }

@@ -61,11 +61,15 @@ const ACTIONS = 'delay=<duration>, drop, close=<code>[:<reason>], cut, stall, th
 const CONDITIONS = 'to=client|server|both, match=<regex>, after=<N>|<duration>, p=<0..1>, seed=<n> or path=<glob>';
 
 /** "250ms", "2s", "1.5s", "1m" → milliseconds; undefined when it is not a duration. */
+/** The longest a timer can wait (Node fires longer ones at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function parseDuration(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text);
   if (!m) return undefined;
   const n = Number(m[1]);
-  return m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
+  const ms = m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
+  return ms <= MAX_TIMER_MS ? ms : undefined;
 }
 
 /** "10kB/s", "1MB/s", "500B/s" (also KiB/MiB) → bytes per second. */

@@ -65,6 +65,12 @@ export class ProxyActions {
     if (!isValidCloseCode(code)) throw new ActionError(400, `${code} is not a close code that may be sent (1000-1003, 1007-1014, 3000-4999)`);
     if (Buffer.byteLength(reason) > 123) throw new ActionError(400, 'a close reason has at most 123 bytes');
     const { control } = this.open(id);
+    try {
+      await control.closeNow(to, code, reason);
+    } catch (err) {
+      throw err instanceof ControlError ? new ActionError(409, `cannot close ${id} with a frame: ${err.message}`) : err;
+    }
+    // Reported once the close frame is on its way, not when it was only asked for.
     control.report({
       kind: 'close',
       by: 'api',
@@ -72,11 +78,6 @@ export class ProxyActions {
       t: control.elapsed(),
       detail: `sent close ${code}${reason ? ` "${reason}"` : ''} to ${to === 'both' ? 'both sides' : `the ${to}`}, then closed the connections`,
     });
-    try {
-      await control.closeNow(to, code, reason);
-    } catch (err) {
-      throw err instanceof ControlError ? new ActionError(409, `cannot close ${id} with a frame: ${err.message}`) : err;
-    }
   }
 }
 

@@ -141,6 +141,11 @@ export class FrameDecoder {
     return !this.blind && this.frame === undefined && this.headerFill === 0;
   }
 
+  /** Between two messages: not inside a fragmented data message either (a data frame of wstap's own may go there). */
+  get atMessageBoundary(): boolean {
+    return this.atFrameBoundary && this.message === undefined;
+  }
+
   /** Bytes as they were forwarded, with the time they arrived (performance.now()). */
   push(chunk: Buffer, at: number): void {
     if (this.blind) return;

@@ -58,9 +58,9 @@ export class FrameTap {
   }
 
   /** Whether everything forwarded from `side` ended at a frame boundary (true before its first byte). */
-  atBoundary(side: Side): boolean {
+  atBoundary(side: Side, between: 'frames' | 'messages' = 'frames'): boolean {
     const d = side === 'client' ? this.clientDecoder : this.serverDecoder;
-    return d === undefined || d.atFrameBoundary;
+    return d === undefined || (between === 'messages' ? d.atMessageBoundary : d.atFrameBoundary);
   }
 
   /** Decoding is over for this session (its owner gave up on it): the decoders let go of what they hold. */

@@ -23,8 +23,8 @@ const LINGER_MS = 1000;
 export class ControlError extends Error {}
 
 interface Boundaries {
-  /** Whether what was forwarded from `side` ended at a frame boundary. */
-  atBoundary(side: Side): boolean;
+  /** Whether what was forwarded from `side` ended at a frame boundary, or (messages) also outside a fragmented message. */
+  atBoundary(side: Side, between?: 'frames' | 'messages'): boolean;
 }
 
 /**
@@ -101,7 +101,11 @@ export class TunnelControl implements SessionControl {
   send(to: Side, m: OutMessage): void {
     this.whenAttached((t) => {
       if (this.onPath) t.send(to, m);
-      else void this.atBoundary(to).then(() => this.write(to, frameOf(m, to === 'server')));
+      else
+        void this.atBoundary(to, m.kind === 'text' || m.kind === 'binary')
+          .then(() => this.write(to, frameOf(m, to === 'server')))
+          // A hook's send on a session wstap cannot write into: nothing goes out, and the session goes on.
+          .catch(() => {});
     });
   }
 
@@ -113,7 +117,7 @@ export class TunnelControl implements SessionControl {
       this.tun.send(to, m);
       return Promise.resolve();
     }
-    return this.atBoundary(to).then(() => this.write(to, frameOf(m, to === 'server')));
+    return this.atBoundary(to, m.kind === 'text' || m.kind === 'binary').then(() => this.write(to, frameOf(m, to === 'server')));
   }
 
   close(to: Side | 'both', code: number, reason: string): void {
@@ -123,11 +127,11 @@ export class TunnelControl implements SessionControl {
   closeNow(to: Side | 'both', code: number, reason: string): Promise<void> {
     if (this.closed) return Promise.reject(new ControlError('the session is closed'));
     const sides = { client: to !== 'server', server: to !== 'client' };
-    this.ending ??= { code, reason };
     const why = `wstap closed the session with ${code}${reason ? ` "${reason}"` : ''}`;
     return new Promise<void>((resolve, reject) =>
       this.whenAttached((t) => {
         if (this.onPath) {
+          this.ending ??= { code, reason };
           t.closeTo(sides, code, reason, LINGER_MS);
           resolve();
           return;
@@ -138,6 +142,7 @@ export class TunnelControl implements SessionControl {
           const last: { toClient?: Buffer; toServer?: Buffer } = {};
           if (ready.includes('client')) last.toClient = encodeFrame({ opcode: 0x8, payload });
           if (ready.includes('server')) last.toServer = encodeFrame({ opcode: 0x8, payload, mask: true });
+          this.ending ??= { code, reason };
           void t.endWith(last, why, LINGER_MS);
           resolve();
         }, reject);
@@ -156,22 +161,27 @@ export class TunnelControl implements SessionControl {
     else (this.queued ??= []).push(fn);
   }
 
-  /** Resolves when the stream toward `to` is at a frame boundary (at once, or within BOUNDARY_WAIT_MS). */
-  private atBoundary(to: Side): Promise<void> {
+  /**
+   * Resolves when the stream toward `to` is at a frame boundary (at once, or within
+   * BOUNDARY_WAIT_MS); with `message`, also outside a fragmented data message (a data frame of
+   * wstap's own between two fragments would break the receiver's message).
+   */
+  private atBoundary(to: Side, message = false): Promise<void> {
     const tap = this.tap;
     if (!tap)
       return Promise.reject(
         new ControlError('wstap does not decode this session (nothing reads its frames), so it cannot tell where a frame of its own may go'),
       );
     const from: Side = to === 'client' ? 'server' : 'client';
-    if (tap.atBoundary(from)) return Promise.resolve();
+    const between = message ? 'messages' : 'frames';
+    if (tap.atBoundary(from, between)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const started = performance.now();
       const timer = setInterval(() => {
         if (this.closed) {
           clearInterval(timer);
           reject(new ControlError('the session closed'));
-        } else if (tap.atBoundary(from)) {
+        } else if (tap.atBoundary(from, between)) {
           clearInterval(timer);
           resolve();
         } else if (performance.now() - started > BOUNDARY_WAIT_MS) {

@@ -53,8 +53,8 @@ class ContainedTap {
   readonly forwarded = (ms: number): void => this.tap.proxyAdded.add(ms);
 
   /** Whether what was forwarded from `side` ended at a frame boundary (false once decoding failed). */
-  atBoundary(side: Side): boolean {
-    return !this.failed && this.tap.atBoundary(side);
+  atBoundary(side: Side, between: 'frames' | 'messages' = 'frames'): boolean {
+    return !this.failed && this.tap.atBoundary(side, between);
   }
 
   private fail(err: unknown): void {

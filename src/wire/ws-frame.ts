@@ -36,6 +36,7 @@ export { CLOSE_CODES, closeCodeMeaning } from './close-codes.js';
 
 /** A code that may appear in a close frame (1005, 1006 and 1015 are only ever reported, never sent). */
 export function isValidCloseCode(code: number): boolean {
+  if (!Number.isInteger(code)) return false;
   return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
 }
 

@@ -262,6 +262,35 @@ describe('the control API and the library', () => {
     }
   });
 
+  it('a message sent into a byte-faithful session waits for the end of a fragmented message: it never lands between fragments', async () => {
+    const history = new SessionHistory();
+    const { backend, tp } = await proxyInFront(await startRawBackend(), { history, sinks: [history] });
+    const { client, conn } = await openTunnel(tp, backend);
+    const base = client.received().length;
+    conn.socket.write(frame(1, 'part one, ', { fin: false }));
+    await client.waitFor((b) => b.length >= base + 12);
+    let sent = false;
+    const sending = tp.proxy.send('ws-1', 'client', 'injected').then(() => (sent = true));
+    await sleep(200);
+    expect(sent).toBe(false);
+    conn.socket.write(frame(0, 'part two'));
+    await sending;
+    const expected = Buffer.concat([frame(1, 'part one, ', { fin: false }), frame(0, 'part two'), frame(1, 'injected')]);
+    const got = await client.waitFor((b) => b.length >= base + expected.length);
+    expectSameBytes(got.subarray(base), expected);
+  });
+
+  it('a close code that is not a whole sendable number is refused with 400, and the session goes on', async () => {
+    const { tp } = await rig(['drop match=never-matches']);
+    const c = await openClient(tp.wsUrl('/ws'));
+    for (const code of [1000.5, 1006, 5000]) {
+      const r = await post(tp, 'sessions/ws-1/close', { to: 'both', code }, tp.proxy.controlToken);
+      expect(r.status, String(code)).toBe(400);
+    }
+    expect((await c.ask('still here')).text).toBe('echo still here');
+    await closeClient(c);
+  });
+
   it('the library: fault(), send() and closeSession() on the object startProxy returns', async () => {
     const backend = await startWsServer();
     backend.wss.on('connection', echo);
