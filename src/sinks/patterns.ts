@@ -24,6 +24,8 @@ const MAX_BEAT = 40;
 export interface AppBeat {
   beat: 'ping' | 'pong';
   via: string;
+  /** engine.io's "2"/"3": a heartbeat only on an engine.io session (its path). */
+  engineIo?: true;
 }
 
 /**
@@ -31,8 +33,8 @@ export interface AppBeat {
  * (pong), and JSON {"type":"ping"} / {"type":"pong"} (graphql-ws and many others).
  */
 export function appBeat(text: string): AppBeat | undefined {
-  if (text === '2') return { beat: 'ping', via: 'Socket.IO/engine.io pings ("2")' };
-  if (text === '3') return { beat: 'pong', via: 'Socket.IO/engine.io pings ("2")' };
+  if (text === '2') return { beat: 'ping', via: 'Socket.IO/engine.io pings ("2")', engineIo: true };
+  if (text === '3') return { beat: 'pong', via: 'Socket.IO/engine.io pings ("2")', engineIo: true };
   const m = /^\{\s*"type"\s*:\s*"(ping|pong)"\s*(?:,[^{}]*)?\}$/.exec(text);
   if (m) return { beat: m[1] as 'ping' | 'pong', via: 'application pings ({"type":"ping"})' };
   return undefined;
@@ -41,6 +43,8 @@ export function appBeat(text: string): AppBeat | undefined {
 /** One side's pings in a session. */
 interface Beat {
   pings: number;
+  /** When the first was sent. */
+  firstAt: number;
   /** When the last 32 were sent (performance.now()). */
   times: number[];
   answered: number;
@@ -75,7 +79,7 @@ function milestone(n: number): boolean {
 
 /** What the tracker reads of a session's handshake and of its end (a live view, or a recording's events). */
 export type TrackedOpen = Pick<HandshakeView, 'client' | 'origins' | 'path' | 'requestHeaders' | 'outcome' | 'status' | 'error'>;
-export type TrackedEnd = Pick<EndView, 'close' | 'how' | 'durationMs'>;
+export type TrackedEnd = Pick<EndView, 'close' | 'how' | 'durationMs'> & Partial<Pick<EndView, 'messages'>>;
 
 function header(v: TrackedOpen, name: string): string | undefined {
   return v.requestHeaders.find((h) => h.name.toLowerCase() === name)?.value;
@@ -106,18 +110,23 @@ function attemptOf(v: TrackedOpen, end?: TrackedEnd): AttemptEnd {
 
 /** Idle spans are the same within this share of the span (or 250 ms). */
 const IDLE_TOLERANCE = 0.1;
+/** Silences shorter than this are not an idle timeout (a chatty session cut by a restart). */
+const IDLE_MIN_SPAN_MS = 500;
 const IDLE_KEPT = 100;
 
 export class PatternTracker implements SessionSink {
   readonly name = 'patterns';
+  /** Closes and pongs are what it reads: without decoding, every end would look like an attempt. */
+  readonly wantsFrames = true;
+  readonly binaryBytes = 0;
   private readonly loops = new Map<string, Loop>();
   private readonly opened = new Map<string, { view: TrackedOpen; at: number }>();
   /** The last message of each open tunnel (performance.now()), for idle spans. */
   private readonly lastActivity = new Map<string, number>();
   /** Recent sessions that ended without a close frame: how long each had been idle. */
-  private readonly idle: { spanMs: number; id: string; heartbeatMs?: number }[] = [];
+  private readonly idle: { spanMs: number; id: string; endedAt: number; heartbeatMs?: number }[] = [];
   /** The kind of heartbeat of each open session that has an application's (engine.io, JSON). */
-  private readonly via = new Map<string, string>();
+  private readonly via = new Map<string, Set<string>>();
   /** Pings and pongs of each open session that has any, by the side that pings. */
   private readonly beats = new Map<string, Record<Side, Beat | undefined>>();
   /** Idle clusters reported, by their rounded span: the count last reported. */
@@ -157,12 +166,16 @@ export class PatternTracker implements SessionSink {
   /** A message of an open session at `at`; `app`: it is an application's heartbeat (appBeat). */
   activity(id: string, kind: WsMessage['kind'], from: Side, at: number, app?: AppBeat): void {
     this.lastActivity.set(id, at);
+    // "2" and "3" are engine.io's heartbeat only on an engine.io session; elsewhere they are just small messages.
+    if (app?.engineIo && !/\/socket\.io\/|[?&]EIO=/.test(this.opened.get(id)?.view.path ?? '')) app = undefined;
     // An application's heartbeat is followed apart from the WebSocket pings (a browser answers those itself).
     let key = id;
     if (app) {
       kind = app.beat;
       key = `${id}\n${app.via}`;
-      this.via.set(id, app.via);
+      const styles = this.via.get(id) ?? new Set<string>();
+      styles.add(app.via);
+      this.via.set(id, styles);
     }
     if (kind !== 'ping' && kind !== 'pong') return;
     let b = this.beats.get(key);
@@ -171,7 +184,7 @@ export class PatternTracker implements SessionSink {
       this.beats.set(key, b);
     }
     if (kind === 'ping') {
-      const s = (b[from] ??= { pings: 0, times: [], answered: 0, since: 0, lastPong: undefined });
+      const s = (b[from] ??= { pings: 0, firstAt: at, times: [], answered: 0, since: 0, lastPong: undefined });
       s.pings++;
       s.since++;
       s.times.push(at);
@@ -199,15 +212,20 @@ export class PatternTracker implements SessionSink {
     this.heartbeatEnd(id, o.view, view, endedAt);
     // Cut without a close frame, or closed by the server with 1001 (going away), as some intermediaries do.
     const c = view.close;
-    if (c && ((c.code === 1006 && c.initiator === 'none') || (c.code === 1001 && c.initiator === 'server'))) this.idleEnd(id, endedAt - last, beat);
+    if (c && ((c.code === 1006 && c.initiator === 'none') || (c.code === 1001 && c.initiator === 'server')))
+      this.idleEnd(id, endedAt - last, endedAt, beat);
   }
 
   /** A dead heartbeat in this session: a side that pinged steadily and got no pong at the end. */
   private heartbeatEnd(id: string, v: TrackedOpen, end: TrackedEnd, now: number): void {
-    const app = this.via.get(id);
+    if (end.close?.initiator === 'wstap' || end.how === 'shutdown') {
+      this.forget(id);
+      return;
+    }
+    const styles = this.via.get(id);
     this.via.delete(id);
     this.beatEnd(id, id, 'WebSocket pings', v, end, now);
-    if (app) this.beatEnd(id, `${id}\n${app}`, app, v, end, now);
+    for (const via of styles ?? []) this.beatEnd(id, `${id}\n${via}`, via, v, end, now);
   }
 
   private beatEnd(id: string, key: string, via: string, v: TrackedOpen, end: TrackedEnd, now: number): void {
@@ -217,6 +235,8 @@ export class PatternTracker implements SessionSink {
     for (const pinger of ['server', 'client'] as const) {
       const s = b[pinger];
       if (!s || s.times.length < 2) continue;
+      // The other side's frames were not decoded to the end (a protocol error): its pongs may be there, unseen.
+      if (end.messages?.[pinger === 'server' ? 'client' : 'server'].blind) continue;
       const gaps = s.times.slice(1).map((t, i) => t - s.times[i]!);
       gaps.sort((x, y) => x - y);
       const f = inspectHeartbeat({
@@ -225,7 +245,7 @@ export class PatternTracker implements SessionSink {
         answered: s.answered,
         unansweredAtEnd: s.since,
         intervalMs: gaps[gaps.length >> 1]!,
-        silentForMs: now - (s.lastPong ?? s.times[0]!),
+        silentForMs: now - (s.lastPong ?? s.firstAt),
         ended: attemptOf(v, end).cause,
         via,
       });
@@ -251,9 +271,15 @@ export class PatternTracker implements SessionSink {
   }
 
   /** A session cut without a close frame after `spanMs` of silence: named when others were cut after the same span. */
+  private forget(id: string): void {
+    this.beats.delete(id);
+    for (const via of this.via.get(id) ?? []) this.beats.delete(`${id}\n${via}`);
+    this.via.delete(id);
+  }
+
   /** The median interval of the pings of a session (either side, WebSocket or application), if it had any. */
   private beatInterval(id: string): number | undefined {
-    const keys = [id, ...(this.via.has(id) ? [`${id}\n${this.via.get(id)}`] : [])];
+    const keys = [id, ...[...(this.via.get(id) ?? [])].map((via) => `${id}\n${via}`)];
     const gaps: number[] = [];
     for (const k of keys) {
       const b = this.beats.get(k);
@@ -264,11 +290,14 @@ export class PatternTracker implements SessionSink {
     return gaps[gaps.length >> 1];
   }
 
-  private idleEnd(id: string, spanMs: number, heartbeatMs?: number): void {
-    this.idle.push({ spanMs, id, ...(heartbeatMs !== undefined ? { heartbeatMs } : {}) });
+  private idleEnd(id: string, spanMs: number, endedAt: number, heartbeatMs?: number): void {
+    if (spanMs < IDLE_MIN_SPAN_MS) return;
+    this.idle.push({ spanMs, id, endedAt, ...(heartbeatMs !== undefined ? { heartbeatMs } : {}) });
     if (this.idle.length > IDLE_KEPT) this.idle.shift();
-    const near = this.idle.filter((x) => Math.abs(x.spanMs - spanMs) <= Math.max(250, spanMs * IDLE_TOLERANCE));
-    if (near.length < IDLE_MIN) return;
+    const near = this.idle.filter((x) => Math.abs(x.spanMs - spanMs) <= Math.max(100, spanMs * IDLE_TOLERANCE));
+    // Sessions cut at one moment (a restart, a network drop) are one event, not a timeout met again and again.
+    const moments = new Set(near.map((x) => Math.round(x.endedAt / 200)));
+    if (near.length < IDLE_MIN || moments.size < IDLE_MIN) return;
     const spans = near.map((x) => x.spanMs).sort((a, b) => a - b);
     const median = spans[spans.length >> 1]!;
     // A cluster is known by its span rounded to a second (or a tenth below 10 s).
@@ -298,12 +327,15 @@ export class PatternTracker implements SessionSink {
     // after the other, are how some applications work, not a loop.
     const c = end?.close;
     if (c && c.initiator === 'client' && (c.code === 1000 || c.code === 1001)) return;
+    // wstap's own ends (its shutdown, a fault rule, the API) say nothing about the client or the backend.
+    if (c?.initiator === 'wstap' || end?.how === 'shutdown' || v.error?.code === 'ESHUTDOWN') return;
     const { key, words } = clientOf(v);
     const a = attemptOf(v, end);
     let loop = this.loops.get(key);
-    if (loop && (loop.cause !== a.cause || start - loop.lastEnd > LOOP_GAP_MS)) loop = undefined;
+    // An attempt joins a loop when it started after the previous one ended (sessions open side by side are tabs, not a loop).
+    if (loop && (loop.cause !== a.cause || start - loop.lastEnd > LOOP_GAP_MS || start < loop.lastEnd - 50)) loop = undefined;
     if (!loop) loop = { words, lastStart: start, cause: a.cause, end: a, count: 0, firstStart: start, lastEnd: ended, sessions: [], reported: 0 };
-    loop.lastStart = start;
+    loop.lastStart = Math.max(loop.lastStart, start);
     loop.count++;
     loop.lastEnd = Math.max(loop.lastEnd, ended);
     loop.sessions.push(id);
@@ -344,11 +376,16 @@ export function patternsOf(rec: Recording): PatternView[] {
     events.push({ at: o.ts, order: 0, run: () => tracker.open(s.id, view, o.ts) });
     for (const m of s.messages) {
       const app = m.kind === 'text' && m.text !== undefined && m.text.length <= MAX_BEAT ? appBeat(m.text) : undefined;
-      events.push({ at: m.ts, order: 1, run: () => tracker.activity(s.id, m.kind, m.from, o.ts + m.t, app) });
+      events.push({ at: o.ts + m.t, order: 1, run: () => tracker.activity(s.id, m.kind, m.from, o.ts + m.t, app) });
     }
     const c = s.close;
     if (c) {
-      const end: TrackedEnd = { how: c.how, durationMs: c.durationMs, ...(c.close ? { close: c.close } : {}) };
+      const end: TrackedEnd = {
+        how: c.how,
+        durationMs: c.durationMs,
+        ...(c.close ? { close: c.close } : {}),
+        ...(c.messages ? { messages: c.messages } : {}),
+      };
       events.push({ at: o.ts + c.durationMs, order: 2, run: () => tracker.close(s.id, end) });
     }
   }

@@ -92,7 +92,7 @@ describe('slow-consumer', () => {
 
 describe('application heartbeats', () => {
   it('engine.io "2"/"3" and JSON {"type":"ping"} are recognised; the rest is not', () => {
-    expect(appBeat('2')).toEqual({ beat: 'ping', via: 'Socket.IO/engine.io pings ("2")' });
+    expect(appBeat('2')).toEqual({ beat: 'ping', via: 'Socket.IO/engine.io pings ("2")', engineIo: true });
     expect(appBeat('3')?.beat).toBe('pong');
     expect(appBeat('2probe')).toBeUndefined();
     expect(appBeat('{"type":"ping"}')?.beat).toBe('ping');
