@@ -90,8 +90,11 @@ function reply(res: http.ServerResponse, status: number, body: unknown): void {
     'X-Content-Type-Options': 'nosniff',
     'Content-Security-Policy': "default-src 'none'",
     ...(status === 401 ? { 'WWW-Authenticate': 'Bearer realm="wstap"' } : {}),
+    // A body left unread (too large, too slow): the connection cannot be used again.
+    ...(status === 413 || status === 408 ? { Connection: 'close' } : {}),
   });
   res.end(`${JSON.stringify(body)}\n`);
+  if (status === 413 || status === 408) res.once('finish', () => res.socket?.destroy());
 }
 
 function authorized(req: http.IncomingMessage, token: string): boolean {
@@ -102,20 +105,32 @@ function authorized(req: http.IncomingMessage, token: string): boolean {
   return given.length === want.length && timingSafeEqual(given, want);
 }
 
+/** How long a body may take to arrive. */
+const BODY_TIMEOUT_MS = 10_000;
+
 function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let n = 0;
+    // Stop reading (the answer says why, then the connection closes: see reply()).
+    const stop = (err: ActionError): void => {
+      clearTimeout(timer);
+      req.removeAllListeners('data');
+      req.pause();
+      reject(err);
+    };
+    const timer = setTimeout(() => stop(new ActionError(408, `the body did not arrive within ${BODY_TIMEOUT_MS / 1000} s`)), BODY_TIMEOUT_MS);
+    timer.unref();
     req.on('data', (c: Buffer) => {
       n += c.length;
       if (n > MAX_BODY) {
-        reject(new ActionError(413, `the body is larger than ${MAX_BODY} bytes`));
-        req.destroy();
+        stop(new ActionError(413, `the body is larger than ${MAX_BODY} bytes`));
         return;
       }
       chunks.push(c);
     });
     req.on('end', () => {
+      clearTimeout(timer);
       try {
         const v: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
         if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');

@@ -280,6 +280,14 @@ describe('the control API and the library', () => {
     expectSameBytes(got.subarray(base), expected);
   });
 
+  it('a body over 1 MiB gets 413 (and the connection closes), not a reset', async () => {
+    const { tp } = await rig([]);
+    const r = await post(tp, 'faults', { rule: `drop match=${'x'.repeat(2 * 1024 * 1024)}` }, tp.proxy.controlToken);
+    expect(r.status).toBe(413);
+    expect(((await r.json()) as { error: string }).error).toContain('larger than 1048576 bytes');
+    expect(tp.proxy.faults.size).toBe(0);
+  });
+
   it('a close code that is not a whole sendable number is refused with 400, and the session goes on', async () => {
     const { tp } = await rig(['drop match=never-matches']);
     const c = await openClient(tp.wsUrl('/ws'));
