@@ -8,6 +8,7 @@ import type { SessionAction } from '../session/action.js';
 import type { Side } from '../session/message.js';
 import type { Session } from '../session/session.js';
 import type { HookMessage, HookVerdict, MessageHandler, MessageHook, SessionControl } from '../tunnel/hooks.js';
+import { prng } from './faults.js';
 import { type Conditions, parseConditions } from './rules.js';
 
 /** A message held at a breakpoint, as the API shows it (the payload as received: the API redacts what it serves). */
@@ -138,6 +139,16 @@ export class Breakpoints implements MessageHook {
     if (![...this.points.values()].some(applies)) return undefined;
     let dataMessages = 0;
     const mine = new Set<number>();
+    // With seed=, the same draws in every session (as for fault rules).
+    const draws = new Map<number, () => number>();
+    const draw = (id: number, c: Conditions): number => {
+      let d = draws.get(id);
+      if (!d) {
+        d = c.seed === undefined ? Math.random : prng(c.seed);
+        draws.set(id, d);
+      }
+      return d();
+    };
     control.onClose(() => {
       // The session is gone: what it held goes nowhere.
       for (const id of mine) {
@@ -157,7 +168,7 @@ export class Breakpoints implements MessageHook {
         if (c.afterMessages !== undefined && dataMessages <= c.afterMessages) continue;
         if (c.afterMs !== undefined && control.elapsed() < c.afterMs) continue;
         if (c.match && (m.kind !== 'text' || !c.match.test(m.data.toString('utf8')))) continue;
-        if (c.p < 1 && Math.random() >= c.p) continue;
+        if (c.p < 1 && draw(id, c) >= c.p) continue;
         return this.hold(session, control, m, to, id, mine);
       }
       return undefined;

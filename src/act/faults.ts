@@ -29,7 +29,7 @@ export interface RuleEntry {
 }
 
 /** mulberry32: small, fast, good enough for fault draws; the same seed gives the same draws. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

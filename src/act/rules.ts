@@ -231,11 +231,27 @@ function parseConditionWords(text: string, ws: readonly Word[], rule: Conditions
   }
 }
 
+/** Rules separated by `;` (WSTAP_FAULTS), a `;` inside a quoted value ("a;b") kept. */
+export function splitRules(text: string): string[] {
+  const out: string[] = [];
+  let quote: string | undefined;
+  let cur = '';
+  for (const ch of text) {
+    if (quote) {
+      if (ch === quote) quote = undefined;
+    } else if (ch === '"' || ch === "'") quote = ch;
+    else if (ch === ';') {
+      out.push(cur);
+      cur = '';
+      continue;
+    }
+    cur += ch;
+  }
+  out.push(cur);
+  return out.map((r) => r.trim()).filter(Boolean);
+}
+
 /** WSTAP_FAULTS: rules separated by `;`. */
 export function parseRuleList(text: string): FaultRule[] {
-  return text
-    .split(';')
-    .map((r) => r.trim())
-    .filter(Boolean)
-    .map(parseRule);
+  return splitRules(text).map(parseRule);
 }

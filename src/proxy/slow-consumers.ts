@@ -60,7 +60,7 @@ export function watchSlowConsumers(live: ReadonlySet<LiveSession>, bus: SessionB
         if (!f) continue;
         const p: PatternView = redactDeep({
           finding: f,
-          client: `${l.session.id} (${reader} ${hostOf(l)})`,
+          client: reader === 'client' ? `${l.session.id} (the client ${hostOf(l)})` : `${l.session.id} (the server)`,
           sessions: [l.session.id],
           ts: Date.now(),
         });

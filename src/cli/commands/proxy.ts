@@ -4,7 +4,7 @@
  * gives open sessions a bounded grace, flushes, and exits 0.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseConditions, parseRule, RuleError } from '../../act/rules.js';
+import { parseConditions, parseRule, RuleError, splitRules } from '../../act/rules.js';
 import { UsageError } from '../errors.js';
 import { formatBytes, type ViewLink } from '../../log/entries.js';
 import { createLogger, type WstapLogger } from '../../log/logger.js';
@@ -207,10 +207,7 @@ function logControlSurface(logger: WstapLogger['logger'], proxy: ProxyServer): v
 
 /** --fault rules, then WSTAP_FAULTS (rules separated by ;), each checked. */
 function faultsFrom(given: string[] | undefined): string[] | undefined {
-  const env = (process.env['WSTAP_FAULTS'] ?? '')
-    .split(';')
-    .map((r) => r.trim())
-    .filter(Boolean);
+  const env = splitRules(process.env['WSTAP_FAULTS'] ?? '');
   for (const r of env) {
     try {
       parseRule(r);

@@ -3,7 +3,7 @@
  * rule is refused with the position of the wrong word and what was expected there.
  */
 import { describe, expect, it } from 'vitest';
-import { globToRegExp, parseDuration, parseRate, parseRule, parseRuleList, RuleError } from '../../../src/act/rules.js';
+import { globToRegExp, parseDuration, parseRate, parseRule, parseRuleList, RuleError, splitRules } from '../../../src/act/rules.js';
 
 describe('fault rules', () => {
   it("the issue's examples", () => {
@@ -70,5 +70,12 @@ describe('fault rules', () => {
     expect(['/api/ws', '/api/a/b', '/apix'].map((p) => g.test(p))).toEqual([true, false, false]);
     expect(globToRegExp('/api/**').test('/api/a/b')).toBe(true);
     expect(globToRegExp('/w?').test('/ws')).toBe(true);
+  });
+});
+
+describe('WSTAP_FAULTS', () => {
+  it('rules separated by ;, a ; inside a quoted value kept', () => {
+    expect(splitRules('drop match=x; close=1011:"a;b" after=2s ;; cut')).toEqual(['drop match=x', 'close=1011:"a;b" after=2s', 'cut']);
+    expect(parseRuleList('close=1011:"a;b"')[0]!.action).toEqual({ kind: 'close', code: 1011, reason: 'a;b' });
   });
 });
