@@ -114,8 +114,8 @@ export class MessagePath {
   }
 
   /** Sends a message to one side, behind what that direction holds. */
-  send(to: Side, m: OutMessage): void {
-    (to === 'server' ? this.up : this.down).inject(toOut(m));
+  send(to: Side, m: OutMessage): boolean {
+    return (to === 'server' ? this.up : this.down).inject(toOut(m));
   }
 
   /** wstap closes the session with `code` to both sides, and says why. */
@@ -211,16 +211,18 @@ export class MessageDirection implements ReaderHost {
     this.flow();
   }
 
-  inject(out: Out): void {
+  /** Queues a message of wstap's own; false when nothing more can go this way (its sender ended, or the session closes). */
+  inject(out: Out): boolean {
     if (this.verbatim && !this.closing) {
       throw new Error(
         `the ${this.ends.side}'s bytes are forwarded unparsed since a protocol error: nothing can be sent to the ${this.ends.side === 'client' ? 'server' : 'client'} any more`,
       );
     }
     // Once the sender has ended its side (or wstap closes the session) nothing more is sent that way.
-    if (this.inputEnded || this.closing || this.disposed) return;
+    if (this.inputEnded || this.closing || this.disposed) return false;
     this.queue.push({ entry: 'injected', out, at: performance.now() });
     this.kick();
+    return true;
   }
 
   /** A close frame with `code` after what is held (or, `dropQueued`, instead of it), then the end; input is discarded from now on. */

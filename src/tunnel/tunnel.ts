@@ -58,8 +58,8 @@ export interface Tunnel {
    * sockets are destroyed after lingerMs if they have not closed. Undefined on the other paths.
    */
   goAway(code: number, reason: string, lingerMs: number): GoneAway | undefined;
-  /** Sends a message to one side (message path only). */
-  send(to: Side, m: OutMessage): void;
+  /** Sends a message to one side (message path only); false when nothing more can go that way (the session is ending). */
+  send(to: Side, m: OutMessage): boolean;
   /**
    * On the message path: a close frame (code, reason) to the side(s) named, behind what their
    * direction holds, as if the other side had sent it; then a FIN to both, and both sockets are
@@ -215,9 +215,9 @@ class TunnelState implements Tunnel {
     }
   }
 
-  send(to: Side, m: OutMessage): void {
+  send(to: Side, m: OutMessage): boolean {
     if (!this.messages) throw new Error('this session is not on the message path: only sessions a message hook took at the handshake can be sent to');
-    this.messages.send(to, m);
+    return this.messages.send(to, m);
   }
 }
 

@@ -100,8 +100,13 @@ export class TunnelControl implements SessionControl {
 
   send(to: Side, m: OutMessage): void {
     this.whenAttached((t) => {
-      if (this.onPath) t.send(to, m);
-      else
+      if (this.onPath) {
+        try {
+          t.send(to, m);
+        } catch {
+          // A hook's send into a direction forwarded unparsed: nothing goes out, the session goes on.
+        }
+      } else
         void this.atBoundary(to, m.kind === 'text' || m.kind === 'binary')
           .then(() => this.write(to, frameOf(m, to === 'server')))
           // A hook's send on a session wstap cannot write into: nothing goes out, and the session goes on.
@@ -114,7 +119,12 @@ export class TunnelControl implements SessionControl {
     if (this.closed) return Promise.reject(new ControlError('the session is closed'));
     if (!this.tun) return Promise.reject(new ControlError('the session is not open yet'));
     if (this.onPath) {
-      this.tun.send(to, m);
+      try {
+        if (!this.tun.send(to, m)) return Promise.reject(new ControlError(`the session is ending: nothing more goes to the ${to}`));
+      } catch (err) {
+        // The direction is forwarded unparsed since a protocol error: no frame of wstap's own can go there.
+        return Promise.reject(new ControlError((err as Error).message));
+      }
       return Promise.resolve();
     }
     return this.atBoundary(to, m.kind === 'text' || m.kind === 'binary').then(() => this.write(to, frameOf(m, to === 'server')));
