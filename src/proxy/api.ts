@@ -11,17 +11,9 @@ import { RECORDING_FORMAT, RECORDING_VERSION, type RecordingHeader } from '../re
 import type { HistoryEvent, HistoryOptions, MessageFilter, SessionHistory } from '../sinks/history.js';
 import { redactDeep } from '../secrets/free-text.js';
 import { WSTAP_VERSION } from '../version.js';
-import type { Route } from './routes.js';
+import { SAFE_HEADERS, sendJson, type Route } from './routes.js';
 
 export const API_PREFIX = '/__wstap/api/';
-
-/** Headers of every API answer: nothing cached, nothing sniffed, nothing loaded from anywhere. */
-const SAFE = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': "default-src 'none'" };
-
-function json(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', ...SAFE });
-  res.end(`${JSON.stringify(body)}\n`);
-}
 
 function queryOf(req: http.IncomingMessage): URLSearchParams {
   const url = req.url ?? '/';
@@ -54,23 +46,23 @@ function sessionRoute(history: SessionHistory, req: http.IncomingMessage, res: h
   const path = (req.url ?? '/').split('?')[0]!;
   const m = /^([^/.]+)(?:(\/messages)|\.(har|jsonl))?$/.exec(path.slice(`${API_PREFIX}sessions/`.length));
   if (!m) {
-    json(res, 404, { error: `wstap: no such endpoint: ${path}` });
+    sendJson(res, 404, { error: `wstap: no such endpoint: ${path}` });
     return;
   }
   const [, id, messages, format] = m as unknown as [string, string, string | undefined, 'har' | 'jsonl' | undefined];
   const found = messages ? messagesOf(history, id, queryOf(req), res) : format ? download(history, id, format, res) : detailOf(history, id, res);
-  if (!found) json(res, 404, { error: `wstap: no session ${id} (it may have been evicted: see --ui-history)` });
+  if (!found) sendJson(res, 404, { error: `wstap: no session ${id} (it may have been evicted: see --ui-history)` });
 }
 
 function messagesOf(history: SessionHistory, id: string, q: URLSearchParams, res: http.ServerResponse): boolean {
   const page = history.messages(id, intParam(q, 'after', 0, Number.MAX_SAFE_INTEGER), intParam(q, 'limit', 500, 5000));
-  if (page) json(res, 200, page);
+  if (page) sendJson(res, 200, page);
   return page !== undefined;
 }
 
 function detailOf(history: SessionHistory, id: string, res: http.ServerResponse): boolean {
   const detail = history.detail(id);
-  if (detail) json(res, 200, detail);
+  if (detail) sendJson(res, 200, detail);
   return detail !== undefined;
 }
 
@@ -81,7 +73,7 @@ function download(history: SessionHistory, id: string, format: 'har' | 'jsonl', 
   res.writeHead(200, {
     'Content-Type': format === 'jsonl' ? 'application/x-ndjson; charset=utf-8' : 'application/json; charset=utf-8',
     'Content-Disposition': `attachment; filename="${id}.${format}"`,
-    ...SAFE,
+    ...SAFE_HEADERS,
   });
   res.end(body);
   return true;
@@ -111,7 +103,7 @@ function messageFilter(q: URLSearchParams): MessageFilter {
  * for it (never the other events): the paged messages endpoint has them.
  */
 function eventStream(history: SessionHistory, req: http.IncomingMessage, res: http.ServerResponse): void {
-  res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive', ...SAFE });
+  res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive', ...SAFE_HEADERS });
   res.write('retry: 2000\n\n');
   let skipped = 0;
   let batch: string[] = [];
@@ -174,10 +166,10 @@ export interface ProxyInfo {
 export function apiRoutes(history: SessionHistory, target: string): Route[] {
   const info: ProxyInfo = redactDeep({ version: WSTAP_VERSION, target, history: history.limits });
   return [
-    { method: 'GET', path: `${API_PREFIX}info`, handle: (_req, res) => json(res, 200, info) },
-    { method: 'GET', path: `${API_PREFIX}sessions`, handle: (_req, res) => json(res, 200, history.list()) },
+    { method: 'GET', path: `${API_PREFIX}info`, handle: (_req, res) => sendJson(res, 200, info) },
+    { method: 'GET', path: `${API_PREFIX}sessions`, handle: (_req, res) => sendJson(res, 200, history.list()) },
     { method: 'GET', path: `${API_PREFIX}sessions/`, prefix: true, handle: (req, res) => sessionRoute(history, req, res) },
     { method: 'GET', path: `${API_PREFIX}events`, handle: (req, res) => eventStream(history, req, res) },
-    { method: 'GET', path: `${API_PREFIX}findings`, handle: (_req, res) => json(res, 200, { findings: history.findings() }) },
+    { method: 'GET', path: `${API_PREFIX}findings`, handle: (_req, res) => sendJson(res, 200, { findings: history.findings() }) },
   ];
 }

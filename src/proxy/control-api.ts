@@ -17,7 +17,7 @@ import { ControlError } from '../upgrade/control.js';
 import type { LiveSession } from '../upgrade/context.js';
 import { isValidCloseCode } from '../wire/ws-frame.js';
 import { API_PREFIX } from './api.js';
-import type { Route } from './routes.js';
+import { sendJson, type Route } from './routes.js';
 
 /** Largest request body the control API reads. */
 const MAX_BODY = 1024 * 1024;
@@ -84,17 +84,13 @@ export class ProxyActions {
 // --- HTTP ------------------------------------------------------------------------------------
 
 function reply(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Cache-Control': 'no-store',
-    'X-Content-Type-Options': 'nosniff',
-    'Content-Security-Policy': "default-src 'none'",
+  // A body left unread (too large, too slow): the connection cannot be used again.
+  const unread = status === 413 || status === 408;
+  sendJson(res, status, body, {
     ...(status === 401 ? { 'WWW-Authenticate': 'Bearer realm="wstap"' } : {}),
-    // A body left unread (too large, too slow): the connection cannot be used again.
-    ...(status === 413 || status === 408 ? { Connection: 'close' } : {}),
+    ...(unread ? { Connection: 'close' } : {}),
   });
-  res.end(`${JSON.stringify(body)}\n`);
-  if (status === 413 || status === 408) res.once('finish', () => res.socket?.destroy());
+  if (unread) res.once('finish', () => res.socket?.destroy());
 }
 
 function authorized(req: http.IncomingMessage, token: string): boolean {

@@ -15,8 +15,12 @@ export interface Route {
   handle(req: http.IncomingMessage, res: http.ServerResponse): void | Promise<void>;
 }
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+/** Headers of every JSON answer of wstap's own: nothing cached, nothing sniffed, nothing loaded from anywhere. */
+export const SAFE_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': "default-src 'none'" };
+
+/** A JSON answer of wstap's own (the API, the controls, 404 and 405 under /__wstap/). */
+export function sendJson(res: http.ServerResponse, status: number, body: unknown, extra: http.OutgoingHttpHeaders = {}): void {
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', ...SAFE_HEADERS, ...extra });
   res.end(`${JSON.stringify(body)}\n`);
 }
 

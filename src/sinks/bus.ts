@@ -78,61 +78,53 @@ export class SessionBus {
   }
 
   finding(session: Session, finding: Finding): void {
-    for (const s of this.sinks) {
-      if (!s.finding || this.disabled.has(s)) continue;
-      try {
-        s.finding(session, finding);
-      } catch (err) {
-        this.fail(s, err);
-      }
-    }
+    this.each(
+      (s) => s.finding !== undefined,
+      (s) => s.finding!(session, finding),
+    );
   }
 
   action(session: Session, action: SessionAction): void {
     let view: ActionView | undefined;
-    for (const s of this.sinks) {
-      if (!s.action || this.disabled.has(s)) continue;
-      try {
-        view ??= actionView(session, action);
-        s.action(session, action, view);
-      } catch (err) {
-        this.fail(s, err);
-      }
-    }
+    this.each(
+      (s) => s.action !== undefined,
+      (s) => s.action!(session, action, (view ??= actionView(session, action))),
+    );
   }
 
   /** A finding about one or more sessions found beside their events (a slow consumer): every sink that takes patterns. */
   pattern(p: PatternView): void {
-    for (const s of this.sinks) {
-      if (!s.pattern || this.disabled.has(s)) continue;
-      try {
-        s.pattern(p);
-      } catch (err) {
-        this.fail(s, err);
-      }
-    }
+    this.each(
+      (s) => s.pattern !== undefined,
+      (s) => s.pattern!(p),
+    );
   }
 
   handshake(session: Session): void {
     let view: HandshakeView | undefined;
-    for (const s of this.sinks) {
-      if (!s.handshake || this.disabled.has(s)) continue;
-      try {
-        view ??= handshakeView(session);
-        s.handshake(session, view);
-      } catch (err) {
-        this.fail(s, err);
-      }
-    }
+    this.each(
+      (s) => s.handshake !== undefined,
+      (s) => s.handshake!(session, (view ??= handshakeView(session))),
+    );
   }
 
   end(session: Session, end: SessionEnd): void {
     let view: EndView | undefined;
+    this.each(
+      (s) => s.end !== undefined,
+      (s) => s.end!(session, end, (view ??= endView(session, end))),
+    );
+  }
+
+  /**
+   * Calls each working sink that takes an event; one that throws is switched off and reported.
+   * Events once per session or rarer: message() keeps its plain loop (called per message).
+   */
+  private each(takes: (s: SessionSink) => boolean, call: (s: SessionSink) => void): void {
     for (const s of this.sinks) {
-      if (!s.end || this.disabled.has(s)) continue;
+      if (!takes(s) || this.disabled.has(s)) continue;
       try {
-        view ??= endView(session, end);
-        s.end(session, end, view);
+        call(s);
       } catch (err) {
         this.fail(s, err);
       }

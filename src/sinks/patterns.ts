@@ -147,7 +147,10 @@ export class PatternTracker implements SessionSink {
       m.kind,
       m.from,
       m.lastByteAt,
-      m.kind === 'text' && m.data.length <= MAX_BEAT ? appBeat(m.data.toString('latin1')) : undefined,
+      // A string is made only for a short text that starts like a heartbeat ("2", "3", "{"), not per message.
+      m.kind === 'text' && m.data.length <= MAX_BEAT && (m.data[0] === 0x32 || m.data[0] === 0x33 || m.data[0] === 0x7b)
+        ? appBeat(m.data.toString('latin1'))
+        : undefined,
     );
   }
 

@@ -84,7 +84,7 @@ function handlerFor(hooks: readonly MessageHook[], session: Session, control: Se
   return out;
 }
 
-function reportEnd(ctx: RelayContext, session: Session, end: TunnelEnd, tap: ContainedTap | undefined, went: WentAway, control: TunnelControl): void {
+function reportEnd(ctx: RelayContext, session: Session, end: TunnelEnd, tap: ContainedTap | undefined, control: TunnelControl): void {
   if (!tap) {
     ctx.bus.end(session, { ...end, findings: [] });
     return;
@@ -92,7 +92,7 @@ function reportEnd(ctx: RelayContext, session: Session, end: TunnelEnd, tap: Con
   const reported = tap.finish().then((result) => {
     const findings: Finding[] = result?.findings ?? [];
     const full: SessionEnd = result ? { ...end, ws: result.summary, findings } : { ...end, findings };
-    ctx.bus.end(session, endedByWstap(shutDownByWstap(full, went), control.ending));
+    ctx.bus.end(session, endedByWstap(full, control.ending));
   });
   ctx.pendingEnds.add(reported);
   void reported.finally(() => ctx.pendingEnds.delete(reported));
@@ -122,7 +122,6 @@ export function openTunnel(
   const handlers = ctx.hooks.length ? handlerFor(ctx.hooks, session, control) : [];
   client.write(res.raw);
   ctx.bus.handshake(session);
-  const wentAway: WentAway = { frames: false };
   const counted = handlers.length ? handBack(client, upstream, rest, early) : forwardNow(client, upstream, rest, early, tap);
   const tun = tunnel(client, upstream, {
     ...(tap ? { onClientChunk: tap.client, onServerChunk: tap.server, onForwarded: tap.forwarded } : {}),
@@ -134,16 +133,11 @@ export function openTunnel(
         clientToServer: end.bytes.clientToServer + counted.clientToServer,
         serverToClient: end.bytes.serverToClient + counted.serverToClient,
       };
-      reportEnd(ctx, session, { ...end, bytes, ...(control.altered ? { altered: control.altered } : {}) }, tap, wentAway, control);
+      reportEnd(ctx, session, { ...end, bytes, ...(control.altered ? { altered: control.altered } : {}) }, tap, control);
     },
   });
   control.attach(tun, handlers.length > 0);
-  live.abort = (reason) => goingAway(tun, handlers.length ? undefined : tap, reason, wentAway);
-}
-
-/** How wstap ended a session it shut down: with close frames (1001) to both sides, or without. */
-interface WentAway {
-  frames: boolean;
+  live.abort = (reason) => goingAway(tun, handlers.length ? undefined : tap, reason, control);
 }
 
 const GOING_AWAY = 'wstap is shutting down';
@@ -154,24 +148,28 @@ const GOING_AWAY = 'wstap is shutting down';
  * then a FIN. The message path writes whole messages, so it knows its boundaries itself; on the
  * plain path (nothing decodes), where wstap does not know the boundary, the connections are cut.
  */
-function goingAway(tun: Tunnel, tap: ContainedTap | undefined, reason: string, went: WentAway): void | Promise<void> {
+function goingAway(tun: Tunnel, tap: ContainedTap | undefined, reason: string, control: TunnelControl): void | Promise<void> {
+  // Its end is wstap's, as for a close from a rule or the API (unless one of those came first).
+  const ended = (frames: boolean): void => {
+    control.ending ??= frames ? { code: 1001, reason: GOING_AWAY } : { code: 1006, reason: 'wstap cut the connection at shutdown' };
+  };
   // The message path knows its own boundaries: it writes whole messages.
   const gone = tap ? undefined : tun.goAway(1001, GOING_AWAY, 1000);
   if (gone) {
-    went.frames = gone.toClient || gone.toServer;
+    ended(gone.toClient || gone.toServer);
     return gone.closed;
   }
   const toClient = tap?.atBoundary('server') ? encodeFrame({ opcode: 0x8, payload: closePayload(1001, GOING_AWAY) }) : undefined;
   const toServer = tap?.atBoundary('client') ? encodeFrame({ opcode: 0x8, payload: closePayload(1001, GOING_AWAY), mask: true }) : undefined;
+  ended(toClient !== undefined || toServer !== undefined);
   if (!toClient && !toServer) return tun.destroy(reason);
-  went.frames = true;
   return tun.endWith({ ...(toClient ? { toClient } : {}), ...(toServer ? { toServer } : {}) }, reason, 1000);
 }
 
 /**
- * A session wstap closed (a fault rule, the API) or cut is wstap's close: the tap saw a close
- * frame that wstap wrote as if one side had sent it (or the other side's answer to it), and no
- * close finding may blame either side for it.
+ * A session wstap closed (its shutdown, a fault rule, the API) or cut is wstap's close: the tap
+ * saw a close frame that wstap wrote as if one side had sent it (or the other side's answer to
+ * it), or none at all, and no close finding may blame either side for it.
  */
 function endedByWstap(end: SessionEnd, ending: TunnelControl['ending']): SessionEnd {
   if (!ending || !end.ws) return end;
@@ -180,20 +178,6 @@ function endedByWstap(end: SessionEnd, ending: TunnelControl['ending']): Session
     initiator: 'wstap',
     code,
     reason: ending.cut ? 'wstap reset both connections' : ending.reason,
-    meaning: closeCodeMeaning(code),
-    clean: false,
-  };
-  return { ...end, ws: { ...end.ws, close }, findings: end.findings.filter((f) => phaseOf(f) !== 'close') };
-}
-
-/** The close of a session wstap shut down is wstap's: not a crash of either side, and no finding blames one. */
-function shutDownByWstap(end: SessionEnd, went: WentAway): SessionEnd {
-  if (end.how !== 'shutdown' || !end.ws) return end;
-  const code = went.frames ? 1001 : 1006;
-  const close: CloseSummary = {
-    initiator: 'wstap',
-    code,
-    reason: went.frames ? GOING_AWAY : 'wstap cut the connection at shutdown',
     meaning: closeCodeMeaning(code),
     clean: false,
   };

@@ -7,6 +7,7 @@
 import type { Side } from '../../session/message.js';
 import type { Finding, FindingCodeOf } from '../../session/finding.js';
 import { finding } from '../finding.js';
+import { secs } from './units.js';
 
 export interface Heartbeat {
   /** The side that pinged. */
@@ -28,8 +29,6 @@ export interface Heartbeat {
 
 /** Unanswered pings at the end before a heartbeat is called dead. */
 export const MISSED_MIN = 2;
-
-const secs = (ms: number): string => (ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`);
 
 export function inspectHeartbeat(h: Heartbeat): Finding<FindingCodeOf<'pattern'>> | undefined {
   if (h.pings < MISSED_MIN || h.unansweredAtEnd < MISSED_MIN) return undefined;

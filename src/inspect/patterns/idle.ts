@@ -6,6 +6,7 @@
  */
 import type { Finding, FindingCodeOf } from '../../session/finding.js';
 import { finding } from '../finding.js';
+import { secs } from './units.js';
 
 export interface IdleCluster {
   /** The idle span the sessions ended after (their median), ms. */
@@ -42,8 +43,6 @@ export function suspectsFor(spanMs: number): (typeof KNOWN_IDLE_TIMEOUTS)[number
   const s = spanMs / 1000;
   return KNOWN_IDLE_TIMEOUTS.filter((k) => Math.abs(k.seconds - s) <= Math.max(2, k.seconds * 0.1));
 }
-
-const secs = (ms: number): string => (ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`);
 
 export function inspectIdleTimeout(c: IdleCluster): Finding<FindingCodeOf<'pattern'>> | undefined {
   if (c.count < IDLE_MIN) return undefined;

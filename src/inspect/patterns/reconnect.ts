@@ -7,6 +7,7 @@
  */
 import type { Finding, FindingCodeOf } from '../../session/finding.js';
 import { finding } from '../finding.js';
+import { span } from './units.js';
 
 /** How one attempt of a client ended: a stable key and the words for it. */
 export interface AttemptEnd {
@@ -66,15 +67,12 @@ function hintFor(e: AttemptEnd): string {
   return `Each session ends with ${e.cause} and the client opens the next one at once: find why the ${e.code !== undefined ? 'close is sent' : 'session ends'}, and back off between attempts.`;
 }
 
-const seconds = (ms: number): string =>
-  ms < 1000 ? `${Math.round(ms)} ms` : ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
-
 export function inspectReconnectLoop(loop: ReconnectLoop): Finding<FindingCodeOf<'pattern'>> | undefined {
   if (loop.count < LOOP_MIN) return undefined;
   const period = loop.count > 1 ? loop.spanMs / (loop.count - 1) : 0;
   return finding(
     'reconnect-loop',
-    `${loop.client} opened ${loop.count} sessions in ${seconds(loop.spanMs)} (one every ${seconds(period)}), each ended with ${loop.end.cause}.`,
+    `${loop.client} opened ${loop.count} sessions in ${span(loop.spanMs)} (one every ${span(period)}), each ended with ${loop.end.cause}.`,
     hintFor(loop.end),
   );
 }

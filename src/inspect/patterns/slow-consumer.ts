@@ -6,6 +6,7 @@
 import type { Side } from '../../session/message.js';
 import type { Finding, FindingCodeOf } from '../../session/finding.js';
 import { finding } from '../finding.js';
+import { bytes, rate } from './units.js';
 
 export interface SlowConsumer {
   /** The side that does not read. */
@@ -21,11 +22,6 @@ export interface SlowConsumer {
 
 /** How long writes must wait before the reader is called slow, ms. */
 export const STUCK_MS = 2000;
-
-const rate = (bps: number): string =>
-  bps >= 1024 * 1024 ? `${(bps / 1024 / 1024).toFixed(1)} MiB/s` : bps >= 1024 ? `${(bps / 1024).toFixed(1)} KiB/s` : `${Math.round(bps)} B/s`;
-const bytes = (n: number): string =>
-  n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
 
 export function inspectSlowConsumer(s: SlowConsumer): Finding<FindingCodeOf<'pattern'>> | undefined {
   if (s.stuckMs < STUCK_MS) return undefined;
