@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import { SessionHistory, type SessionDetail } from '../../src/sinks/history.js';
+import { MetricsSink } from '../../src/sinks/metrics.js';
+import { PatternTracker } from '../../src/sinks/patterns.js';
 import { echo, startWsServer } from '../support/backends.js';
 import { runDeferred } from '../support/cleanup.js';
 import { expectSameBytes, openTunnel } from '../support/fidelity.js';
@@ -183,9 +185,14 @@ describe('fault rules', () => {
     expect(s.messages.filter((m) => m.from === 'server' && m.kind === 'text').map((m) => m.text)).toEqual(['twice', 'twice']);
   });
 
-  it('a session no rule takes stays byte-faithful (its path matches no rule), and so does one a rule takes that never fires', async () => {
-    for (const faults of [['drop path=/elsewhere'], ['drop match=never-in-these-bytes']]) {
-      const { backend, tp } = await proxyInFront(await startRawBackend(), { faults });
+  it('a session no rule takes stays byte-faithful (its path matches no rule), and so does one a rule takes that never fires, and one every observer watches', async () => {
+    // The second and third runs also carry every observer the CLI composes: the history, the metrics, the pattern tracker.
+    for (const faults of [['drop path=/elsewhere'], ['drop match=never-in-these-bytes'], []]) {
+      const history = new SessionHistory();
+      const metrics = new MetricsSink({ processMetrics: false });
+      const observers =
+        faults.length === 1 && faults[0]!.startsWith('drop path') ? {} : { sinks: [history, metrics, new PatternTracker([history, metrics])] };
+      const { backend, tp } = await proxyInFront(await startRawBackend(), { faults, ...observers });
       const { client, conn } = await openTunnel(tp, backend);
       const fromClient = [frame(1, 'hello', { mask: true }), frame(2, randomBytes(40_000), { mask: true }), frame(9, 'ping', { mask: true })];
       const fromServer = [frame(1, 'welcome'), frame(1, 'frag-', { fin: false }), frame(10, 'pong'), frame(0, 'ment'), frame(2, randomBytes(30_000))];
@@ -278,6 +285,20 @@ describe('the control API and the library', () => {
     const expected = Buffer.concat([frame(1, 'part one, ', { fin: false }), frame(0, 'part two'), frame(1, 'injected')]);
     const got = await client.waitFor((b) => b.length >= base + expected.length);
     expectSameBytes(got.subarray(base), expected);
+  });
+
+  it('a body that is not a JSON object gets 400 and changes nothing', async () => {
+    const { tp } = await rig([]);
+    for (const body of ['{not json', '[1,2]', 'null']) {
+      const r = await fetch(`http://127.0.0.1:${tp.port}/__wstap/api/faults`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${tp.proxy.controlToken}` },
+        body,
+      });
+      expect(r.status, body).toBe(400);
+      expect(((await r.json()) as { error: string }).error).toBe('wstap: the body must be a JSON object');
+    }
+    expect(tp.proxy.faults.size).toBe(0);
   });
 
   it('a body over 1 MiB gets 413 (and the connection closes), not a reset', async () => {
