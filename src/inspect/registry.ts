@@ -19,6 +19,11 @@ import { inspectReconnectLoop } from './patterns/reconnect.js';
 import { inspectIdleTimeout } from './patterns/idle.js';
 import { inspectHeartbeat } from './patterns/heartbeat.js';
 import { inspectSlowConsumer } from './patterns/slow-consumer.js';
+import { inspectConnectError, inspectEngineIoError, inspectNoUpgrade } from './app/socketio.js';
+import { inspectGraphqlClose, inspectInitUnacked, inspectOperationError } from './app/graphql.js';
+import { inspectStompError, inspectStompHeartbeat } from './app/stomp.js';
+import { inspectConnack, inspectMqttDisconnect } from './app/mqtt.js';
+import { inspectJsonRpcErrors, inspectUnanswered } from './app/operations.js';
 import type { HandshakeInspector, InspectContext } from './types.js';
 import { inspectHealthAnswer, inspectUpstreamFailure } from './upstream.js';
 
@@ -35,6 +40,20 @@ export const INSPECTORS = {
   upstream: { connection: inspectUpstreamFailure, health: inspectHealthAnswer },
   close: { close: inspectClose },
   protocol: { violation: inspectViolation },
+  app: {
+    connectError: inspectConnectError,
+    engineIoError: inspectEngineIoError,
+    noUpgrade: inspectNoUpgrade,
+    graphqlClose: inspectGraphqlClose,
+    initUnacked: inspectInitUnacked,
+    operationError: inspectOperationError,
+    stompError: inspectStompError,
+    stompHeartbeat: inspectStompHeartbeat,
+    connack: inspectConnack,
+    mqttDisconnect: inspectMqttDisconnect,
+    jsonRpcErrors: inspectJsonRpcErrors,
+    unanswered: inspectUnanswered,
+  },
   environment: { container: localhostInContainerFinding, envFile: diagnoseEnv },
   pattern: { reconnectLoop: inspectReconnectLoop, idleTimeout: inspectIdleTimeout, heartbeat: inspectHeartbeat, slowConsumer: inspectSlowConsumer },
 } as const satisfies { [P in FindingPhase]: Record<string, InspectorOf<P>> };
@@ -61,3 +80,8 @@ export { IDLE_MIN, inspectIdleTimeout, KNOWN_IDLE_TIMEOUTS, suspectsFor, type Id
 export { inspectHealthAnswer, inspectUpstreamFailure } from './upstream.js';
 export { detectContainer, isLocalhost, localhostInContainerFinding, type ContainerInfo } from './environment/container.js';
 export { diagnoseEnv, parseEnvFile, type EnvDiagnosis } from './environment/env-file.js';
+export { inspectConnectError, inspectEngineIoError, inspectNoUpgrade } from './app/socketio.js';
+export { GRAPHQL_CLOSE_CODES, inspectGraphqlClose, inspectInitUnacked, inspectOperationError } from './app/graphql.js';
+export { inspectStompError, inspectStompHeartbeat } from './app/stomp.js';
+export { inspectConnack, inspectMqttDisconnect, mqttReason } from './app/mqtt.js';
+export { inspectJsonRpcErrors, inspectUnanswered, jsonRpcCodeMeaning, type RpcErrorCount, type Unanswered } from './app/operations.js';

@@ -5,7 +5,8 @@
 import type { AlteredCounts } from '../session/action.js';
 import { phaseOf, worstSeverity, type Severity } from '../session/finding.js';
 import type { Side, WsMessage } from '../session/message.js';
-import { messagePreview, type EndView, type HandshakeView } from '../views/views.js';
+import { appMessageView, messagePreview, type AppMessageView, type EndView, type HandshakeView } from '../views/views.js';
+import type { AppSummary } from '../session/app.js';
 
 /** The address of a session in the live view (undefined with --no-ui). */
 export type ViewLink = (session: string) => string | undefined;
@@ -39,6 +40,8 @@ export interface MessageLogEntry {
   correlationKey?: string;
   closeCode?: number;
   closeReason?: string;
+  /** Its meaning in the session's application protocol. */
+  app?: AppMessageView;
 }
 
 /** A rejection body as long as a log line shows it. */
@@ -79,6 +82,7 @@ export function messageEntry(sessionId: string, m: WsMessage): MessageLogEntry {
   }
   if (m.closeCode !== undefined) e.closeCode = m.closeCode;
   if (m.closeReason !== undefined) e.closeReason = e.preview;
+  if (m.app) e.app = appMessageView(m.app);
   return e;
 }
 
@@ -88,6 +92,12 @@ export function messageMessage(e: MessageLogEntry): string {
   const frames = e.frames > 1 ? `, ${e.frames} frames` : '';
   const lat = e.latencyMs !== undefined ? ` [${e.latencyMs} ms]` : '';
   const head = e.kind === 'close' ? `close ${e.closeCode}` : e.kind;
+  if (e.app) {
+    // The protocol's line first; the answer it gives, timed; the payload after it.
+    const answer = e.app.packets.find((p) => p.answers)?.answers;
+    const answers = answer ? ` [answers ${answer.operation} in ${answer.ms} ms]` : lat;
+    return `${e.session} ${arrow} ${e.app.line}${answers} · ${size}${frames} ${e.preview}`.trimEnd();
+  }
   return `${e.session} ${arrow} ${head} ${size}${frames}${lat} ${e.preview}`.trimEnd();
 }
 
@@ -104,7 +114,7 @@ export function handshakeMessage(e: HandshakeLogEntry): string {
   const req = `${e.session} ${e.method} ${e.path}`;
   switch (e.outcome) {
     case 'tunnel':
-      return `${req} → ${e.statusLine} (${e.handshakeMs} ms)`;
+      return `${req} → ${e.statusLine} (${e.handshakeMs} ms)${e.app ? ` · ${e.app.protocol}` : ''}`;
     case 'rejected':
       return `${req} → ${e.statusLine} from the backend (${e.handshakeMs} ms): not upgraded`;
     case 'failed':
@@ -136,7 +146,20 @@ export function sessionEndMessage(e: SessionEndLogEntry): string {
     c.initiator === 'none'
       ? `ended without a close frame (1006, abnormal): ${e.endedBy} ${e.how === 'reset' ? 'reset' : 'closed'} the connection`
       : `closed by ${c.initiator}: ${c.code}${reason} (${c.meaning}), ${c.clean ? 'clean' : `not answered by the ${c.initiator === 'client' ? 'server' : 'client'}`}`;
-  return `${e.session} ${what}, after ${formatDuration(e.durationMs)} · ${bytes}`;
+  return `${e.session} ${what}, after ${formatDuration(e.durationMs)} · ${bytes}${e.app ? ` · ${appSummaryText(e.app)}` : ''}`;
+}
+
+/** "socket.io: emit echo ×12 p50 1.2 ms, connect / ×1 p50 0.8 ms (+3 more)": the busiest operations of a session. */
+export function appSummaryText(a: AppSummary): string {
+  const ops = a.operations.filter((o) => !o.operation.endsWith(' ping') && o.operation !== 'PINGREQ');
+  const shown = ops.slice(0, 3).map((o) => {
+    const p50 = o.latency ? ` p50 ${o.latency.p50} ms` : '';
+    const errs = o.errors ? `, ${o.errors} failed` : '';
+    const open = o.unanswered ? `, ${o.unanswered} unanswered` : '';
+    return `${o.operation} ×${o.count}${p50}${errs}${open}`;
+  });
+  const more = ops.length > 3 ? ` (+${ops.length - 3} more)` : '';
+  return `${a.protocol}${shown.length ? `: ${shown.join(', ')}${more}` : ''}`;
 }
 
 export function formatBytes(n: number): string {

@@ -44,11 +44,30 @@ export interface HttpForwarder {
   readonly abandoned: number;
   /** The start of the response body, for requests peekBody() chose (what the backend said). */
   bodyExcerpt(res: http.ServerResponse): string | undefined;
+  /** Both bodies (up to 1 MiB each), for requests peekBody() chose: a polling transport's packets. */
+  bodiesOf(res: http.ServerResponse): { request?: Buffer; response?: Buffer };
   close(): void;
 }
 
-/** Bytes of a response body kept for the log, for the requests whose body says why they failed. */
+/** Characters of a response body shown in the log, for the requests whose body says why they failed. */
 const EXCERPT = 512;
+/** Bytes of each body kept for the requests peekBody() chose (engine.io's maxHttpBufferSize is 1 MB). */
+const BODY_KEEP = 1024 * 1024;
+
+/** Chunks of a body up to BODY_KEEP bytes. */
+class KeptBody {
+  private readonly chunks: Buffer[] = [];
+  private bytes = 0;
+  add = (chunk: Buffer): void => {
+    if (this.bytes >= BODY_KEEP) return;
+    const part = chunk.length > BODY_KEEP - this.bytes ? chunk.subarray(0, BODY_KEEP - this.bytes) : chunk;
+    this.chunks.push(part);
+    this.bytes += part.length;
+  };
+  get buffer(): Buffer {
+    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+  }
+}
 
 const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade']);
 
@@ -120,7 +139,7 @@ export function createHttpForwarder(
   events: HttpForwarderEvents,
 ): HttpForwarder {
   const report = events.problem;
-  const excerpts = new WeakMap<http.ServerResponse, string>();
+  const kept = new WeakMap<http.ServerResponse, { request: KeptBody; response: KeptBody }>();
   /** Each forwarded request's backend request, to close when the client goes first. */
   const upstreamOf = new WeakMap<http.IncomingMessage, http.ClientRequest>();
   let abandoned = 0;
@@ -138,6 +157,12 @@ export function createHttpForwarder(
   proxy.on('proxyReq', (proxyReq, req, res) => {
     restoreRequestHeaders(proxyReq, req);
     limitConnect(proxyReq, opts.connectTimeoutMs);
+    if (opts.peekBody?.(req)) {
+      // http-proxy pipes the request into proxyReq right after this event: a second reader sees the same chunks.
+      const bodies = { request: new KeptBody(), response: new KeptBody() };
+      kept.set(res, bodies);
+      req.on('data', bodies.request.add);
+    }
     upstreamOf.set(req, proxyReq);
     // Without a listener Node drops a 101 to a request that did not ask to upgrade: no answer, no error.
     proxyReq.on('upgrade', (proxyRes: http.IncomingMessage, socket: net.Socket) => unrequestedUpgrade(req, res, proxyRes, socket));
@@ -168,7 +193,7 @@ export function createHttpForwarder(
     });
   }
 
-  proxy.on('proxyRes', (proxyRes, req, res) => {
+  proxy.on('proxyRes', (proxyRes, _req, res) => {
     const raw: string[] = [];
     const rh = proxyRes.rawHeaders;
     // Framing headers are Node's to set for the client connection; everything else goes back as the backend sent it.
@@ -177,15 +202,8 @@ export function createHttpForwarder(
       raw.push(rh[i]!, rh[i + 1]!);
     }
     res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, raw);
-    if (opts.peekBody?.(req)) {
-      let kept = '';
-      const keep = (chunk: Buffer): void => {
-        kept += chunk.toString('utf8', 0, Math.min(chunk.length, EXCERPT - kept.length));
-        excerpts.set(res, kept);
-        if (kept.length >= EXCERPT) proxyRes.off('data', keep);
-      };
-      proxyRes.on('data', keep);
-    }
+    const bodies = kept.get(res);
+    if (bodies) proxyRes.on('data', bodies.response.add);
     proxyRes.pipe(res);
     proxyRes.on('error', () => res.destroy());
     proxyRes.on('aborted', () => res.destroy());
@@ -220,7 +238,14 @@ export function createHttpForwarder(
     get abandoned() {
       return abandoned;
     },
-    bodyExcerpt: (res) => excerpts.get(res),
+    bodyExcerpt: (res) => {
+      const body = kept.get(res)?.response.buffer;
+      return body?.length ? body.toString('utf8', 0, Math.min(body.length, EXCERPT * 4)).slice(0, EXCERPT) : undefined;
+    },
+    bodiesOf: (res) => {
+      const b = kept.get(res);
+      return b ? { request: b.request.buffer, response: b.response.buffer } : {};
+    },
     close() {
       proxy.close();
     },

@@ -6,7 +6,7 @@
  */
 import type http from 'node:http';
 import type { Logger } from 'pino';
-import { redactPayloadText, redactTarget } from '../secrets/redact.js';
+import { redactTarget } from '../secrets/redact.js';
 import { peerOf } from '../wire/host-port.js';
 
 /** Paths that carried WebSocket upgrades in this process (bounded), to recognise a GET on one. */
@@ -29,10 +29,6 @@ export function isPolling(url: string): boolean {
 
 const WS_LIKE = /(^|\/)(ws|wss|websocket|websockets|socket|socket\.io|engine\.io|graphql|cable|hub|realtime)(\/|$)/i;
 
-/** Socket.IO's CONNECT_ERROR packet in a polling answer: 44{"message":"..."} (or 44/nsp,{...}). */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: engine.io separates the packets of a polling payload with \x1e.
-const CONNECT_ERROR = /(?:^|\x1e|\d:)44(?:\/[^,]*,)?(\{.*?\})(?:\x1e|$)/;
-
 export interface HttpExchange {
   method: string;
   path: string;
@@ -41,17 +37,9 @@ export interface HttpExchange {
   client: string;
 }
 
-/** Why this exchange matters to a WebSocket, when it does. */
-export function httpNote(req: http.IncomingMessage, status: number, wsPaths: WebSocketPaths, body: string | undefined): string | undefined {
+/** Why this exchange matters to a WebSocket, when it does (a polling request's note comes from the polling tracker). */
+export function httpNote(req: http.IncomingMessage, status: number, wsPaths: WebSocketPaths): string | undefined {
   const url = req.url ?? '/';
-  if (isPolling(url)) {
-    const refused = body !== undefined ? CONNECT_ERROR.exec(body) : null;
-    if (refused)
-      return `Socket.IO refused the connection during long-polling (CONNECT_ERROR ${redactPayloadText(refused[1]!)}): the client reports connect_error, as after a 1008`;
-    if (status >= 400)
-      return `a Socket.IO/engine.io long-polling request failed with ${status}${body ? `: ${redactPayloadText(body.slice(0, 200))}` : ''}`;
-    return undefined;
-  }
   if (req.method === 'GET' && status < 400 && wsPaths.has(url) && !req.headers.upgrade) {
     return `a GET without Upgrade on ${pathOnly(url)}, a WebSocket path: a browser opened the WebSocket URL as a page, or a proxy in between dropped the Upgrade header`;
   }

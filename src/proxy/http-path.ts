@@ -13,7 +13,8 @@ import { endAndLinger, plainResponse } from '../upgrade/responses.js';
 import { redactTarget } from '../secrets/redact.js';
 import { hasToken, requestHeadFromRaw, type RequestHead } from '../wire/http-head.js';
 import type { HttpForwarder } from './http-forward.js';
-import { exchangeOf, httpNote, logExchange, type WebSocketPaths } from './http-log.js';
+import { exchangeOf, httpNote, isPolling, logExchange, type WebSocketPaths } from './http-log.js';
+import type { PollingTracker } from './polling.js';
 import { HEALTH_PATH } from './health.js';
 import { METRICS_PATH } from './metrics-route.js';
 import { hostAllowed, isControlRequest, refuseHost, serveRoute, type Route } from './routes.js';
@@ -33,6 +34,8 @@ export interface HttpPathContext {
   controlHosts: ReadonlySet<string>;
   /** Each forwarded request's status, once its response is over (the metrics). */
   onHttpStatus?: (status: number) => void;
+  /** Socket.IO's long-polling requests, decoded. */
+  polling?: PollingTracker;
 }
 
 /** Responses still being written on a connection: a pipelined upgrade waits for them. */
@@ -98,7 +101,8 @@ export function createHttpPath(ctx: HttpPathContext): http.Server {
       if (res.headersSent) ctx.onHttpStatus?.(res.statusCode);
       // A request wstap could not forward has its own error line (http-error).
       if (res.getHeader('x-wstap') !== undefined || !res.headersSent) return;
-      const note = httpNote(req, res.statusCode, ctx.wsPaths, ctx.forwarder.bodyExcerpt(res));
+      const note =
+        ctx.polling && isPolling(req.url ?? '/') ? pollingNote(ctx.polling, req, res, ctx.forwarder) : httpNote(req, res.statusCode, ctx.wsPaths);
       if (note === undefined && !ctx.log.isLevelEnabled('debug')) return;
       logExchange(ctx.log, exchangeOf(req, res, startedAt), note);
     });
@@ -245,4 +249,12 @@ function keepAliveUpgrade(relay: RelayContext, req: http.IncomingMessage, socket
     return;
   }
   relayUpgrade(relay, socket, request, head, 'rebuilt');
+}
+
+/** A polling request's packets, decoded; the note its log line gets when it matters. */
+function pollingNote(polling: PollingTracker, req: http.IncomingMessage, res: http.ServerResponse, forwarder: HttpForwarder): string | undefined {
+  const url = req.url ?? '/';
+  const origin = req.headers.origin;
+  const who = `${peerOf(req.socket).replace(/:\d+$/, '')}${origin ? `, Origin ${origin}` : ''}, ${url.split('?')[0]} (Socket.IO long-polling)`;
+  return polling.exchange({ url, method: req.method ?? 'GET', status: res.statusCode, who, ...forwarder.bodiesOf(res) });
 }

@@ -29,6 +29,9 @@ import { uiRoutes } from './ui.js';
 import { healthRoute } from './health.js';
 import { createHttpForwarder, type HttpProblem } from './http-forward.js';
 import { isPolling, WebSocketPaths } from './http-log.js';
+import { PollingTracker } from './polling.js';
+import { redactDeep } from '../secrets/free-text.js';
+import type { PatternView } from '../views/views.js';
 import { createHttpPath } from './http-path.js';
 import { listenAll } from './listen.js';
 import type { Route } from './routes.js';
@@ -167,9 +170,18 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   // Every line the proxy logs itself passes the redaction step: they quote the wire.
   const log = redactingLogger(options.logger ?? pino({ level: 'silent' }));
   const maxHeaderSize = options.maxHeaderSize ?? PROXY_DEFAULTS.maxHeaderSize;
-  const bus = new SessionBus(options.sinks ?? [], (sink, err) =>
+  // Socket.IO's long-polling: its findings have no WebSocket session, and reach the sinks as patterns do.
+  let report: (p: PatternView) => void = () => {};
+  const polling = new PollingTracker({
+    finding: (finding, client) => report(redactDeep({ finding, client, sessions: [], ts: Date.now() })),
+    packet: (from, line, sid) => {
+      if (log.isLevelEnabled('debug')) log.debug({ event: 'polling', from, sid, line }, `polling ${from === 'client' ? '→' : '←'} ${line}`);
+    },
+  });
+  const bus = new SessionBus([...(options.sinks ?? []), polling], (sink, err) =>
     log.error({ event: 'sink-failed', sink, err: String(err) }, `the ${sink} output failed and is switched off: ${String(err)}`),
   );
+  report = (p) => bus.pattern(p);
   const faults = new FaultRules(options.faults ?? []);
   const breakpoints = new Breakpoints(options.intercept ?? [], options.interceptTimeoutMs ?? PROXY_DEFAULTS.interceptTimeoutMs, {
     held: (h) =>
@@ -220,6 +232,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     headTimeoutMs,
     wsPaths,
     controlHosts,
+    polling,
     ...(onHttpStatus ? { onHttpStatus } : {}),
   });
   const headCtx = {

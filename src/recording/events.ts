@@ -7,7 +7,7 @@ import { redactText } from '../secrets/free-text.js';
 import { payloadMayHoldSecret, redactPayloadText, utf8Prefix } from '../secrets/redact.js';
 import type { Finding } from '../session/finding.js';
 import type { WsMessage } from '../session/message.js';
-import { roundMs, type ActionView, type EndView, type HandshakeView } from '../views/views.js';
+import { appMessageView, roundMs, type ActionView, type EndView, type HandshakeView } from '../views/views.js';
 import type { ActionEvent, RecordedFinding, MessageEvent, SessionCloseEvent, SessionOpenEvent } from './format.js';
 import { escapedLength, escapeInto } from './json-bytes.js';
 import type { JsonlWriter } from './jsonl-writer.js';
@@ -33,6 +33,7 @@ export function openEvent(v: HandshakeView): SessionOpenEvent {
     outcome: v.outcome,
     findings: recordedFindings(v.findings),
   };
+  if (v.app) open.app = v.app;
   if (v.status !== undefined) {
     open.response = { status: v.status, reason: v.reason ?? '', headers: v.responseHeaders ?? [] };
     if (v.handshakeMs !== undefined) open.handshakeMs = v.handshakeMs;
@@ -61,6 +62,7 @@ export function closeEvent(v: EndView, t: number, ts: number): SessionCloseEvent
   };
   if (v.how === 'shutdown') e.note = 'proxy shutdown';
   if (v.altered) e.altered = v.altered;
+  if (v.app) e.app = v.app;
   if (v.close) {
     e.close = v.close;
     if (v.messages) e.messages = v.messages;
@@ -91,6 +93,7 @@ export function messageEvent(session: string, m: WsMessage, t: number, ts: numbe
   };
   if (m.closeCode !== undefined) e.closeCode = m.closeCode;
   if (m.latency && Number.isFinite(m.latency.ms)) e.latencyMs = m.latency.ms;
+  if (m.app) e.app = appMessageView(m.app);
   Object.assign(e, payloadFields(m, mode));
   return e;
 }
@@ -170,6 +173,7 @@ export function writeMessageLine(w: JsonlWriter, prefix: string, m: WsMessage, t
   if (!fast) return false;
   let head = `${prefix}"t":${t},"ts":${ts},"kind":"${m.kind}","opcode":${m.opcode},"frames":${m.frames},"compressed":${m.compressed},"size":${m.size},"wireSize":${m.wireSize}`;
   if (m.latency && Number.isFinite(m.latency.ms)) head += `,"latencyMs":${m.latency.ms}`;
+  if (m.app) head += `,"app":${JSON.stringify(appMessageView(m.app))}`;
   if (fast.truncated) head += ',"truncated":true';
   head += fast.field === 'text' ? ',"text":"' : ',"base64":"';
   const payload = fast.field === 'text' ? escapedLength(fast.bytes) : fast.base64Length;

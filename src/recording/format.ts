@@ -3,6 +3,8 @@
  * with the format name and version. Appendable and crash-safe: every complete line
  * is a valid event on its own. docs/recording-format.md documents it.
  */
+import type { AppDetection, AppSummary } from '../session/app.js';
+import type { AppMessageView } from '../views/views.js';
 import type { ActionKind, AlteredCounts } from '../session/action.js';
 import type { Side, MessageKind } from '../session/message.js';
 import type { CloseSummary, DirectionStats, Percentiles } from '../session/summary.js';
@@ -54,6 +56,8 @@ export interface SessionOpenEvent {
   extensions?: string;
   handshakeMs?: number;
   findings: RecordedFinding[];
+  /** The application protocol the handshake named (Socket.IO, GraphQL, STOMP, MQTT, JSON-RPC), and how. */
+  app?: AppDetection;
 }
 
 /** One message (a data message reassembled from its frames, or a control frame). */
@@ -83,6 +87,8 @@ export interface MessageEvent {
   omitted?: true;
   closeCode?: number;
   latencyMs?: number;
+  /** What it means in the session's application protocol: the line, the packets, the operation it answers. Beside the raw payload. */
+  app?: AppMessageView;
 }
 
 /** How a tunnelled session ended. */
@@ -103,6 +109,8 @@ export interface SessionCloseEvent {
   findings: RecordedFinding[];
   /** What wstap did to the session's traffic, by kind (fault rules, the API). */
   altered?: AlteredCounts;
+  /** The application protocol: its packets and its operations, with their latency. */
+  app?: AppSummary;
 }
 
 /** Something wstap did to a session's traffic: a fault rule that fired, a message sent or a close from the API. */

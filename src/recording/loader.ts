@@ -103,6 +103,11 @@ function validateMessage(e: Json, f: FieldChecks): MessageEvent {
   f.opt(e, 'omitted', 'boolean');
   if (e['closeCode'] !== undefined) f.within(e, 'closeCode', 'closeCode', 'a close code from 0 to 65535', CLOSE_CODES);
   f.opt(e, 'latencyMs', 'number');
+  const app = f.opt(e, 'app', 'object');
+  if (app) {
+    f.need(app, 'line', 'string', 'app.line');
+    if (!Array.isArray(app['packets'])) f.fail('app.packets', 'must be an array');
+  }
   return e as unknown as MessageEvent;
 }
 

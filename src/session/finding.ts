@@ -9,7 +9,7 @@ import type { ProtocolRule } from './message.js';
 export type Severity = 'info' | 'warn' | 'error';
 
 /** Where in a session's life (or around it) a finding comes from. */
-export type FindingPhase = 'handshake' | 'answer' | 'upstream' | 'close' | 'protocol' | 'environment' | 'pattern';
+export type FindingPhase = 'handshake' | 'answer' | 'upstream' | 'close' | 'protocol' | 'app' | 'environment' | 'pattern';
 
 export const FINDING_CATALOG = {
   'origin-duplicate': { severity: 'warn', phase: 'handshake', when: 'two or more Origin lines in one upgrade request' },
@@ -59,6 +59,58 @@ export const FINDING_CATALOG = {
     severity: 'error',
     phase: 'protocol',
     when: 'a frame that breaks RFC 6455 (bad UTF-8, unmasked client frame, bad RSV bits, oversize or fragmented control frame)',
+  },
+  'socketio-connect-error': {
+    severity: 'error',
+    phase: 'app',
+    when: 'Socket.IO refused a namespace connection (CONNECT_ERROR), on the WebSocket or during HTTP long-polling: auth middleware, unknown namespace',
+  },
+  'engineio-error': {
+    severity: 'error',
+    phase: 'app',
+    when: 'engine.io answered a polling request with its error (Session ID unknown: no sticky sessions; Transport unknown; Bad request; Forbidden)',
+  },
+  'socketio-no-upgrade': {
+    severity: 'warn',
+    phase: 'app',
+    when: 'a Socket.IO session kept long-polling and never upgraded to a WebSocket (or its upgrade failed)',
+  },
+  'graphql-close': {
+    severity: 'error',
+    phase: 'app',
+    when: 'a GraphQL over WebSocket close code (4400 bad message, 4401 unauthorised, 4403 forbidden, 4406 subprotocol, 4408 init timeout, 4409 duplicate subscriber, 4429 too many inits, 4500), explained',
+  },
+  'graphql-init-unacked': {
+    severity: 'warn',
+    phase: 'app',
+    when: 'the client sent connection_init and the server never acknowledged it (no connection_ack before the end)',
+  },
+  'graphql-error': { severity: 'warn', phase: 'app', when: 'an operation ended with an error message (the operation, the first error)' },
+  'stomp-error': {
+    severity: 'error',
+    phase: 'app',
+    when: "a STOMP ERROR frame from the broker: its message header (bad credentials, access refused, a destination that doesn't exist)",
+  },
+  'stomp-heartbeat-missed': {
+    severity: 'warn',
+    phase: 'app',
+    when: 'a side went silent for longer than the STOMP heart-beat it negotiated (the interval, the gap)',
+  },
+  'mqtt-connack-refused': {
+    severity: 'error',
+    phase: 'app',
+    when: 'the MQTT broker refused the CONNECT (bad user name or password, not authorised, identifier rejected, protocol version), with the reason code',
+  },
+  'mqtt-disconnect': {
+    severity: 'warn',
+    phase: 'app',
+    when: 'an MQTT 5 DISCONNECT with an error reason code (session taken over, keep-alive timeout, quota exceeded)',
+  },
+  'jsonrpc-error': { severity: 'warn', phase: 'app', when: 'JSON-RPC error responses: the codes, the methods and their count' },
+  'operation-unanswered': {
+    severity: 'warn',
+    phase: 'app',
+    when: 'requests that were never answered before the session ended (a Socket.IO ack, a JSON-RPC id, a STOMP receipt, an MQTT packet id, a subscription without a result)',
   },
   'localhost-in-container': {
     severity: 'warn',

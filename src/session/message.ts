@@ -3,6 +3,8 @@
  * bytes arrived. Payloads are bytes; text is a view.
  */
 
+import type { AppMessage } from './app.js';
+
 /** Who sent it. */
 export type Side = 'client' | 'server';
 
@@ -37,6 +39,8 @@ export interface WsMessage {
   readonly closeReason?: string;
   /** This message answers an earlier one (the latency tracker paired them). */
   readonly latency?: MessageLatency;
+  /** What it means in the session's application protocol (Socket.IO, GraphQL, STOMP, MQTT, JSON-RPC), when one was detected. */
+  readonly app?: AppMessage;
 }
 
 export interface MessageLatency {

@@ -5,6 +5,7 @@
  * as a record of its own, SessionEnd, with the findings raised while it was open.
  */
 import type { AlteredCounts } from './action.js';
+import type { AppDetection } from './app.js';
 import type { Credential } from '../secrets/credentials.js';
 import type { RequestHead, ResponseHead } from '../wire/http-head.js';
 import type { Finding } from './finding.js';
@@ -71,6 +72,11 @@ export interface Session {
   readonly upstream?: UpstreamAnswer;
   readonly failure?: UpstreamFailure;
   readonly outcome: SessionOutcome;
+  /**
+   * The application protocol the handshake names: --protocol, the subprotocol, the path
+   * (/socket.io/?EIO=4). Absent when the first messages have to tell (SessionEnd.ws.app has it then).
+   */
+  readonly app?: AppDetection;
 }
 
 export type TunnelSide = 'client' | 'server' | 'proxy';

@@ -1,4 +1,5 @@
 /** What a tunnel amounted to: traffic per direction, the WebSocket close, latency percentiles. */
+import type { AppSummary } from './app.js';
 import type { Side } from './message.js';
 
 export interface Percentiles {
@@ -54,4 +55,6 @@ export interface TapSummary {
   close: CloseSummary;
   traffic: { client: DirectionStats; server: DirectionStats };
   latency: LatencySummary;
+  /** The application protocol, its packets and its operations (present when one was detected). */
+  app?: AppSummary;
 }

@@ -79,7 +79,8 @@ export function createLogSink(logger: Logger, opts: LogSinkOptions = {}): Sessio
   if (debug) {
     sink.message = (session, m) => {
       if (opts.hideControl && (m.kind === 'ping' || m.kind === 'pong')) return;
-      if (opts.match && !(m.kind === 'text' && opts.match.test(m.data.toString('utf8')))) return;
+      // --match: the text payload, or the protocol's line (an event name, an operation, a destination, a topic).
+      if (opts.match && !((m.app && opts.match.test(m.app.line)) || (m.kind === 'text' && opts.match.test(m.data.toString('utf8'))))) return;
       const entry = messageEntry(session.id, m);
       logger.debug(entry, messageMessage(entry));
     };

@@ -129,7 +129,17 @@ export class FrameDecoder {
   private backlog = 0;
   private waiters: (() => void)[] = NO_WAITERS;
 
-  constructor(private readonly opts: FrameDecoderOptions) {}
+  /** Binary payload bytes kept per message (opts.maxBinaryBytes; an application protocol that reads binary raises it). */
+  private binaryLimit: number | undefined;
+
+  constructor(private readonly opts: FrameDecoderOptions) {
+    this.binaryLimit = opts.maxBinaryBytes;
+  }
+
+  /** Keep this many bytes of each binary payload from the next frame on (undefined: up to maxMessageBytes). */
+  keepBinary(n: number | undefined): void {
+    this.binaryLimit = n;
+  }
 
   /** True once a protocol error switched this direction off. */
   get stopped(): boolean {
@@ -609,9 +619,7 @@ export class FrameDecoder {
 
   /** How much of a message's payload is kept. */
   private keepLimit(p: Pending): number {
-    return p.kind === 'binary' && this.opts.maxBinaryBytes !== undefined
-      ? Math.min(this.opts.maxBinaryBytes, this.opts.maxMessageBytes)
-      : this.opts.maxMessageBytes;
+    return p.kind === 'binary' && this.binaryLimit !== undefined ? Math.min(this.binaryLimit, this.opts.maxMessageBytes) : this.opts.maxMessageBytes;
   }
 
   /**

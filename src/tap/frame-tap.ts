@@ -11,6 +11,9 @@ import type { CloseSummary, DirectionStats, LatencySummary, TapSummary } from '.
 import { closeCodeMeaning } from '../wire/ws-frame.js';
 import { FrameDecoder, type FrameDecoderOptions } from './frame-decoder.js';
 import { LatencyTracker, Samples } from './latency.js';
+import { AppTap } from './app-tap.js';
+import { decoderFor } from '../protocols/registry.js';
+import type { AppDetection } from '../session/app.js';
 
 export interface TapOptions {
   /** permessage-deflate was negotiated. */
@@ -20,6 +23,8 @@ export interface TapOptions {
   maxBinaryBytes?: number;
   /** --correlate path; automatic when undefined. */
   correlate?: string;
+  /** The application protocol the handshake (or --protocol) named; 'none': decode none; absent: the first messages tell. */
+  app?: AppDetection | 'none';
   /** Each message, complete: its latency pairing is in it. */
   onMessage(message: WsMessage): void;
   /** A protocol-error, when it happens (it comes again in finish()). */
@@ -47,6 +52,10 @@ export class FrameTap {
   private latency: LatencyTracker | undefined;
   private added: Samples | undefined;
   private raised: Finding[] | undefined;
+  /** The application protocol's decoder, made with the first data message. */
+  private app: AppTap | undefined;
+  /** Messages seen, every kind: the number of the one being observed. */
+  private seq = 0;
   /** One pair of callbacks for both directions (messages and violations name their side). */
   private callbacks: Pick<FrameDecoderOptions, 'onMessage' | 'onViolation'> | undefined;
 
@@ -81,11 +90,46 @@ export class FrameTap {
 
   private decoder(from: Side): FrameDecoder {
     this.callbacks ??= { onMessage: (m) => this.message(m), onViolation: (v) => this.violation(v) };
-    const { deflate, maxMessageBytes, maxBinaryBytes } = this.opts;
+    const { deflate, maxMessageBytes } = this.opts;
+    const maxBinaryBytes = this.binaryKeep();
     const d = new FrameDecoder({ from, deflate, maxMessageBytes, ...(maxBinaryBytes !== undefined ? { maxBinaryBytes } : {}), ...this.callbacks });
     if (from === 'client') this.clientDecoder = d;
     else this.serverDecoder = d;
     return d;
+  }
+
+  /**
+   * Binary payload bytes to keep: what the sinks read, unless the session's protocol reads binary
+   * messages whole (MQTT, Socket.IO) or its first messages are still being looked at for one.
+   */
+  private binaryKeep(): number | undefined {
+    const { app, maxBinaryBytes } = this.opts;
+    const known = this.app ? this.app.protocol : app === 'none' ? undefined : app;
+    if (known) return decoderFor(known.protocol).readsBinary ? undefined : maxBinaryBytes;
+    const sniffing = app === undefined && (this.app === undefined || this.app.sniffing);
+    return sniffing ? undefined : maxBinaryBytes;
+  }
+
+  private appOf(m: DecodedMessage): void {
+    if (m.kind !== 'text' && m.kind !== 'binary') return;
+    if (this.app === undefined) {
+      if (this.opts.app === 'none') return;
+      this.app = new AppTap(this.opts.app, (f) => this.raise(f));
+    }
+    const before = this.app.sniffing;
+    const app = this.app.observe(m, this.seq);
+    if (app) m.app = app;
+    // Detection settled: keep binary payloads only as far as the protocol (or the sinks) read them.
+    if (before && !this.app.sniffing) {
+      const keep = this.binaryKeep();
+      this.clientDecoder?.keepBinary(keep);
+      this.serverDecoder?.keepBinary(keep);
+    }
+  }
+
+  private raise(f: Finding): void {
+    (this.raised ??= []).push(f);
+    this.opts.onFinding(f);
   }
 
   private message(m: DecodedMessage): void {
@@ -99,16 +143,16 @@ export class FrameTap {
       if (m.from === 'client') this.clientClose ??= m;
       else this.serverClose ??= m;
     }
+    this.seq++;
     const latency = (this.latency ??= new LatencyTracker(this.opts.correlate)).observe(m);
     if (latency) m.latency = latency;
+    if (this.opts.app !== 'none') this.appOf(m);
     this.opts.onMessage(m);
   }
 
   private violation(v: ProtocolViolation): void {
     this.statsOf(v.from).blind = true;
-    const f = inspectViolation(v, 'tunnel');
-    (this.raised ??= []).push(f);
-    this.opts.onFinding(f);
+    this.raise(inspectViolation(v, 'tunnel'));
   }
 
   /**
@@ -132,6 +176,10 @@ export class FrameTap {
       traffic: { client: this.statsOf('client'), server: this.statsOf('server') },
       latency: this.latencySummary(),
     };
+    // The protocol's findings at the end (requests never answered, a close code of the protocol) are raised like those found while open.
+    const app = this.app?.finish(close.initiator === 'none' ? undefined : close, performance.now());
+    for (const f of app?.findings ?? []) this.raise(f);
+    if (app?.summary) summary.app = app.summary;
     return { summary, findings: [...(this.raised ?? []), ...inspectClose(close)] };
   }
 

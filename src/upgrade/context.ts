@@ -5,11 +5,17 @@ import type { Session } from '../session/session.js';
 import type { SessionBus } from '../sinks/bus.js';
 import type { MessageHook } from '../tunnel/hooks.js';
 import type { Target } from '../wire/target.js';
+import type { ProtocolChoice } from '../protocols/registry.js';
 
 export interface RelayConfig {
   target: Target;
   /** Frame decoding, when some sink wants frames. */
-  tap: { maxMessageBytes: number; correlate?: string };
+  tap: {
+    maxMessageBytes: number;
+    correlate?: string;
+    /** --protocol: the application protocol per path (detection otherwise). */
+    protocols?: readonly ProtocolChoice[];
+  };
   inspect: Omit<InspectContext, 'now'>;
   upstreamTimeoutMs: number;
   maxHeaderSize: number;

@@ -16,6 +16,7 @@ import { TunnelControl } from './control.js';
 import { tunnel, type ChunkObserver, type Tunnel, type TunnelEnd } from '../tunnel/tunnel.js';
 import { negotiatedDeflate } from '../wire/extensions.js';
 import type { LiveSession, RelayContext } from './context.js';
+import { protocolOf } from './protocol.js';
 
 /** The frame tap of one tunnel, contained: a failure inside it is reported once and switches decoding off; forwarding never sees it. */
 class ContainedTap {
@@ -30,9 +31,12 @@ class ContainedTap {
     deflate: boolean,
   ) {
     const { bus } = ctx;
+    const { protocols: _protocols, ...tap } = ctx.config.tap;
+    const app = session.app ?? (protocolOf(ctx, session) === 'none' ? 'none' : undefined);
     this.tap = new FrameTap({
       deflate,
-      ...ctx.config.tap,
+      ...tap,
+      ...(app ? { app } : {}),
       maxBinaryBytes: bus.binaryBytes,
       onMessage: (m) => bus.message(session, m),
       onFinding: (f) => bus.finding(session, f),

@@ -17,6 +17,7 @@ import { headEnd, parseResponseHead, type RequestHead } from '../wire/http-head.
 import type { LiveSession, RelayContext } from './context.js';
 import { answerOf, readHandshake } from './handshake.js';
 import { openTunnel } from './open-tunnel.js';
+import { protocolOf } from './protocol.js';
 import { relayRejection } from './rejection.js';
 import { endAndLinger, endpointOf, plainResponse } from './responses.js';
 import { rewriteHead } from './rewrite.js';
@@ -60,7 +61,8 @@ function finalize(ctx: RelayContext, draft: Draft): Session {
     now: draft.startedAt,
     ...(draft.upstream ? { answer: draft.upstream } : {}),
   });
-  return complete({ ...draft, findings: [...request, ...draft.findings] });
+  const app = protocolOf(ctx, draft);
+  return complete({ ...draft, findings: [...request, ...draft.findings], ...(app && app !== 'none' ? { app } : {}) });
 }
 
 function emit(ctx: RelayContext, draft: Draft): Session {

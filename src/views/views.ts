@@ -16,6 +16,7 @@ import {
 } from '../secrets/redact.js';
 import { redactDeep, redactText } from '../secrets/free-text.js';
 import type { AlteredCounts, SessionAction } from '../session/action.js';
+import type { AppDetection, AppMessage, AppSummary } from '../session/app.js';
 import type { Finding } from '../session/finding.js';
 import type { WsMessage } from '../session/message.js';
 import type { Session, SessionEnd } from '../session/session.js';
@@ -59,6 +60,8 @@ export interface HandshakeView {
   findings: Finding[];
   requestHeaders: HeaderView[];
   responseHeaders?: HeaderView[];
+  /** The application protocol the handshake names (its subprotocol, its path, --protocol). */
+  app?: AppDetection;
 }
 
 /** How a tunnel ended. */
@@ -76,6 +79,8 @@ export interface EndView {
   findings: Finding[];
   /** What wstap did to its traffic, by kind (fault rules, the API). */
   altered?: AlteredCounts;
+  /** The application protocol, its packets and its operations with their latency. */
+  app?: AppSummary;
 }
 
 export const roundMs = (ms: number): number => Math.round(ms * 1000) / 1000;
@@ -109,6 +114,7 @@ export function handshakeView(s: Session): HandshakeView {
     requestHeaders: redactHeaders(hs.request.headers),
   };
   if (s.originNormalized) view.originNormalized = true;
+  if (s.app) view.app = { ...s.app };
   if (hs.headSource === 'rebuilt') view.headSource = 'rebuilt';
   const up = s.upstream;
   if (up) {
@@ -141,6 +147,7 @@ export function endView(s: Session, end: SessionEnd): EndView {
     view.close = { ...end.ws.close };
     view.messages = end.ws.traffic;
     view.latency = end.ws.latency;
+    if (end.ws.app) view.app = end.ws.app;
   }
   // Close reasons and the findings that quote them are free text from the wire.
   return redactDeep(view);
@@ -188,4 +195,32 @@ export interface PatternView {
   sessions: string[];
   /** Epoch ms. */
   ts: number;
+}
+
+/** A message's meaning in its protocol, as it leaves wstap: the line and the packets' names pass the redaction step. */
+export interface AppMessageView {
+  protocol: AppMessage['protocol'];
+  line: string;
+  packets: {
+    type: string;
+    name?: string;
+    id?: string;
+    error?: { code?: string | number; message: string };
+    answers?: { operation: string; ms: number; seq: number };
+  }[];
+}
+
+export function appMessageView(app: AppMessage): AppMessageView {
+  return {
+    protocol: app.protocol,
+    line: redactText(app.line),
+    packets: app.packets.map((p) => {
+      const v: AppMessageView['packets'][number] = { type: p.type };
+      if (p.name !== undefined) v.name = redactText(p.name);
+      if (p.id !== undefined) v.id = p.id;
+      if (p.error) v.error = { ...(p.error.code !== undefined ? { code: p.error.code } : {}), message: redactText(p.error.message) };
+      if (p.answers) v.answers = { operation: redactText(p.answers.operation), ms: p.answers.ms, seq: p.answers.seq };
+      return v;
+    }),
+  };
 }

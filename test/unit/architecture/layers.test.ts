@@ -22,6 +22,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ['upgrade'],
   ['tunnel'],
   ['tap'],
+  // protocols: the application protocol decoders (Socket.IO, GraphQL, STOMP, MQTT, JSON-RPC), for the tap and the HTTP path.
+  ['protocols'],
   ['sinks'],
   ['log', 'recording'],
   ['views'],
