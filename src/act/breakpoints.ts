@@ -4,6 +4,7 @@
  * the timeout (then it is forwarded, with a log line). A held message holds its direction:
  * the messages behind it wait, so each direction keeps its order; the other direction goes on.
  */
+import { AppNames, opMatches } from './app-names.js';
 import type { SessionAction } from '../session/action.js';
 import type { Side } from '../session/message.js';
 import type { Session } from '../session/session.js';
@@ -159,15 +160,19 @@ export class Breakpoints implements MessageHook {
         w.resolve({ action: 'drop' });
       }
     });
+    let names: AppNames | undefined;
     return (m: HookMessage) => {
       if (m.kind !== 'text' && m.kind !== 'binary') return undefined;
       dataMessages++;
+      if (!names && [...this.points.values()].some((c) => c.opRe && applies(c))) names = new AppNames(session);
+      const about = names?.of(m) ?? [];
       const to: Side = m.from === 'client' ? 'server' : 'client';
       for (const [id, c] of this.points) {
         if (!applies(c) || (c.to !== 'both' && c.to !== to)) continue;
         if (c.afterMessages !== undefined && dataMessages <= c.afterMessages) continue;
         if (c.afterMs !== undefined && control.elapsed() < c.afterMs) continue;
         if (c.match && (m.kind !== 'text' || !c.match.test(m.data.toString('utf8')))) continue;
+        if (!opMatches(c.opRe, about)) continue;
         if (c.p < 1 && draw(id, c) >= c.p) continue;
         return this.hold(session, control, m, to, id, mine);
       }

@@ -17,6 +17,7 @@
  * close, cut and stall without match= or after=<N> fire on a timer instead: at after=<duration>
  * since the session opened (at once without after=).
  */
+import { AppNames, opMatches } from './app-names.js';
 import type { SessionAction } from '../session/action.js';
 import type { Side } from '../session/message.js';
 import type { Session } from '../session/session.js';
@@ -43,7 +44,10 @@ export function prng(seed: number): () => number {
 const pathOf = (target: string): string => target.split('?')[0] ?? target;
 const sideText = (to: Side | 'both'): string => (to === 'both' ? 'both sides' : `the ${to}`);
 const isTimed = (r: FaultRule): boolean =>
-  (r.action.kind === 'close' || r.action.kind === 'cut' || r.action.kind === 'stall') && r.match === undefined && r.afterMessages === undefined;
+  (r.action.kind === 'close' || r.action.kind === 'cut' || r.action.kind === 'stall') &&
+  r.match === undefined &&
+  r.op === undefined &&
+  r.afterMessages === undefined;
 
 /** The rules, shared by every session they take. */
 export class FaultRules implements MessageHook {
@@ -83,7 +87,7 @@ export class FaultRules implements MessageHook {
     const path = pathOf(session.handshake.request.target);
     const applies = (r: FaultRule): boolean => !r.pathRe || r.pathRe.test(path);
     if (![...this.entries.values()].some((e) => applies(e.rule))) return undefined;
-    return new SessionFaults(this, control, applies).handler;
+    return new SessionFaults(this, control, applies, session).handler;
   }
 
   /** The rules in order, read at each message. */
@@ -105,6 +109,8 @@ class SessionFaults {
   /** What a stalled direction's messages wait on: settled (dropped) when the session closes, so nothing of it stays. */
   private stalledP: Promise<HookVerdict | undefined> | undefined;
   private releaseStalled: ((v: HookVerdict | undefined) => void) | undefined;
+  /** Made when a rule with op= is there: from then on it reads every message (a rule added later misses what came before). */
+  private names: AppNames | undefined;
   /** Delays waiting to let a message go: settled (dropped) when the session closes. */
   private readonly waiting = new Set<{ timer: NodeJS.Timeout; resolve(v: HookVerdict | undefined): void }>();
 
@@ -112,6 +118,7 @@ class SessionFaults {
     private readonly rules: FaultRules,
     private readonly control: SessionControl,
     private readonly applies: (r: FaultRule) => boolean,
+    private readonly session: Session,
   ) {
     control.onClose(() => {
       this.over = true;
@@ -188,6 +195,8 @@ class SessionFaults {
     if (this.stalled[to]) return this.stall();
     if (m.kind !== 'text' && m.kind !== 'binary') return undefined;
     this.dataMessages++;
+    if (!this.names && [...this.rules.current()].some((e) => e.rule.opRe && this.applies(e.rule))) this.names = new AppNames(this.session);
+    const names = this.names?.of(m) ?? [];
     const now = performance.now();
     let due = 0;
     const add: OutMessage[] = [];
@@ -197,6 +206,7 @@ class SessionFaults {
       if (r.afterMessages !== undefined && this.dataMessages <= r.afterMessages) continue;
       if (r.afterMs !== undefined && this.control.elapsed() < r.afterMs) continue;
       if (r.match && (m.kind !== 'text' || !r.match.test(m.data.toString('utf8')))) continue;
+      if (!opMatches(r.opRe, names)) continue;
       if (isTimed(r)) continue;
       if (!this.draw(e)) continue;
       const size = `${m.data.length} B ${m.kind} message`;

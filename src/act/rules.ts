@@ -3,7 +3,7 @@
  * words separated by spaces.
  *
  *   actions:    delay=<duration>  drop  close=<code>[:<reason>]  cut  stall  throttle=<rate>  duplicate
- *   conditions: to=client|server|both  match=<regex>  after=<N>|<duration>  p=<0..1>  seed=<n>  path=<glob>
+ *   conditions: to=client|server|both  match=<regex>  op=<glob>  after=<N>|<duration>  p=<0..1>  seed=<n>  path=<glob>
  *
  * A rule that does not parse is refused with the position (1-based, in characters) of the word
  * that is wrong and what was expected there.
@@ -27,6 +27,12 @@ export interface Conditions {
   text: string;
   to: FaultTarget;
   match?: RegExp;
+  /**
+   * The message's application protocol packet must be about this (a glob, `*` any characters): a
+   * Socket.IO event name, a GraphQL operation name, a STOMP destination, an MQTT topic, a JSON-RPC method.
+   */
+  op?: string;
+  opRe?: RegExp;
   /** Fires only once the session has had this many data messages (both ways)... */
   afterMessages?: number;
   /** ...or once this long has passed since it opened. */
@@ -58,7 +64,7 @@ export class RuleError extends Error {
 }
 
 const ACTIONS = 'delay=<duration>, drop, close=<code>[:<reason>], cut, stall, throttle=<rate> or duplicate';
-const CONDITIONS = 'to=client|server|both, match=<regex>, after=<N>|<duration>, p=<0..1>, seed=<n> or path=<glob>';
+const CONDITIONS = 'to=client|server|both, match=<regex>, op=<glob>, after=<N>|<duration>, p=<0..1>, seed=<n> or path=<glob>';
 
 /** "250ms", "2s", "1.5s", "1m" → milliseconds; undefined when it is not a duration. */
 /** The longest a timer can wait (Node fires longer ones at once). */
@@ -93,6 +99,12 @@ export function globToRegExp(glob: string): RegExp {
     else if (c === '?') re += '.';
     else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   }
+  return new RegExp(`^${re}$`);
+}
+
+/** A name glob (op=): `*` any characters (a topic's or a destination's `/` included), `?` one character. */
+export function nameGlob(glob: string): RegExp {
+  const re = [...glob].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\/]/g, '\\$&'))).join('');
   return new RegExp(`^${re}$`);
 }
 
@@ -201,6 +213,10 @@ function parseConditionWords(text: string, ws: readonly Word[], rule: Conditions
         } catch (err) {
           throw new RuleError(text, w.at, `a valid regular expression after match= (${(err as Error).message})`);
         }
+        break;
+      case 'op':
+        rule.op = value;
+        rule.opRe = nameGlob(value);
         break;
       case 'after': {
         const ms = parseDuration(value);

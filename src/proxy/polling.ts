@@ -126,8 +126,9 @@ export class PollingTracker implements SessionSink {
     }
     for (const f of raised) this.events.finding(f, x.who);
     const refusal = drafts.find((d) => d.type === 'CONNECT_ERROR');
-    if (refusal)
-      return `Socket.IO refused the connection during long-polling (${refusal.line.replace(/^socket\.io /, '')}): the client reports connect_error, as after a 1008`;
+    if (refusal) {
+      return `Socket.IO refused the connection to namespace ${refusal.name ?? '/'} during long-polling (CONNECT_ERROR "${refusal.error?.message ?? ''}"): the client reports connect_error, as after a 1008`;
+    }
     return undefined;
   }
 

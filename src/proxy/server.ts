@@ -30,6 +30,7 @@ import { healthRoute } from './health.js';
 import { createHttpForwarder, type HttpProblem } from './http-forward.js';
 import { isPolling, WebSocketPaths } from './http-log.js';
 import { PollingTracker } from './polling.js';
+import type { ProtocolChoice } from '../protocols/registry.js';
 import { redactDeep } from '../secrets/free-text.js';
 import type { PatternView } from '../views/views.js';
 import { createHttpPath } from './http-path.js';
@@ -60,6 +61,8 @@ export interface ProxyOptions {
   maxMessageBytes?: number;
   /** JSON path that pairs a client message with its answer ("id", "$.meta.requestId"); detected when unset. */
   correlate?: string;
+  /** --protocol: the application protocol per path (Socket.IO, graphql-ws, STOMP, MQTT, JSON-RPC, or none); detected when absent. */
+  protocols?: ProtocolChoice[];
   /** Session ids are PREFIX-1, PREFIX-2, ... Default "ws". */
   sessionIdPrefix?: string;
   /**
@@ -143,6 +146,7 @@ function relayContext(options: ProxyOptions, target: Target, bus: SessionBus, lo
       tap: {
         maxMessageBytes: options.maxMessageBytes ?? PROXY_DEFAULTS.maxMessageBytes,
         ...(options.correlate ? { correlate: options.correlate } : {}),
+        ...(options.protocols?.length ? { protocols: options.protocols } : {}),
       },
       maxHeaderSize: options.maxHeaderSize ?? PROXY_DEFAULTS.maxHeaderSize,
       insecure: options.insecure ?? false,

@@ -12,7 +12,8 @@ import type { Session, SessionEnd } from '../session/session.js';
 import { closeEvent, fastPayload, messageEvent, openEvent } from '../recording/events.js';
 import { redactDeep } from '../secrets/free-text.js';
 import type { MessageEvent, SessionCloseEvent, SessionOpenEvent } from '../recording/format.js';
-import { roundMs, type ActionView, type EndView, type HandshakeView, type PatternView } from '../views/views.js';
+import { appMessageView, roundMs, type ActionView, type AppMessageView, type EndView, type HandshakeView, type PatternView } from '../views/views.js';
+import type { AppProtocol } from '../session/app.js';
 import type { AlteredCounts, SessionAction } from '../session/action.js';
 import { opcodeName } from '../wire/ws-frame.js';
 import type { SessionSink } from './bus.js';
@@ -89,11 +90,13 @@ class MessageRing {
   /** from (bit 0), compressed (1), truncated (2), answers a ping (3), opcode (bits 8-11: the kind follows from it), close code (bits 16-31). */
   private meta = new Uint32Array(0);
   private frames = new Uint32Array(0);
+  /** Bytes of its protocol annotation (JSON of an AppMessageView), kept in the payload ring right after the payload (0: none). */
+  private appLen = new Uint32Array(0);
 
   constructor(private readonly max: number) {}
 
   /** Adds a message; true when the oldest was let go to make room. */
-  push(m: WsMessage, t: number, pos: number, len: number): boolean {
+  push(m: WsMessage, t: number, pos: number, len: number, appLen: number): boolean {
     let dropped = false;
     if (this.count === this.cap) {
       if (this.cap < this.max) this.grow(Math.min(this.max, Math.max(16, this.cap * 2)));
@@ -119,6 +122,7 @@ class MessageRing {
       ((m.opcode & 0xf) << 8) |
       ((m.closeCode ?? 0) << 16);
     this.frames[i] = m.frames;
+    this.appLen[i] = appLen;
     this.count++;
     return dropped;
   }
@@ -135,7 +139,7 @@ class MessageRing {
   }
 
   /** The k-th kept message, rebuilt (its payload read from the ring). */
-  at(k: number, payloads: PayloadRing): { m: WsMessage; t: number; seq: number } {
+  at(k: number, payloads: PayloadRing): { m: WsMessage; t: number; seq: number; app?: AppMessageView } {
     const i = (this.head + k) % this.cap;
     const meta = this.meta[i]!;
     const opcode = (meta >> 8) & 0xf;
@@ -160,7 +164,9 @@ class MessageRing {
         ? {}
         : { latency: { ms: latency, to: meta & 8 ? ('ping' as const) : ('request' as const), answers: this.answers[i]! } }),
     };
-    return { m, t: this.t[i]!, seq: this.firstSeq + k };
+    const appLen = this.appLen[i]!;
+    const app = appLen ? (JSON.parse(payloads.read(this.pos[i]! + this.len[i]!, appLen).toString('utf8')) as AppMessageView) : undefined;
+    return { m, t: this.t[i]!, seq: this.firstSeq + k, ...(app ? { app } : {}) };
   }
 
   private grow(cap: number): void {
@@ -178,6 +184,7 @@ class MessageRing {
     this.len = copy(this.len, (n) => new Uint32Array(n));
     this.meta = copy(this.meta, (n) => new Uint32Array(n));
     this.frames = copy(this.frames, (n) => new Uint32Array(n));
+    this.appLen = copy(this.appLen, (n) => new Uint32Array(n));
     this.head = 0;
     this.cap = cap;
   }
@@ -206,6 +213,8 @@ interface Entry {
   /** What wstap did to it (the last ACTIONS_KEPT), and how many of each kind. */
   actions: ActionView[];
   altered: AlteredCounts | undefined;
+  /** The application protocol: from the handshake, or from the first message that had one. */
+  protocol: AppProtocol | undefined;
 }
 
 /** Actions kept per session (their counts are kept whole). */
@@ -229,6 +238,8 @@ export interface SessionSummary {
   latency?: EndView['latency'];
   /** wstap acted on it (fault rules, the API): how many times, by kind. */
   altered?: AlteredCounts;
+  /** Its application protocol (Socket.IO, GraphQL, STOMP, MQTT, JSON-RPC), once known. */
+  protocol?: AppProtocol;
 }
 
 /** A session with everything the view shows of it. */
@@ -282,8 +293,9 @@ export interface Activity {
   sessions: { id: string; messages: Record<Side, DirectionCount> }[];
 }
 
-function historyMessage(id: string, m: WsMessage, t: number, ts: number, seq: number): HistoryMessage {
+function historyMessage(id: string, m: WsMessage, t: number, ts: number, seq: number, app?: AppMessageView): HistoryMessage {
   const out: HistoryMessage = { ...messageEvent(id, m, t, ts, 'full'), seq };
+  if (app) out.app = app;
   if (m.latency && Number.isFinite(m.latency.ms)) out.answers = m.latency.answers;
   return out;
 }
@@ -293,13 +305,14 @@ function historyMessage(id: string, m: WsMessage, t: number, ts: number, seq: nu
  * case) is written without building the event object: a page following a busy session gets
  * every message, and this is what each one costs.
  */
-export function historyMessageJson(id: string, m: WsMessage, t: number, ts: number, seq: number): string {
+export function historyMessageJson(id: string, m: WsMessage, t: number, ts: number, seq: number, appJson?: string): string {
   const fast = fastPayload(m, 'full');
   if (!fast) return JSON.stringify(historyMessage(id, m, t, ts, seq));
   let s = `{"type":"message","session":${JSON.stringify(id)},"from":"${m.from}","t":${t},"ts":${ts},"kind":"${m.kind}","opcode":${m.opcode},"frames":${m.frames},"compressed":${m.compressed},"size":${m.size},"wireSize":${m.wireSize}`;
   if (fast.truncated) s += ',"truncated":true';
   s += fast.field === 'text' ? `,"text":${JSON.stringify(fast.bytes.toString('utf8'))}` : `,"base64":"${fast.bytes.toString('base64')}"`;
   if (m.latency && Number.isFinite(m.latency.ms)) s += `,"latencyMs":${m.latency.ms},"answers":${m.latency.answers}`;
+  if (m.app) s += `,"app":${appJson ?? JSON.stringify(appMessageView(m.app))}`;
   return `${s},"seq":${seq}}`;
 }
 
@@ -345,6 +358,7 @@ export class SessionHistory implements SessionSink {
       touched: this.clock,
       actions: [],
       altered: undefined,
+      protocol: view.app?.protocol,
     };
     this.entries.set(session.id, e);
     this.evictSessions();
@@ -361,12 +375,22 @@ export class SessionHistory implements SessionSink {
     const t = roundMs(m.lastByteAt - e.t0);
     const data = m.data.length > this.payloadCap ? m.data.subarray(0, this.payloadCap) : m.data;
     const pos = this.payloads.put(data);
+    // The protocol's annotation, redacted, right behind its payload in the ring.
+    let appJson: string | undefined;
+    let appLen = 0;
+    if (m.app) {
+      e.protocol ??= m.app.protocol;
+      appJson = JSON.stringify(appMessageView(m.app));
+      const bytes = Buffer.from(appJson, 'utf8');
+      this.payloads.put(bytes);
+      appLen = bytes.length;
+    }
     const ring = (e.ring ??= new MessageRing(this.limits.messagesPerSession));
-    if (ring.push(m, t, pos, data.length)) {
+    if (ring.push(m, t, pos, data.length, appLen)) {
       e.dropped++;
       this.evictedMessages++;
     }
-    if (this.messageListeners) this.emitMessage(e, m, t, ring.firstSeq + ring.count - 1);
+    if (this.messageListeners) this.emitMessage(e, m, t, ring.firstSeq + ring.count - 1, appJson);
   }
 
   finding(session: Session, finding: Finding): void {
@@ -469,8 +493,8 @@ export class SessionHistory implements SessionSink {
     // Seqs are consecutive from the oldest kept: start at the first one after `after`.
     let k = Math.max(0, after - ring.firstSeq + 1);
     for (; k < ring.count && out.length < limit; k++) {
-      const { m, t, seq } = ring.at(k, this.payloads);
-      out.push(historyMessage(id, m, t, Math.round(e.ts0 + t), seq));
+      const { m, t, seq, app } = ring.at(k, this.payloads);
+      out.push(historyMessage(id, m, t, Math.round(e.ts0 + t), seq, app));
     }
     return { messages: out, dropped: e.dropped, more: k < ring.count };
   }
@@ -482,8 +506,10 @@ export class SessionHistory implements SessionSink {
     const ring = this.trim(e);
     const out: (SessionOpenEvent | MessageEvent | SessionCloseEvent)[] = [openEvent(e.view)];
     for (let k = 0; ring && k < ring.count; k++) {
-      const { m, t } = ring.at(k, this.payloads);
-      out.push(messageEvent(id, m, t, Math.round(e.ts0 + t), 'full'));
+      const { m, t, app } = ring.at(k, this.payloads);
+      const event = messageEvent(id, m, t, Math.round(e.ts0 + t), 'full');
+      if (app) event.app = app;
+      out.push(event);
     }
     if (e.end) out.push(closeEvent(e.end, e.endT ?? e.end.durationMs, Math.round(e.ts0 + (e.endT ?? e.end.durationMs))));
     return out;
@@ -538,12 +564,12 @@ export class SessionHistory implements SessionSink {
     return [...groups.values()].sort((a, b) => rank[a.severity] - rank[b.severity] || b.sessions.length - a.sessions.length);
   }
 
-  private emitMessage(e: Entry, m: WsMessage, t: number, seq: number): void {
+  private emitMessage(e: Entry, m: WsMessage, t: number, seq: number, appJson: string | undefined): void {
     const id = e.session.id;
     let event: HistoryEvent | undefined;
     for (const [l, filter] of this.listeners) {
       if (filter === 'none' || (filter !== 'all' && filter.session !== id)) continue;
-      event ??= { type: 'message', session: id, seq, json: historyMessageJson(id, m, t, Math.round(e.ts0 + t), seq) };
+      event ??= { type: 'message', session: id, seq, json: historyMessageJson(id, m, t, Math.round(e.ts0 + t), seq, appJson) };
       try {
         l(event);
       } catch {
@@ -580,6 +606,7 @@ function summaryOf(e: Entry): SessionSummary {
   };
   if (v.status !== undefined) s.status = v.status;
   if (e.altered) s.altered = { ...e.altered };
+  if (e.protocol) s.protocol = e.protocol;
   if (e.end) {
     s.closedAt = Math.round(e.ts0 + (e.endT ?? e.end.durationMs));
     if (e.end.close) s.close = e.end.close;

@@ -8,12 +8,15 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Finding } from '../session/finding.js';
 import type { WsMessage } from '../session/message.js';
+import type { AppMessage } from '../session/app.js';
 import type { Session, SessionEnd } from '../session/session.js';
 import type { EndView, HandshakeView, PatternView } from '../views/views.js';
 import type { SessionSink } from './bus.js';
 
 /** Application close codes (3000-4999) kept as their own label value before "other". */
 const APP_CODES = 32;
+/** Operations (and packet types) over all application protocols that get a label value of their own. */
+const APP_LABELS = 100;
 
 /** Seconds, for request → answer and ping round trips: 0.5 ms to 30 s. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -61,6 +64,10 @@ export class MetricsSink implements SessionSink {
     registers: [this.registry],
   });
   private readonly latency: Histogram;
+  private readonly operations: Histogram<'protocol' | 'operation'>;
+  private readonly appPackets: Counter<'protocol' | 'type'>;
+  private readonly appOperations = new Set<string>();
+  private readonly appTypes = new Set<string>();
   private readonly pings: Histogram;
   private readonly http = new Counter({
     name: 'wstap_http_requests_total',
@@ -104,6 +111,19 @@ export class MetricsSink implements SessionSink {
       registers: [this.registry],
       collect: () => self.flushLatency(),
     });
+    this.operations = new Histogram({
+      name: 'wstap_operation_latency_seconds',
+      help: 'Application protocol operations: a request to its first answer (Socket.IO ack, graphql subscribe to first result, STOMP receipt, MQTT packet id, JSON-RPC id), by protocol and operation (at most 100 operations, the rest as "other")',
+      labelNames: ['protocol', 'operation'],
+      buckets: LATENCY_BUCKETS,
+      registers: [this.registry],
+    });
+    this.appPackets = new Counter({
+      name: 'wstap_app_packets_total',
+      help: 'Application protocol packets decoded, by protocol and packet type (at most 100 types, the rest as "other")',
+      labelNames: ['protocol', 'type'],
+      registers: [this.registry],
+    });
     if (opts.processMetrics !== false) {
       collectDefaultMetrics({ register: this.registry });
       // Gauges that prom-client names like counters (promtool refuses them); their unsuffixed twins stay.
@@ -136,6 +156,7 @@ export class MetricsSink implements SessionSink {
       c.down++;
       c.downBytes += m.wireSize;
     }
+    if (m.app) this.appMessage(m.app);
     const l = m.latency;
     if (l && Number.isFinite(l.ms)) {
       const pending = l.to === 'ping' ? this.pendingPings : this.pendingLatency;
@@ -143,6 +164,25 @@ export class MetricsSink implements SessionSink {
       // Bounded between scrapes: a long gap between scrapes flushes here instead.
       if (pending.length >= 8192) this.flushLatency();
     }
+  }
+
+  /** A message of an application protocol: its packets counted, the operations it answers timed (labels bounded). */
+  private appMessage(app: AppMessage): void {
+    for (const p of app.packets) {
+      this.appPackets.labels(app.protocol, this.bounded(this.appTypes, `${app.protocol} ${p.type}`, p.type)).inc();
+      if (p.answers)
+        this.operations
+          .labels(app.protocol, this.bounded(this.appOperations, `${app.protocol} ${p.answers.operation}`, p.answers.operation))
+          .observe(p.answers.ms / 1000);
+    }
+  }
+
+  /** A label value kept as it is while the set has room, else "other": a metric's series stay bounded whatever the traffic names. */
+  private bounded(set: Set<string>, key: string, value: string): string {
+    if (set.has(key)) return value;
+    if (set.size >= APP_LABELS) return 'other';
+    set.add(key);
+    return value;
   }
 
   /** Adds what was counted since the last scrape to a counter's two directions. */

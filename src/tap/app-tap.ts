@@ -6,10 +6,10 @@
  */
 import { inspectUnanswered } from '../inspect/app/operations.js';
 import { decoderFor, DECODERS } from '../protocols/registry.js';
-import type { PacketDraft, SessionDecoder } from '../protocols/types.js';
+import type { DecoderInput, PacketDraft, SessionDecoder } from '../protocols/types.js';
 import type { AppDetection, AppMessage, AppPacket, AppSummary, OperationAnswer, OperationStats } from '../session/app.js';
 import type { Finding } from '../session/finding.js';
-import type { Side, WsMessage } from '../session/message.js';
+import type { Side } from '../session/message.js';
 import type { CloseSummary } from '../session/summary.js';
 import { Samples } from './latency.js';
 
@@ -80,11 +80,14 @@ export class OperationTracker {
     return { operation: op.operation, ms: round(ms), seq: op.seq };
   }
 
-  /** At the end: what is still waiting, by operation (heart-beat pings left out: a session may end between ping and pong). */
+  /**
+   * At the end: what is still waiting, by operation. Heart-beat pings are left out (a session may
+   * end between ping and pong), and graphql's connection_init (graphql-init-unacked says it).
+   */
   unanswered(): { operation: string; count: number }[] {
     const counts = new Map<string, number>();
     for (const [key, op] of this.open) {
-      if (op.answered || key.startsWith('ping')) continue;
+      if (op.answered || key.startsWith('ping') || key === 'init') continue;
       counts.set(op.operation, (counts.get(op.operation) ?? 0) + 1);
       this.statsOf(op.operation).unanswered++;
     }
@@ -134,7 +137,7 @@ export class AppTap {
   }
 
   /** A message, number `seq` in its session: its annotation when the session speaks a known protocol. */
-  observe(m: WsMessage, seq: number): AppMessage | undefined {
+  observe(m: DecoderInput, seq: number): AppMessage | undefined {
     if (m.kind !== 'text' && m.kind !== 'binary') return undefined;
     if (!this.decoder) {
       if (this.sniffLeft === 0) return undefined;
@@ -154,7 +157,7 @@ export class AppTap {
     return { protocol: this.detection!.protocol, packets, line };
   }
 
-  private packet(d: PacketDraft, m: WsMessage, seq: number): AppPacket {
+  private packet(d: PacketDraft, m: DecoderInput, seq: number): AppPacket {
     this.packetCounts[d.type] = (this.packetCounts[d.type] ?? 0) + 1;
     const { starts, ends, ...packet } = d;
     let answers: OperationAnswer | undefined;

@@ -37,6 +37,9 @@ export interface TapResult {
   findings: Finding[];
 }
 
+/** Binary payload bytes kept while the first messages are looked at for an application protocol. */
+const SNIFF_BINARY_BYTES = 4096;
+
 const newStats = (): DirectionStats => ({ messages: 0, data: 0, control: 0, wireBytes: 0, payloadBytes: 0 });
 
 // A tap exists for every open tunnel, idle ones included: its decoders and latency tracker
@@ -107,7 +110,8 @@ export class FrameTap {
     const known = this.app ? this.app.protocol : app === 'none' ? undefined : app;
     if (known) return decoderFor(known.protocol).readsBinary ? undefined : maxBinaryBytes;
     const sniffing = app === undefined && (this.app === undefined || this.app.sniffing);
-    return sniffing ? undefined : maxBinaryBytes;
+    // A first message is looked at for a protocol: an MQTT CONNECT is small, bulk binary is not copied whole.
+    return sniffing && maxBinaryBytes !== undefined ? Math.max(maxBinaryBytes, SNIFF_BINARY_BYTES) : maxBinaryBytes;
   }
 
   private appOf(m: DecodedMessage): void {
@@ -119,6 +123,9 @@ export class FrameTap {
     const before = this.app.sniffing;
     const app = this.app.observe(m, this.seq);
     if (app) m.app = app;
+    // The sinks get as much of a binary payload as they read, whatever the protocol's decoder needed (no copy).
+    const sinks = this.opts.maxBinaryBytes;
+    if (m.kind === 'binary' && sinks !== undefined && m.data.length > sinks) m.data = m.data.subarray(0, sinks);
     // Detection settled: keep binary payloads only as far as the protocol (or the sinks) read them.
     if (before && !this.app.sniffing) {
       const keep = this.binaryKeep();

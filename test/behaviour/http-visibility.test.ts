@@ -57,7 +57,7 @@ describe('plain HTTP through wstap', () => {
     // The server's answer to the client's CONNECT comes in the next GET poll.
     expect(line).toMatchObject({ level: 30, method: 'GET', status: 200 });
     expect(String(line['note'])).toMatch(
-      /^Socket\.IO refused the connection during long-polling \(CONNECT_ERROR \{"message":"Authentication required"\}\)/,
+      /^Socket\.IO refused the connection to namespace \/ during long-polling \(CONNECT_ERROR "Authentication required"\): the client reports connect_error/,
     );
     // The successful handshake GET before it is a debug line only.
     expect(httpLines(tp).some((l) => l['level'] === 20 && l['method'] === 'GET' && String(l['path']).startsWith('/socket.io/?EIO=4'))).toBe(true);

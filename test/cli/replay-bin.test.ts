@@ -189,8 +189,8 @@ describe('wstap report (the real bin)', () => {
     const lines = table.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^session\s+client\s+path\s+status/);
     expect(lines).toHaveLength(4);
-    expect(lines[2]).toMatch(/^ws-1\s+127\.0\.0\.1:\d+\s+\/ws\?token=\[redacted\]\s+101\s+2\/2\s+client 1000 "done"/);
-    expect(lines[3]).toMatch(/^ws-2 .*101\s+0\/0\s+server 1008 "Authentication required/);
+    expect(lines[2]).toMatch(/^ws-1\s+127\.0\.0\.1:\d+\s+\/ws\?token=\[redacted\]\s+101\s+-\s+2\/2\s+client 1000 "done"/);
+    expect(lines[3]).toMatch(/^ws-2 .*101\s+-\s+0\/0\s+server 1008 "Authentication required/);
     expect(lines[3]).toMatch(/auth-missing/);
     expect(lines[3]).toMatch(/close-policy/);
 

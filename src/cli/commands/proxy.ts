@@ -3,6 +3,7 @@
  * the recorder as sinks; prints its startup lines; and on SIGINT or SIGTERM stops accepting,
  * gives open sessions a bounded grace, flushes, and exits 0.
  */
+import { parseProtocolChoice, ProtocolOptionError, type ProtocolChoice } from '../../protocols/registry.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseConditions, parseRule, RuleError, splitRules } from '../../act/rules.js';
 import { UsageError } from '../errors.js';
@@ -53,6 +54,7 @@ interface ProxyCliOptions extends LogCliOptions {
   maxHeaderSize: number;
   maxMessageSize: number;
   correlate?: string;
+  protocol?: ProtocolChoice[];
   record?: string;
   recordPayloads: PayloadMode;
   recordMaxBytes?: number;
@@ -240,6 +242,31 @@ function actFrom(opts: ProxyCliOptions): { faults?: string[]; controlToken?: str
   };
 }
 
+/** --protocol, checked when given; several separated by commas (WSTAP_PROTOCOL). */
+function collectProtocol(value: string, previous: ProtocolChoice[] | undefined): ProtocolChoice[] {
+  try {
+    return [
+      ...(previous ?? []),
+      ...value
+        .split(',')
+        .filter((v) => v.trim())
+        .map((v) => parseProtocolChoice(v.trim())),
+    ];
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof ProtocolOptionError ? err.message : String(err));
+  }
+}
+
+/** --protocol: the application protocol, forced. */
+function protocolOption(): Option {
+  return new Option(
+    '--protocol <name>',
+    'the application protocol of the sessions: socket.io, graphql-ws, subscriptions-transport-ws, stomp, mqtt, json-rpc or none; for one path prefix as /path=name (repeatable; detected when unset)',
+  )
+    .env('WSTAP_PROTOCOL')
+    .argParser(collectProtocol);
+}
+
 /** Breakpoint conditions, checked when given. */
 function collectConditions(value: string, previous: string[] | undefined): string[] {
   try {
@@ -366,7 +393,7 @@ export function proxyCommand(name: string): Command {
         .env('WSTAP_RECORD_MAX_BYTES')
         .argParser(parseBytes),
     );
-  for (const o of [...actOptions(), ...uiOptions(), ...logOptions()]) cmd.addOption(o);
+  for (const o of [protocolOption(), ...actOptions(), ...uiOptions(), ...logOptions()]) cmd.addOption(o);
   cmd.action(
     action((opts: ProxyCliOptions) => {
       const format = opts.logFormat ?? defaultLogFormat();
@@ -394,6 +421,7 @@ export function proxyCommand(name: string): Command {
             }
           : {}),
         ...(opts.correlate ? { correlate: opts.correlate } : {}),
+        ...(opts.protocol?.length ? { protocols: opts.protocol } : {}),
         ...(opts.match ? { match: opts.match } : {}),
         ...(opts.host ? { hosts: opts.host } : {}),
         ...viewFrom(opts),

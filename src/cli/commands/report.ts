@@ -11,21 +11,24 @@ export function reportCommand(): Command {
     .option(...SKIP_INVALID)
     .option('--json', 'as JSON')
     .option('--patterns-json', 'with --json: the patterns across sessions (reconnect loops, idle timeouts, dead heartbeats) instead of the sessions')
+    .option('--operations-json', 'with --json: the application protocol operations (by protocol and name, with latency) instead of the sessions')
     .action(
-      action(async (file: string, o: { json?: boolean; patternsJson?: boolean; skipInvalid?: boolean }) => {
-        const { formatReport, reportRecording } = await import('../../recording/report.js');
+      action(async (file: string, o: { json?: boolean; patternsJson?: boolean; operationsJson?: boolean; skipInvalid?: boolean }) => {
+        const { formatOperations, formatReport, operationsOf, reportRecording } = await import('../../recording/report.js');
         const { patternsOf } = await import('../../sinks/patterns.js');
         const rec = loadForCommand(file, { skipInvalid: o.skipInvalid ?? false });
         // Close reasons and findings quote the wire, and a HAR from Chrome was never redacted: the redaction step.
         const rows = redactDeep(reportRecording(rec));
         // Found after the fact, and the same findings the proxy wrote into the recording if it was running.
         const patterns = patternsOf(rec);
+        const operations = redactDeep(operationsOf(rec));
         if (o.json) {
-          // --json keeps its array of sessions; --patterns-json gives the patterns.
-          process.stdout.write(`${JSON.stringify(o.patternsJson ? patterns : rows, null, 2)}\n`);
+          // --json keeps its array of sessions; --patterns-json gives the patterns, --operations-json the operations.
+          process.stdout.write(`${JSON.stringify(o.patternsJson ? patterns : o.operationsJson ? operations : rows, null, 2)}\n`);
           return 0;
         }
         let text = formatReport(rows);
+        if (operations.length) text += `\n\nOperations (application protocols):\n${formatOperations(operations)}`;
         if (patterns.length) {
           text += `\n\nPatterns across sessions:\n${patterns
             .map((p) => `  ${p.finding.code}: ${p.finding.message}\n    sessions: ${p.sessions.join(', ')}\n    fix: ${p.finding.hint}`)
