@@ -13,7 +13,7 @@ import { LatencyChart } from './latency-chart.js';
 import { ActionsPanel, ActPanel, HeldPanel, useToken } from './controls.js';
 import { Badges, Header, useFrameScheduler } from './parts.js';
 import type { ActionView } from '../views/views.js';
-import { ClosePanel, FindingsList, Handoffs, HandshakePanel, StatsPanel } from './session-panels.js';
+import { ClosePanel, FindingsList, Handoffs, HandshakePanel, OperationsPanel, StatsPanel } from './session-panels.js';
 import { DEFAULT_FILTER, type Filter, MessageStore, STORE_LIMITS } from './store.js';
 import { Timeline } from './timeline.js';
 
@@ -249,6 +249,7 @@ export function SessionPage({ id }: { id: string }) {
             <FindingsList findings={findings} />
             <ActionsPanel actions={data.actions} />
             <ClosePanel end={detail.end} open={s.open} />
+            <OperationsPanel end={detail.end} protocol={s.protocol} store={store} version={data.version} />
             <StatsPanel detail={detail} />
             <section class="panel">
               <h2>Latency</h2>

@@ -1,4 +1,5 @@
 /** The parts of a session's page around its timeline: the annotated handshake, the findings, the close, the numbers, the hand-offs. */
+import type { MessageStore } from './store.js';
 import { FINDING_LINES, type Finding, type HeadLine } from '../session/finding.js';
 import type { EndView, HandshakeView } from '../views/views.js';
 import type { SessionDetail } from './api.js';
@@ -244,6 +245,87 @@ export function Handoffs({ detail, target }: { detail: SessionDetail; target: st
         </div>
       ))}
       <p class="muted small">Secrets are placeholders (&lt;token&gt;): wstap never shows them.</p>
+    </section>
+  );
+}
+
+interface OperationRow {
+  operation: string;
+  count: number;
+  errors: number;
+  unanswered?: number;
+  p50?: number;
+  p95?: number;
+  max?: number;
+}
+
+const pct = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+
+/**
+ * The application protocol's operations: at the end the session's summary (every operation, with
+ * what was never answered); while open, what the page has seen answered.
+ */
+export function OperationsPanel({
+  end,
+  protocol,
+  store,
+}: {
+  end: EndView | undefined;
+  protocol: string | undefined;
+  store: MessageStore;
+  version: number;
+}) {
+  const app = end?.app;
+  const name = app?.protocol ?? protocol;
+  if (!name) return null;
+  const rows: OperationRow[] = app
+    ? app.operations.map((o) => ({
+        operation: o.operation,
+        count: o.count,
+        errors: o.errors,
+        unanswered: o.unanswered,
+        ...(o.latency ? { p50: o.latency.p50, p95: o.latency.p95, max: o.latency.max } : {}),
+      }))
+    : [...store.operations].map(([operation, o]) => {
+        const sorted = [...o.samples].sort((a, b) => a - b);
+        return {
+          operation,
+          count: o.answered,
+          errors: o.errors,
+          ...(sorted.length ? { p50: pct(sorted, 0.5), p95: pct(sorted, 0.95), max: sorted.at(-1)! } : {}),
+        };
+      });
+  return (
+    <section class="panel" data-testid="operations">
+      <h2>
+        Operations <span class="proto">{name}</span>
+        {app ? <span class="muted"> (detected by {app.by})</span> : null}
+      </h2>
+      {!rows.length && <p class="muted">None yet.</p>}
+      {rows.length > 0 && (
+        <table class="table">
+          <thead>
+            <tr>
+              <th>operation</th>
+              <th class="num">{app ? 'count' : 'answered'}</th>
+              <th class="num">errors</th>
+              {app && <th class="num">unanswered</th>}
+              <th class="num">p50 / p95 / max</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={r.operation}>
+                <td class="mono">{r.operation}</td>
+                <td class="num">{r.count}</td>
+                <td class={`num${r.errors ? ' warn-text' : ''}`}>{r.errors}</td>
+                {app && <td class={`num${r.unanswered ? ' warn-text' : ''}`}>{r.unanswered}</td>}
+                <td class="num">{r.p50 !== undefined ? `${ms(r.p50)} / ${ms(r.p95!)} / ${ms(r.max!)}` : ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
     </section>
   );
 }

@@ -16,9 +16,10 @@ interface ListFilter {
   outcome: '' | SessionOutcome;
   finding: string;
   state: '' | 'open' | 'closed';
+  protocol: string;
 }
 
-const FILTER_KEYS = ['path', 'origin', 'outcome', 'finding', 'state'] as const;
+const FILTER_KEYS = ['path', 'origin', 'outcome', 'finding', 'state', 'protocol'] as const;
 
 function filterFromUrl(): ListFilter {
   const q = new URLSearchParams(location.search);
@@ -28,6 +29,7 @@ function filterFromUrl(): ListFilter {
     outcome: (q.get('outcome') ?? '') as ListFilter['outcome'],
     finding: q.get('finding') ?? '',
     state: (q.get('state') ?? '') as ListFilter['state'],
+    protocol: q.get('protocol') ?? '',
   };
 }
 
@@ -45,6 +47,7 @@ function matches(s: SessionSummary, f: ListFilter): boolean {
   if (f.finding && !s.findings.some((x) => x.code === f.finding)) return false;
   if (f.state === 'open' && !s.open) return false;
   if (f.state === 'closed' && s.open) return false;
+  if (f.protocol && (s.protocol ?? 'none') !== f.protocol) return false;
   return true;
 }
 
@@ -128,6 +131,7 @@ export function SessionsPage() {
   }, [findingsKey]);
   const shown = useMemo(() => sessions.filter((s) => matches(s, filter)), [sessions, filter, version]);
   const codes = [...new Set(sessions.flatMap((s) => s.findings.map((f) => f.code)))].sort();
+  const protocols = [...new Set(sessions.map((s) => s.protocol ?? 'none'))].sort();
   return (
     <>
       <Header live={live} token={token}>
@@ -156,6 +160,14 @@ export function SessionsPage() {
                 </option>
               ))}
             </select>
+            <select value={filter.protocol} onChange={(e) => set('protocol', e.currentTarget.value)} aria-label="filter by protocol">
+              <option value="">any protocol</option>
+              {[...new Set([...protocols, ...(filter.protocol ? [filter.protocol] : [])])].map((p) => (
+                <option key={p} value={p}>
+                  {p}
+                </option>
+              ))}
+            </select>
             <select value={filter.state} onChange={(e) => set('state', e.currentTarget.value)} aria-label="open or closed">
               <option value="">open and closed</option>
               <option value="open">open</option>
@@ -165,7 +177,7 @@ export function SessionsPage() {
               <button
                 type="button"
                 onClick={() => {
-                  const none = { path: '', origin: '', outcome: '', finding: '', state: '' } as const;
+                  const none = { path: '', origin: '', outcome: '', finding: '', state: '', protocol: '' } as const;
                   setFilter(none);
                   filterToUrl(none);
                 }}
@@ -205,6 +217,7 @@ function SessionTable({ sessions }: { sessions: SessionSummary[] }) {
           <th>opened</th>
           <th>client</th>
           <th>path</th>
+          <th>protocol</th>
           <th>origin</th>
           <th>answer</th>
           <th>findings</th>
@@ -226,6 +239,7 @@ function SessionTable({ sessions }: { sessions: SessionSummary[] }) {
             <td class="mono path" title={s.path}>
               {s.path}
             </td>
+            <td class="proto">{s.protocol ?? ''}</td>
             <td class={s.origins.length > 1 ? 'warn-text' : ''} title={s.origins.join('\n')}>
               {s.origins.length ? s.origins.join(', ') : <span class="muted">none</span>}
               {s.origins.length > 1 && ` (${s.origins.length} lines)`}

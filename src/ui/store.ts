@@ -11,7 +11,7 @@ export interface Filter {
   /** Pings, pongs and close frames. Hidden by default. */
   control: boolean;
   direction: Direction;
-  /** Matched against text payloads (and close reasons): a substring, case-insensitive, or a regular expression. */
+  /** Matched against text payloads (and close reasons) and protocol lines: a substring, case-insensitive, or a regular expression. */
   text: string;
   regex: boolean;
 }
@@ -40,7 +40,8 @@ export function compileFilter(f: Filter): ((m: HistoryMessage) => boolean) | str
   return (m) => {
     if (!f.control && isControl(m)) return false;
     if (f.direction !== 'both' && m.from !== f.direction) return false;
-    if (test && !test(m.text ?? '')) return false;
+    // The text, or what the message means in its protocol (an event name, an operation, a topic).
+    if (test && !test(m.text ?? '') && !(m.app && test(m.app.line))) return false;
     return true;
   };
 }
@@ -52,6 +53,10 @@ export interface StoreLimits {
 }
 
 export const STORE_LIMITS: StoreLimits = { messages: 100_000, chars: 64 * 1024 * 1024 };
+
+/** Operations the page counts apart, and the times kept for each (the oldest half goes when full). */
+const OPERATIONS = 100;
+const OPERATION_SAMPLES = 2000;
 
 /** Points the latency chart keeps (the oldest half goes when full). */
 const LATENCY_POINTS = 20_000;
@@ -80,6 +85,8 @@ export class MessageStore {
   version = 0;
   /** The latency of each paired answer, for the chart: seconds since open, then the request's and the ping's (null where the other). */
   readonly latency: [number[], (number | null)[], (number | null)[]] = [[], [], []];
+  /** The application protocol's operations answered in the page: count, errors and the latest times (ms) of each. */
+  readonly operations = new Map<string, { answered: number; errors: number; samples: number[] }>();
 
   constructor(
     filter: Filter = DEFAULT_FILTER,
@@ -154,11 +161,29 @@ export class MessageStore {
         this.answeredBy.set(m.answers, m.seq);
         if (m.latencyMs !== undefined) this.addLatency(m);
       }
+      if (m.app) this.addOperations(m);
       if (this.test(m)) this.matches.push(abs);
     }
     this.bound();
     this.version++;
     return gap;
+  }
+
+  /** A protocol packet that answers an operation: the pair, and the operation's numbers. */
+  private addOperations(m: HistoryMessage): void {
+    for (const p of m.app!.packets) {
+      if (!p.answers) continue;
+      this.answeredBy.set(p.answers.seq, m.seq);
+      let o = this.operations.get(p.answers.operation);
+      if (!o) {
+        if (this.operations.size >= OPERATIONS) continue;
+        this.operations.set(p.answers.operation, (o = { answered: 0, errors: 0, samples: [] }));
+      }
+      o.answered++;
+      if (p.error) o.errors++;
+      o.samples.push(p.answers.ms);
+      if (o.samples.length > OPERATION_SAMPLES) o.samples.splice(0, OPERATION_SAMPLES / 2);
+    }
   }
 
   /** Inserts older messages fetched to fill a gap (or the start), keeping seq order; the matches are rebuilt. */
@@ -199,6 +224,7 @@ export class MessageStore {
     this.chars = 0;
     this.control = 0;
     for (const a of this.latency) a.length = 0;
+    this.operations.clear();
     const last = this.lastSeq;
     this.lastSeq = 0;
     this.add(messages);

@@ -23,6 +23,13 @@ export function preview(m: HistoryMessage): string {
   return '';
 }
 
+/** The message this one answers, and how long it took: the protocol's pairing first (an ack, a result), else the id or order pairing. */
+function answerText(m: HistoryMessage): string {
+  const a = m.app?.packets.find((p) => p.answers)?.answers;
+  if (a) return `↩#${a.seq} ${ms(a.ms)}`;
+  return m.answers !== undefined && m.latencyMs !== undefined ? `↩#${m.answers} ${ms(m.latencyMs)}` : '';
+}
+
 function Row({ m, top, selected, openedAt }: { m: HistoryMessage; top: number; selected: boolean; openedAt: number }) {
   return (
     <div
@@ -45,8 +52,9 @@ function Row({ m, top, selected, openedAt }: { m: HistoryMessage; top: number; s
         {bytes(m.size)}
         {m.compressed ? ' z' : ''}
       </span>
-      <span class="c-lat">{m.answers !== undefined && m.latencyMs !== undefined ? `↩#${m.answers} ${ms(m.latencyMs)}` : ''}</span>
+      <span class="c-lat">{answerText(m)}</span>
       <span class="c-preview">
+        {m.app && <span class="c-app">{m.app.line}</span>}
         {preview(m)}
         {m.truncated ? ' [cut]' : ''}
       </span>
