@@ -21,6 +21,8 @@ class MqttSession implements SessionDecoder {
   private readonly parsers: Partial<Record<Side, Parser>> = {};
   private out: Packet[] = [];
   private failed: Error | undefined;
+  /** The packet a side's messages are the parts of, while it is incomplete. */
+  private readonly partOf: Partial<Record<Side, string>> = {};
 
   constructor(private readonly ctx: DecoderContext) {}
 
@@ -49,8 +51,17 @@ class MqttSession implements SessionDecoder {
       delete this.parsers[m.from];
       return [...packets.map((p) => this.packet(m.from, p)), { type: 'unreadable', line: `MQTT unreadable packet: ${failed.message}` }];
     }
-    if (packets.length === 0) return [{ type: 'partial', line: 'MQTT (part of a packet continued in the next message)' }];
-    return packets.map((p) => this.packet(m.from, p));
+    if (packets.length === 0) {
+      // mqtt.js over a WebSocket sends each field of a packet as a message of its own: the packet is named by its first byte.
+      const started = this.partOf[m.from] === undefined;
+      const type = (this.partOf[m.from] ??= PACKET_TYPES[(m.data[0] ?? 0) >> 4] ?? 'packet');
+      return [{ type: 'part', line: `MQTT ${type} … (${started ? 'continues in the next message' : 'continued'})` }];
+    }
+    this.partOf[m.from] = undefined;
+    return packets.map((p) => {
+      const d = this.packet(m.from, p);
+      return p.cmd === 'connect' ? { ...d, ...passwordAt(m.data, p) } : d;
+    });
   }
 
   private packet(from: Side, p: Packet): PacketDraft {
@@ -186,6 +197,35 @@ function publish(from: Side, p: mqttPacket.IPublishPacket): PacketDraft {
     ...(id !== undefined ? { starts: { key: `pub:${from}:${id}`, operation: `PUBLISH ${topic} qos${p.qos}` } } : {}),
   };
 }
+
+/** Where a CONNECT's password is in the message (its last field but the will's): masked in every output. */
+function passwordAt(data: Buffer, p: mqttPacket.IConnectPacket): { secrets?: [number, number][] } {
+  const pw = p.password;
+  if (pw === undefined || pw.length === 0) return {};
+  const bytes = Buffer.isBuffer(pw) ? pw : Buffer.from(String(pw));
+  const at = data.lastIndexOf(bytes);
+  return at < 0 ? {} : { secrets: [[at, at + bytes.length]] };
+}
+
+/** MQTT control packet types by the high nibble of their first byte. */
+const PACKET_TYPES = [
+  '',
+  'CONNECT',
+  'CONNACK',
+  'PUBLISH',
+  'PUBACK',
+  'PUBREC',
+  'PUBREL',
+  'PUBCOMP',
+  'SUBSCRIBE',
+  'SUBACK',
+  'UNSUBSCRIBE',
+  'UNSUBACK',
+  'PINGREQ',
+  'PINGRESP',
+  'DISCONNECT',
+  'AUTH',
+];
 
 const versionName = (v: number): string => (v === 5 ? '5' : v === 4 ? '3.1.1' : '3.1');
 const codeText = (code: number, v5: boolean): string => (v5 ? `0x${code.toString(16)}` : `return code ${code}`);

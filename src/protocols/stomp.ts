@@ -85,13 +85,29 @@ function findHeadEnd(data: Buffer, from: number): { end: number; body: number } 
   return undefined;
 }
 
+/** Header values that carry a credential in a CONNECT (passcode, Authorization, a token header): masked in every output. */
+const CREDENTIAL_HEADER = /(?:^|\n)(passcode|authorization|[a-z-]*token)[ \t]*:([^\r\n\0]*)/gi;
+
+function credentialHeaders(data: Buffer): [number, number][] {
+  // latin1: one character a byte, so the offsets are byte offsets.
+  const text = data.toString('latin1', 0, Math.min(data.length, 16 * 1024));
+  const out: [number, number][] = [];
+  for (const m of text.matchAll(CREDENTIAL_HEADER)) {
+    const value = m[2]!;
+    if (!value) continue;
+    const end = m.index + m[0].length;
+    out.push([end - value.length, end]);
+  }
+  return out;
+}
+
 const heartBeat = (v: string | undefined): [number, number] => {
   const [a, b] = (v ?? '0,0').split(',').map((n) => Number(n.trim()));
   return [Number.isFinite(a) ? a! : 0, Number.isFinite(b) ? b! : 0];
 };
 
-/** Silence up to twice the interval (and a second) is within STOMP's tolerance. */
-const missedAfter = (interval: number): number => interval * 2 + 1000;
+/** Silence up to one and a half intervals (and half a second) is within tolerance: brokers give up after about two. */
+const missedAfter = (interval: number): number => interval * 1.5 + 500;
 
 class StompSession implements SessionDecoder {
   private clientBeat: [number, number] = [0, 0];
@@ -111,7 +127,12 @@ class StompSession implements SessionDecoder {
     if (!frames) return undefined;
     this.heard(m.from, m.lastByteAt);
     if (frames.length === 0) return [{ type: 'heart-beat', line: 'STOMP heart-beat' }];
-    return frames.map((f) => this.frame(m.from, f));
+    const out = frames.map((f) => this.frame(m.from, f));
+    if (m.from === 'client' && frames.some((f) => f.command === 'CONNECT' || f.command === 'STOMP')) {
+      const secrets = credentialHeaders(m.data);
+      if (secrets.length) out[0] = { ...out[0]!, secrets };
+    }
+    return out;
   }
 
   private heard(side: Side, at: number): void {
@@ -132,9 +153,10 @@ class StompSession implements SessionDecoder {
       case 'STOMP': {
         this.clientBeat = heartBeat(h.get('heart-beat'));
         const login = h.has('login') ? ', login set' : '';
+        const host = h.has('host') ? ` host=${nameText(h.get('host'))}` : '';
         return {
           type: f.command,
-          line: `STOMP ${f.command} host=${nameText(h.get('host')) ?? '?'} (accept-version ${h.get('accept-version') ?? '1.0'}${login}, heart-beat ${h.get('heart-beat') ?? '0,0'})`,
+          line: `STOMP ${f.command}${host} (accept-version ${h.get('accept-version') ?? '1.0'}${login}, heart-beat ${h.get('heart-beat') ?? '0,0'})`,
           starts: { key: 'connect', operation: 'CONNECT' },
         };
       }
@@ -192,8 +214,9 @@ class StompSession implements SessionDecoder {
         };
       }
       case 'ERROR': {
-        const message = h.get('message') ?? (f.body.toString('utf8', 0, Math.min(f.body.length, 200)).trim() || 'ERROR');
-        this.ctx.raise(inspectStompError(message, this.lastCommand));
+        const body = f.body.toString('utf8', 0, Math.min(f.body.length, 300)).trim();
+        const message = h.get('message') ?? (body.split('\n')[0] || 'ERROR');
+        this.ctx.raise(inspectStompError(message, this.lastCommand, body));
         const id = h.get('receipt-id');
         const ends =
           id !== undefined

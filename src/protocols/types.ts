@@ -20,6 +20,8 @@ export interface PacketDraft extends Omit<AppPacket, 'answers'> {
    * otherwise more answers may follow (a subscription's results), and only the first is timed.
    */
   readonly ends?: { readonly key: string; readonly final: boolean; readonly error?: boolean };
+  /** Byte ranges of the message's payload that hold a credential (see AppMessage.secrets). */
+  readonly secrets?: readonly (readonly [number, number])[];
 }
 
 /** The message a decoder reads: only what it needs of a WsMessage. */

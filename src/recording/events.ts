@@ -7,7 +7,7 @@ import { redactText } from '../secrets/free-text.js';
 import { payloadMayHoldSecret, redactPayloadText, utf8Prefix } from '../secrets/redact.js';
 import type { Finding } from '../session/finding.js';
 import type { WsMessage } from '../session/message.js';
-import { appMessageView, roundMs, type ActionView, type EndView, type HandshakeView } from '../views/views.js';
+import { appMessageView, maskedPayload, roundMs, type ActionView, type EndView, type HandshakeView } from '../views/views.js';
 import type { ActionEvent, RecordedFinding, MessageEvent, SessionCloseEvent, SessionOpenEvent } from './format.js';
 import { escapedLength, escapeInto } from './json-bytes.js';
 import type { JsonlWriter } from './jsonl-writer.js';
@@ -101,7 +101,7 @@ export function messageEvent(session: string, m: WsMessage, t: number, ts: numbe
 /** A message's payload as recorded: text for text (redacted, then cut), base64 for binary. */
 function payloadFields(m: WsMessage, mode: PayloadMode): Pick<MessageEvent, 'text' | 'base64' | 'truncated' | 'omitted'> {
   if (mode === 'none') return m.size > 0 ? { omitted: true } : {};
-  const data = m.kind === 'close' ? m.data.subarray(2) : m.data;
+  const data = m.kind === 'close' ? m.data.subarray(2) : maskedPayload(m);
   const limit = typeof mode === 'number' ? mode : Infinity;
   const out: Pick<MessageEvent, 'text' | 'base64' | 'truncated'> = {};
   let truncated = m.truncated;
@@ -150,6 +150,8 @@ export function fastPayload(
   mode: PayloadMode,
 ): { field: 'text' | 'base64'; bytes: Buffer; base64Length: number; truncated: boolean } | undefined {
   if (mode === 'none' || (m.kind !== 'text' && m.kind !== 'binary')) return undefined;
+  // A payload with a protocol's credential in it takes the slow path (masked there).
+  if (m.app?.secrets) return undefined;
   const limit = typeof mode === 'number' ? mode : Number.POSITIVE_INFINITY;
   if (m.kind === 'binary') {
     const bytes = m.data.length > limit ? m.data.subarray(0, limit) : m.data;

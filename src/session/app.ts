@@ -55,6 +55,11 @@ export interface AppMessage {
   readonly protocol: AppProtocol;
   readonly packets: readonly AppPacket[];
   readonly line: string;
+  /**
+   * Byte ranges [start, end) of the payload that hold a credential the protocol carries (an MQTT
+   * CONNECT's password, a STOMP CONNECT's passcode): every output masks them.
+   */
+  readonly secrets?: readonly (readonly [number, number])[];
 }
 
 /** One operation's numbers over a session. */

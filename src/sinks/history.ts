@@ -12,7 +12,16 @@ import type { Session, SessionEnd } from '../session/session.js';
 import { closeEvent, fastPayload, messageEvent, openEvent } from '../recording/events.js';
 import { redactDeep } from '../secrets/free-text.js';
 import type { MessageEvent, SessionCloseEvent, SessionOpenEvent } from '../recording/format.js';
-import { appMessageView, roundMs, type ActionView, type AppMessageView, type EndView, type HandshakeView, type PatternView } from '../views/views.js';
+import {
+  appMessageView,
+  maskedPayload,
+  roundMs,
+  type ActionView,
+  type AppMessageView,
+  type EndView,
+  type HandshakeView,
+  type PatternView,
+} from '../views/views.js';
 import type { AppProtocol } from '../session/app.js';
 import type { AlteredCounts, SessionAction } from '../session/action.js';
 import { opcodeName } from '../wire/ws-frame.js';
@@ -373,7 +382,9 @@ export class SessionHistory implements SessionSink {
     c.bytes += m.wireSize;
     e.touched = ++this.clock;
     const t = roundMs(m.lastByteAt - e.t0);
-    const data = m.data.length > this.payloadCap ? m.data.subarray(0, this.payloadCap) : m.data;
+    // A credential the protocol carries is masked before it is kept.
+    const payload = maskedPayload(m);
+    const data = payload.length > this.payloadCap ? payload.subarray(0, this.payloadCap) : payload;
     const pos = this.payloads.put(data);
     // The protocol's annotation, redacted, right behind its payload in the ring.
     let appJson: string | undefined;

@@ -154,12 +154,13 @@ export class AppTap {
     }
     const packets = drafts.map((d) => this.packet(d, m, seq));
     const line = packets.length === 1 ? packets[0]!.line : packets.map((p) => p.line).join('; ');
-    return { protocol: this.detection!.protocol, packets, line };
+    const secrets = drafts.flatMap((d) => d.secrets ?? []);
+    return { protocol: this.detection!.protocol, packets, line, ...(secrets.length ? { secrets } : {}) };
   }
 
   private packet(d: PacketDraft, m: DecoderInput, seq: number): AppPacket {
     this.packetCounts[d.type] = (this.packetCounts[d.type] ?? 0) + 1;
-    const { starts, ends, ...packet } = d;
+    const { starts, ends, secrets: _secrets, ...packet } = d;
     let answers: OperationAnswer | undefined;
     if (ends) answers = this.ops.answer(ends.key, ends.final, ends.error === true, m.from, m.lastByteAt);
     if (starts) this.ops.start(starts.key, starts.operation, m.from, m.lastByteAt, seq);

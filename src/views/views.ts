@@ -153,22 +153,32 @@ export function endView(s: Session, end: SessionEnd): EndView {
   return redactDeep(view);
 }
 
+/** A message's payload with the credentials its protocol carries masked ('*' over each byte), a copy only when there are some. */
+export function maskedPayload(m: WsMessage): Buffer {
+  const ranges = m.app?.secrets;
+  if (!ranges?.length) return m.data;
+  const out = Buffer.from(m.data);
+  for (const [a, b] of ranges) if (a < out.length) out.fill(0x2a, a, Math.min(b, out.length));
+  return out;
+}
+
 const PREVIEW_CHARS = 200;
 /** Bytes of a binary payload shown (in hex) by a preview. */
 export const PREVIEW_HEX_BYTES = 32;
 
 /** A short, redacted rendering of a message's payload: text cut at 200 characters, binary as hex of its first bytes. */
 export function messagePreview(m: WsMessage): string {
+  const data = maskedPayload(m);
   if (m.kind === 'text') {
-    const text = m.data.subarray(0, PREVIEW_CHARS * 4).toString('utf8');
-    const cut = text.length > PREVIEW_CHARS || m.truncated || m.data.length > PREVIEW_CHARS * 4;
+    const text = data.subarray(0, PREVIEW_CHARS * 4).toString('utf8');
+    const cut = text.length > PREVIEW_CHARS || m.truncated || data.length > PREVIEW_CHARS * 4;
     // Redacted before it is cut: a secret cut in two is no longer recognisable.
     return redactPayloadText(text).slice(0, PREVIEW_CHARS) + (cut ? '…' : '');
   }
   if (m.kind === 'close') return m.closeReason === undefined ? '' : redactText(m.closeReason);
-  if (m.data.length === 0) return '';
-  const hex = m.data.subarray(0, PREVIEW_HEX_BYTES).toString('hex');
-  return hex + (m.data.length > PREVIEW_HEX_BYTES || m.truncated ? '…' : '');
+  if (data.length === 0) return '';
+  const hex = data.subarray(0, PREVIEW_HEX_BYTES).toString('hex');
+  return hex + (data.length > PREVIEW_HEX_BYTES || m.truncated ? '…' : '');
 }
 
 /** An action as it leaves wstap: what it did says no payload, and the rule's text passes the redaction step. */

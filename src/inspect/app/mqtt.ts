@@ -60,7 +60,11 @@ function refusalHint(meaning: string): string {
     return 'The broker refused the user name and password of CONNECT: check them (mosquitto: its password_file; a broker with allow_anonymous false needs a user).';
   }
   if (/authori[sz]ed/.test(meaning)) {
-    return "The credentials are valid but this client may not connect: the broker's ACL (mosquitto acl_file) or the client id pattern it allows.";
+    return (
+      'The broker refused this client, for one of these, most likely first: a wrong user name or password (mosquitto answers a bad ' +
+      'password with not authorised, not with bad user name or password), a client that must log in and sent no credentials, or an ' +
+      "ACL or client id rule that excludes it (mosquitto's acl_file)."
+    );
   }
   if (/identifier/.test(meaning))
     return 'The broker refused the client id: an empty id with clean session false, a forbidden character, or a length over its limit.';

@@ -19,9 +19,12 @@ function errorHint(text: string): string {
   return 'The broker ended the session with this ERROR frame: its message header and body say why; a STOMP broker closes the connection after it.';
 }
 
-export function inspectStompError(message: string, command?: string): StompFinding {
+/** An ERROR frame: its message header, and its body when that says more (RabbitMQ: "Bad CONNECT", then "Access refused for user ..."). */
+export function inspectStompError(message: string, command?: string, body = ''): StompFinding {
   const after = command ? ` after the client's ${command}` : '';
-  return finding('stomp-error', `The STOMP broker sent ERROR${after}: "${message}".`, errorHint(message));
+  const first = body.split('\n')[0]!.trim();
+  const more = first && first !== message ? ` (${first.slice(0, 200)})` : '';
+  return finding('stomp-error', `The STOMP broker sent ERROR${after}: "${message}"${more}.`, errorHint(`${message}\n${body}`));
 }
 
 export function inspectStompHeartbeat(side: string, intervalMs: number, gapMs: number, ended: boolean): StompFinding {
