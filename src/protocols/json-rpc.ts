@@ -28,7 +28,8 @@ class JsonRpcSession implements SessionDecoder {
   private readonly errors = new Map<string, RpcErrorCount>();
 
   decode(m: DecoderInput): readonly PacketDraft[] | undefined {
-    if (m.kind !== 'text') return undefined;
+    // Text, or binary frames of UTF-8 JSON (some clients send their JSON as binary).
+    if (m.kind !== 'text' && m.kind !== 'binary') return undefined;
     if (m.truncated) return [{ type: 'truncated', line: 'JSON-RPC message over --max-message-size: not decoded' }];
     let v: unknown;
     try {
@@ -107,7 +108,7 @@ function isRpc(v: unknown): boolean {
 export const jsonRpc: ProtocolDecoder = {
   protocol: 'json-rpc',
   subprotocols: ['jsonrpc', 'json-rpc', 'jsonrpc-2.0'],
-  readsBinary: false,
+  readsBinary: true,
   // "jsonrpc":"2.0" among the first bytes of a JSON object or array.
   sniff: (m) =>
     m.kind === 'text' && (m.data[0] === 0x7b || m.data[0] === 0x5b) && /"jsonrpc"\s*:\s*"2\.0"/.test(m.data.subarray(0, 200).toString('latin1')),
