@@ -53,6 +53,17 @@ function open(url, deflate) {
 }
 
 /** Payloads: JSON text of exactly `size` bytes with an id and word-like filler (compresses about 3:1), or random binary. */
+/** Payloads as Socket.IO sends an event with an ack: 42<ack id>["update",{...}] of exactly `size` bytes (the echo server acks each). */
+function socketIoPayloads(size, n) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    let s = `42${i}["update",{"id":${i + 1},"data":"`;
+    while (s.length < size - 3) s += 'price volume bid ask ';
+    out.push(Buffer.from(`${s.slice(0, size - 3)}"}]`, 'utf8'));
+  }
+  return out;
+}
+
 function payloads(size, binary, n) {
   const out = [];
   let seed = 12345;
@@ -168,7 +179,7 @@ async function pingpong() {
 async function throughput() {
   const { sockets, failed, errors } = await openAll(spec.connections, 50, spec.deflate);
   if (failed) throw new Error(`${failed} connections failed: ${JSON.stringify(errors)}`);
-  const pool = payloads(spec.size, spec.binary, spec.binary ? 8 : 512);
+  const pool = spec.socketio ? socketIoPayloads(spec.size, 512) : payloads(spec.size, spec.binary, spec.binary ? 8 : 512);
   // spec.rate: round trips per second offered, spread over the connections (each with at most
   // spec.inFlight outstanding). Without it, each echo sends the next message at once.
   const paced = spec.rate > 0;

@@ -27,8 +27,8 @@ const BENCH = path.join(ROOT, 'bench');
 
 const HELP = `usage: node bench/run.mjs [--quick] [--only a,b] [--targets a,b] [--reps N] [--out DIR] [--no-pin] [--no-nginx]
   --quick        about a minute: shorter loads, 200 idle connections, one repetition
-  --only         scenarios: ping-pong, small, bulk, compressed, idle, view (default: all)
-  --targets      direct, pipe, wstap, wstap-no-ui, wstap-rules, wstap-reframed, wstap-record, wstap-debug, nginx (default: all of these),
+  --only         scenarios: ping-pong, small, bulk, compressed, idle, view, socketio (default: all)
+  --targets      direct, pipe, wstap, wstap-no-ui, wstap-rules, wstap-reframed, wstap-no-app, wstap-record, wstap-debug, nginx (default: all of these),
                  wstap-untuned (wstap without the Dockerfile's MALLOC_TRIM_THRESHOLD_; only when named)
   --reps N       repetitions of each load scenario (default 3; quick 1)
   --idle N,N     idle connection counts (default 2000,9500; quick 200)
@@ -62,7 +62,7 @@ function parseArgs(argv) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
-const SCENARIOS = ['ping-pong', 'small', 'bulk', 'compressed', 'idle', 'view'];
+const SCENARIOS = ['ping-pong', 'small', 'bulk', 'compressed', 'idle', 'view', 'socketio'];
 const TARGETS = [
   'direct',
   'pipe',
@@ -72,6 +72,7 @@ const TARGETS = [
   'wstap-no-analysis',
   'wstap-rules',
   'wstap-reframed',
+  'wstap-no-app',
   'wstap-untuned',
   'wstap-record',
   'wstap-debug',
@@ -93,11 +94,14 @@ const FULL = {
   idle: [2_000, 9_500],
   // The live view with a page following one session: 10,000 round trips a second = 20,000 messages.
   view: { connections: 1, inFlight: 64, size: 256, binary: false, rate: 10_000, durationMs: 5_000, warmupMs: 1_000 },
+  // Socket.IO events with acks on /socket.io/ (decoded by engine.io-parser and socket.io-parser, each ack paired and timed).
+  socketio: { connections: 50, inFlight: 32, size: 1024, binary: false, durationMs: 5_000, warmupMs: 1_000, socketio: true },
 };
 const QUICK = {
   reps: 1,
   pingPong: { roundTrips: 2_000, warmup: 500, size: 32 },
   small: { connections: 50, inFlight: 32, size: 1024, binary: false, durationMs: 1_000, warmupMs: 300 },
+  socketio: { connections: 50, inFlight: 32, size: 1024, binary: false, durationMs: 1_000, warmupMs: 300, socketio: true },
   bulk: { connections: 4, inFlight: 8, size: 64 * 1024, binary: true, durationMs: 1_000, warmupMs: 300 },
   compressed: { connections: 50, inFlight: 32, size: 1024, binary: false, durationMs: 1_000, warmupMs: 300, deflate: true },
   idle: [200],
@@ -414,6 +418,12 @@ const TARGET_DEFS = {
     only: ['small', 'compressed'],
     start: (bp, o) => startWstap('wstap-reframed', bp, ['--fault', 'drop match=^never-in-these-messages$'], o),
   },
+  // Issue 16: Socket.IO traffic decoded (the default) against --protocol none (the frame tap alone).
+  'wstap-no-app': {
+    label: 'wstap --protocol none (no application protocol decoding)',
+    only: ['socketio'],
+    start: (bp, o) => startWstap('wstap-no-app', bp, ['--protocol', 'none'], o),
+  },
   'wstap-untuned': {
     label: 'wstap, glibc heap trimming left at its default',
     start: (bp, o) => startWstap('wstap-untuned', bp, [], { ...o, env: {} }),
@@ -489,7 +499,7 @@ function loadgen(spec) {
  * `around`: something to start once the load is warmed up and to report after it (a page on the live view).
  */
 async function measureLoad(target, spec, around) {
-  const lg = loadgen({ ...spec, url: `ws://127.0.0.1:${target.port}/bench` });
+  const lg = loadgen({ ...spec, url: `ws://127.0.0.1:${target.port}${spec.socketio ? '/socket.io/?EIO=4&transport=websocket' : '/bench'}` });
   try {
     await lg.waitFor((e) => e.event === 'ready' || e.event === 'error', 'ready', 60_000);
     if (around) await around.ready();
@@ -647,9 +657,9 @@ async function stopTargets(live) {
 }
 
 /** Runs a load scenario: for each repetition, every target once, in a rotated order. */
-async function loadScenario(live, spec, title) {
-  // Some targets are measured only in some scenarios (TARGET_DEFS[name].only).
-  const names = runnable.filter((n) => !TARGET_DEFS[n].only || TARGET_DEFS[n].only.includes(title));
+async function loadScenario(live, spec, title, among) {
+  // Some targets are measured only in some scenarios (TARGET_DEFS[name].only); some scenarios only among some targets.
+  const names = runnable.filter((n) => (!TARGET_DEFS[n].only || TARGET_DEFS[n].only.includes(title)) && (!among || among.includes(n)) && live[n]);
   const runs = Object.fromEntries(names.map((n) => [n, []]));
   for (let rep = 0; rep < REPS; rep++) {
     const order = names.map((_, i) => names[(i + rep) % names.length]);
@@ -755,6 +765,19 @@ if (wantScenario('compressed')) {
   const live = await startTargets(['compressed']);
   try {
     result.scenarios.compressed = await loadScenario(live, { mode: 'throughput', ...cfg.compressed }, 'compressed');
+  } finally {
+    await stopTargets(live);
+    await backend.child.stop();
+  }
+}
+if (wantScenario('socketio')) {
+  // Socket.IO: the pipe, wstap decoding it, and wstap with decoding off.
+  backend = await startBackend(false);
+  const among = ['pipe', 'wstap', 'wstap-no-app'];
+  const live = {};
+  for (const n of among) if (runnable.includes(n)) live[n] = await TARGET_DEFS[n].start(backend.port);
+  try {
+    result.scenarios.socketio = await loadScenario(live, { mode: 'throughput', ...cfg.socketio }, 'socketio', among);
   } finally {
     await stopTargets(live);
     await backend.child.stop();
@@ -878,6 +901,13 @@ const cm = cfg.compressed;
 loadTable(
   'compressed',
   `Compressed small messages (permessage-deflate, ${cm.connections} × ${cm.inFlight} in flight, ${cm.size} B JSON text, ${cm.durationMs / 1000} s)`,
+  'msg',
+);
+
+const sio = cfg.socketio;
+loadTable(
+  'socketio',
+  `Socket.IO events with acks (${sio.connections} connections × ${sio.inFlight} in flight, ${sio.size} B engine.io/Socket.IO text on /socket.io/, ${sio.durationMs / 1000} s)`,
   'msg',
 );
 

@@ -57,6 +57,11 @@ export class SocketIoSession implements SessionDecoder {
     if (m.kind !== 'text' && m.kind !== 'binary') return undefined;
     if (m.truncated) return [{ type: 'truncated', line: 'socket.io message over --max-message-size: not decoded' }];
     if (m.kind === 'binary') return [this.binary(m.from, m.data)];
+    // The bulk of Socket.IO traffic: an event or an ack, read without parsing its arguments.
+    if (m.data[0] === 0x34 && (m.data[1] === 0x32 || m.data[1] === 0x33) && !this.pending[m.from]) {
+      const fast = eventOrAck(m.data);
+      if (fast) return [this.packet(m.from, fast)];
+    }
     const p = decodePacket(m.data.toString('utf8'), 'nodebuffer');
     return p.type === 'error' ? undefined : [this.engine(m.from, p)];
   }
@@ -225,6 +230,49 @@ export class SocketIoSession implements SessionDecoder {
         };
     }
   }
+}
+
+const DIGIT = (c: number | undefined): boolean => c !== undefined && c >= 0x30 && c <= 0x39;
+
+/**
+ * An engine.io message holding a Socket.IO EVENT or ACK (4 2|3 [/nsp,] [id] [...]), read as
+ * socket.io-parser reads its header, but without parsing the arguments: only an event's name
+ * (the first string of the array) is read. Anything unusual (no array, a name that is not a
+ * string, an ack without an id) is undefined, and socket.io-parser reads the packet instead.
+ */
+export function eventOrAck(d: Buffer): SocketPacket | undefined {
+  const type = d[1] === 0x32 ? PacketType.EVENT : PacketType.ACK;
+  let i = 2;
+  let nsp = '/';
+  if (d[i] === 0x2f) {
+    const comma = d.indexOf(0x2c, i);
+    if (comma < 0) return undefined;
+    nsp = d.toString('utf8', i, comma);
+    i = comma + 1;
+  }
+  const idStart = i;
+  while (DIGIT(d[i])) i++;
+  const id = i > idStart ? Number(d.toString('latin1', idStart, i)) : undefined;
+  if (d[i] !== 0x5b) return undefined; // '['
+  if (type === PacketType.ACK) return id === undefined ? undefined : { type, nsp, id };
+  if (d[i + 1] !== 0x22) return undefined; // the name: a JSON string
+  let j = i + 2;
+  let escaped = false;
+  while (j < d.length && d[j] !== 0x22) {
+    if (d[j] === 0x5c) {
+      escaped = true;
+      j++;
+    }
+    j++;
+  }
+  if (j >= d.length || (d[j + 1] !== 0x2c && d[j + 1] !== 0x5d)) return undefined; // then ',' or ']'
+  let name: string;
+  try {
+    name = escaped ? (JSON.parse(d.toString('utf8', i + 1, j + 1)) as string) : d.toString('utf8', i + 2, j);
+  } catch {
+    return undefined;
+  }
+  return { type, nsp, data: [name], ...(id !== undefined ? { id } : {}) };
 }
 
 function nameOf(name: string | undefined): { name?: string } {

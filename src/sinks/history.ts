@@ -22,7 +22,7 @@ import {
   type HandshakeView,
   type PatternView,
 } from '../views/views.js';
-import type { AppProtocol } from '../session/app.js';
+import type { AppMessage, AppProtocol } from '../session/app.js';
 import type { AlteredCounts, SessionAction } from '../session/action.js';
 import { opcodeName } from '../wire/ws-frame.js';
 import type { SessionSink } from './bus.js';
@@ -174,7 +174,7 @@ class MessageRing {
         : { latency: { ms: latency, to: meta & 8 ? ('ping' as const) : ('request' as const), answers: this.answers[i]! } }),
     };
     const appLen = this.appLen[i]!;
-    const app = appLen ? (JSON.parse(payloads.read(this.pos[i]! + this.len[i]!, appLen).toString('utf8')) as AppMessageView) : undefined;
+    const app = appLen ? appMessageView(JSON.parse(payloads.read(this.pos[i]! + this.len[i]!, appLen).toString('utf8')) as AppMessage) : undefined;
     return { m, t: this.t[i]!, seq: this.firstSeq + k, ...(app ? { app } : {}) };
   }
 
@@ -314,14 +314,14 @@ function historyMessage(id: string, m: WsMessage, t: number, ts: number, seq: nu
  * case) is written without building the event object: a page following a busy session gets
  * every message, and this is what each one costs.
  */
-export function historyMessageJson(id: string, m: WsMessage, t: number, ts: number, seq: number, appJson?: string): string {
+export function historyMessageJson(id: string, m: WsMessage, t: number, ts: number, seq: number): string {
   const fast = fastPayload(m, 'full');
   if (!fast) return JSON.stringify(historyMessage(id, m, t, ts, seq));
   let s = `{"type":"message","session":${JSON.stringify(id)},"from":"${m.from}","t":${t},"ts":${ts},"kind":"${m.kind}","opcode":${m.opcode},"frames":${m.frames},"compressed":${m.compressed},"size":${m.size},"wireSize":${m.wireSize}`;
   if (fast.truncated) s += ',"truncated":true';
   s += fast.field === 'text' ? `,"text":${JSON.stringify(fast.bytes.toString('utf8'))}` : `,"base64":"${fast.bytes.toString('base64')}"`;
   if (m.latency && Number.isFinite(m.latency.ms)) s += `,"latencyMs":${m.latency.ms},"answers":${m.latency.answers}`;
-  if (m.app) s += `,"app":${appJson ?? JSON.stringify(appMessageView(m.app))}`;
+  if (m.app) s += `,"app":${JSON.stringify(appMessageView(m.app))}`;
   return `${s},"seq":${seq}}`;
 }
 
@@ -386,13 +386,11 @@ export class SessionHistory implements SessionSink {
     const payload = maskedPayload(m);
     const data = payload.length > this.payloadCap ? payload.subarray(0, this.payloadCap) : payload;
     const pos = this.payloads.put(data);
-    // The protocol's annotation, redacted, right behind its payload in the ring.
-    let appJson: string | undefined;
+    // The protocol's annotation right behind its payload in the ring, as JSON (redacted when it is read, like the payload).
     let appLen = 0;
     if (m.app) {
       e.protocol ??= m.app.protocol;
-      appJson = JSON.stringify(appMessageView(m.app));
-      const bytes = Buffer.from(appJson, 'utf8');
+      const bytes = Buffer.from(JSON.stringify(m.app), 'utf8');
       this.payloads.put(bytes);
       appLen = bytes.length;
     }
@@ -401,7 +399,7 @@ export class SessionHistory implements SessionSink {
       e.dropped++;
       this.evictedMessages++;
     }
-    if (this.messageListeners) this.emitMessage(e, m, t, ring.firstSeq + ring.count - 1, appJson);
+    if (this.messageListeners) this.emitMessage(e, m, t, ring.firstSeq + ring.count - 1);
   }
 
   finding(session: Session, finding: Finding): void {
@@ -575,12 +573,12 @@ export class SessionHistory implements SessionSink {
     return [...groups.values()].sort((a, b) => rank[a.severity] - rank[b.severity] || b.sessions.length - a.sessions.length);
   }
 
-  private emitMessage(e: Entry, m: WsMessage, t: number, seq: number, appJson: string | undefined): void {
+  private emitMessage(e: Entry, m: WsMessage, t: number, seq: number): void {
     const id = e.session.id;
     let event: HistoryEvent | undefined;
     for (const [l, filter] of this.listeners) {
       if (filter === 'none' || (filter !== 'all' && filter.session !== id)) continue;
-      event ??= { type: 'message', session: id, seq, json: historyMessageJson(id, m, t, Math.round(e.ts0 + t), seq, appJson) };
+      event ??= { type: 'message', session: id, seq, json: historyMessageJson(id, m, t, Math.round(e.ts0 + t), seq) };
       try {
         l(event);
       } catch {

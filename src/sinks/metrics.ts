@@ -67,6 +67,9 @@ export class MetricsSink implements SessionSink {
   private readonly operations: Histogram<'protocol' | 'operation'>;
   private readonly appPackets: Counter<'protocol' | 'type'>;
   private readonly appOperations = new Set<string>();
+  /** Since the last scrape: packets by protocol and type, answer times by protocol and operation. */
+  private readonly pendingPackets = new Map<string, number>();
+  private readonly pendingOperations = new Map<string, number[]>();
   private readonly appTypes = new Set<string>();
   private readonly pings: Histogram;
   private readonly http = new Counter({
@@ -117,12 +120,14 @@ export class MetricsSink implements SessionSink {
       labelNames: ['protocol', 'operation'],
       buckets: LATENCY_BUCKETS,
       registers: [this.registry],
+      collect: () => self.flushApp(),
     });
     this.appPackets = new Counter({
       name: 'wstap_app_packets_total',
       help: 'Application protocol packets decoded, by protocol and packet type (at most 100 types, the rest as "other")',
       labelNames: ['protocol', 'type'],
       registers: [this.registry],
+      collect: () => self.flushApp(),
     });
     if (opts.processMetrics !== false) {
       collectDefaultMetrics({ register: this.registry });
@@ -166,15 +171,35 @@ export class MetricsSink implements SessionSink {
     }
   }
 
-  /** A message of an application protocol: its packets counted, the operations it answers timed (labels bounded). */
+  /**
+   * A message of an application protocol: its packets counted, the operations it answers timed
+   * (labels bounded). Kept in plain maps and handed to prom-client at scrape time, as the other counts.
+   */
   private appMessage(app: AppMessage): void {
     for (const p of app.packets) {
-      this.appPackets.labels(app.protocol, this.bounded(this.appTypes, `${app.protocol} ${p.type}`, p.type)).inc();
-      if (p.answers)
-        this.operations
-          .labels(app.protocol, this.bounded(this.appOperations, `${app.protocol} ${p.answers.operation}`, p.answers.operation))
-          .observe(p.answers.ms / 1000);
+      const typeKey = `${app.protocol}\n${p.type}`;
+      this.pendingPackets.set(typeKey, (this.pendingPackets.get(typeKey) ?? 0) + 1);
+      if (!p.answers) continue;
+      const opKey = `${app.protocol}\n${p.answers.operation}`;
+      let times = this.pendingOperations.get(opKey);
+      if (!times) this.pendingOperations.set(opKey, (times = []));
+      times.push(p.answers.ms / 1000);
+      if (times.length >= 8192) this.flushApp();
     }
+  }
+
+  private flushApp(): void {
+    for (const [key, n] of this.pendingPackets) {
+      const [protocol, type] = key.split('\n') as [string, string];
+      this.appPackets.labels(protocol, this.bounded(this.appTypes, key, type)).inc(n);
+    }
+    for (const [key, times] of this.pendingOperations) {
+      const [protocol, operation] = key.split('\n') as [string, string];
+      const h = this.operations.labels(protocol, this.bounded(this.appOperations, key, operation));
+      for (const v of times) h.observe(v);
+    }
+    this.pendingPackets.clear();
+    this.pendingOperations.clear();
   }
 
   /** A label value kept as it is while the set has room, else "other": a metric's series stay bounded whatever the traffic names. */

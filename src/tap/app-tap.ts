@@ -110,7 +110,7 @@ export class AppTap {
   private detection: AppDetection | undefined;
   private sniffLeft: number;
   private readonly ops = new OperationTracker();
-  private readonly packetCounts: Record<string, number> = {};
+  private readonly packetCounts = new Map<string, number>();
   private undecoded = 0;
 
   /** `start`: what the handshake said (undefined: sniff the first messages; 'none': decode nothing). */
@@ -152,19 +152,32 @@ export class AppTap {
       this.undecoded++;
       return undefined;
     }
+    const protocol = this.detection!.protocol;
+    // One packet a message is the common case: no arrays made beyond its own.
+    if (drafts.length === 1) {
+      const d = drafts[0]!;
+      const out: { -readonly [K in keyof AppMessage]: AppMessage[K] } = { protocol, packets: [this.packet(d, m, seq)], line: d.line };
+      if (d.secrets) out.secrets = d.secrets;
+      return out;
+    }
     const packets = drafts.map((d) => this.packet(d, m, seq));
-    const line = packets.length === 1 ? packets[0]!.line : packets.map((p) => p.line).join('; ');
     const secrets = drafts.flatMap((d) => d.secrets ?? []);
-    return { protocol: this.detection!.protocol, packets, line, ...(secrets.length ? { secrets } : {}) };
+    return { protocol, packets, line: packets.map((p) => p.line).join('; '), ...(secrets.length ? { secrets } : {}) };
   }
 
   private packet(d: PacketDraft, m: DecoderInput, seq: number): AppPacket {
-    this.packetCounts[d.type] = (this.packetCounts[d.type] ?? 0) + 1;
-    const { starts, ends, secrets: _secrets, ...packet } = d;
-    let answers: OperationAnswer | undefined;
-    if (ends) answers = this.ops.answer(ends.key, ends.final, ends.error === true, m.from, m.lastByteAt);
-    if (starts) this.ops.start(starts.key, starts.operation, m.from, m.lastByteAt, seq);
-    return answers ? { ...packet, answers } : packet;
+    this.packetCounts.set(d.type, (this.packetCounts.get(d.type) ?? 0) + 1);
+    // Built field by field (no rest spread: this runs for every message of a protocol session).
+    const p: { -readonly [K in keyof AppPacket]: AppPacket[K] } = { type: d.type, line: d.line };
+    if (d.name !== undefined) p.name = d.name;
+    if (d.id !== undefined) p.id = d.id;
+    if (d.error !== undefined) p.error = d.error;
+    if (d.ends) {
+      const answers = this.ops.answer(d.ends.key, d.ends.final, d.ends.error === true, m.from, m.lastByteAt);
+      if (answers) p.answers = answers;
+    }
+    if (d.starts) this.ops.start(d.starts.key, d.starts.operation, m.from, m.lastByteAt, seq);
+    return p;
   }
 
   /** The session is over: its summary and the findings only its end can tell (unanswered requests, a close code of the protocol). */
@@ -177,7 +190,7 @@ export class AppTap {
     const summary: AppSummary = {
       protocol: this.detection.protocol,
       by: this.detection.by,
-      packets: { ...this.packetCounts },
+      packets: Object.fromEntries(this.packetCounts),
       operations: this.ops.operations(),
       ...(this.undecoded ? { undecoded: this.undecoded } : {}),
     };

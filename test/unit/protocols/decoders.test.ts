@@ -9,6 +9,8 @@ import { PollingTracker } from '../../../src/proxy/polling.js';
 import { operationOf } from '../../../src/protocols/graphql.js';
 import { detectFromHandshake, parseProtocolChoice } from '../../../src/protocols/registry.js';
 import { parseStompFrames } from '../../../src/protocols/stomp.js';
+import { eventOrAck } from '../../../src/protocols/socketio.js';
+import { Decoder, type Packet } from 'socket.io-parser';
 import { AppTap, MAX_OPERATIONS, OperationTracker, OTHER_OPERATION } from '../../../src/tap/app-tap.js';
 import type { AppDetection } from '../../../src/session/app.js';
 import type { Finding } from '../../../src/session/finding.js';
@@ -126,6 +128,36 @@ describe('GraphQL', () => {
 });
 
 describe('Socket.IO and engine.io', () => {
+  it('the fast read of events and acks says what socket.io-parser says (type, namespace, id, event name), and leaves the odd ones to it', () => {
+    const viaParser = (text: string): Packet => {
+      let out: Packet | undefined;
+      const d = new Decoder();
+      d.on('decoded', (p: Packet) => (out = p));
+      d.add(text);
+      return out!;
+    };
+    for (const text of [
+      '2["chat","hi"]',
+      '21["chat"]',
+      '2/admin,7["kick",{"u":1}]',
+      '2["we\\"ird \\u00e9",1]',
+      '2["\u00e9t\u00e9"]',
+      '3/a,12[true]',
+      '35[]',
+    ]) {
+      const fast = eventOrAck(Buffer.from(`4${text}`));
+      const slow = viaParser(text);
+      expect({ type: fast!.type, nsp: fast!.nsp, id: fast!.id, name: (fast!.data as unknown[] | undefined)?.[0] }).toEqual({
+        type: slow.type,
+        nsp: slow.nsp,
+        id: slow.id,
+        name: slow.type === 2 ? (slow.data as unknown[])[0] : undefined,
+      });
+    }
+    // Not an array, a name that is not a string, an ack without an id, an unterminated name: the parser's business.
+    for (const text of ['2{"a":1}', '2[1,2]', '3[true]', '2["open']) expect(eventOrAck(Buffer.from(`4${text}`))).toBeUndefined();
+  });
+
   it('namespaces, acks in a namespace, a MessagePack packet (socket.io-msgpack-parser), a namespace that does not exist', () => {
     const { lines, raised } = tapFor({ protocol: 'socket.io', by: 'path' });
     expect(lines(text('client', '42/admin,5["kick",{"user":1}]'))).toBe('socket.io emit /admin "kick" [ack 5]');
