@@ -1007,6 +1007,10 @@ if (s.small?.wstap && s.small['wstap-no-analysis']) {
   const r = c.wstap.ratio / c['wstap-no-analysis'].ratio;
   check('the metrics and the patterns across sessions: CPU per small message against both off (issue 15)', '≤ 1.05× off', ratio(r), r <= 1.05);
 }
+if (s.socketio?.wstap) {
+  const c = summarise(s.socketio, 'cpuUsPerMsg');
+  check('Socket.IO events with acks, decoded: CPU per message (issue 16)', '≤ 1.3× pipe', ratio(c.wstap.ratio), c.wstap.ratio <= 1.3);
+}
 if (s.small?.['wstap-rules']) {
   const r = summarise(s.small, 'cpuUsPerMsg')['wstap-rules'].ratio;
   check('fault rules present that take no session: CPU per small message (issue 14)', '≤ 1.3× pipe', ratio(r), r <= 1.3);
