@@ -57,6 +57,8 @@ export class FrameTap {
   private raised: Finding[] | undefined;
   /** The application protocol's decoder, made with the first data message. */
   private app: AppTap | undefined;
+  /** Its first messages named no protocol: nothing more is looked at. */
+  private noApp = false;
   /** Messages seen, every kind: the number of the one being observed. */
   private seq = 0;
   /** One pair of callbacks for both directions (messages and violations name their side). */
@@ -107,6 +109,7 @@ export class FrameTap {
    */
   private binaryKeep(): number | undefined {
     const { app, maxBinaryBytes } = this.opts;
+    if (this.noApp) return maxBinaryBytes;
     const known = this.app ? this.app.protocol : app === 'none' ? undefined : app;
     if (known) return decoderFor(known.protocol).readsBinary ? undefined : maxBinaryBytes;
     const sniffing = app === undefined && (this.app === undefined || this.app.sniffing);
@@ -116,6 +119,7 @@ export class FrameTap {
 
   private appOf(m: DecodedMessage): void {
     if (m.kind !== 'text' && m.kind !== 'binary') return;
+    if (this.noApp) return;
     if (this.app === undefined) {
       if (this.opts.app === 'none') return;
       this.app = new AppTap(this.opts.app, (f) => this.raise(f));
@@ -128,6 +132,11 @@ export class FrameTap {
     if (m.kind === 'binary' && sinks !== undefined && m.data.length > sinks) m.data = m.data.subarray(0, sinks);
     // Detection settled: keep binary payloads only as far as the protocol (or the sinks) read them.
     if (before && !this.app.sniffing) {
+      // No protocol in the first messages: the session keeps nothing of the decoder.
+      if (!this.app.protocol) {
+        this.app = undefined;
+        this.noApp = true;
+      }
       const keep = this.binaryKeep();
       this.clientDecoder?.keepBinary(keep);
       this.serverDecoder?.keepBinary(keep);
@@ -153,7 +162,7 @@ export class FrameTap {
     this.seq++;
     const latency = (this.latency ??= new LatencyTracker(this.opts.correlate)).observe(m);
     if (latency) m.latency = latency;
-    if (this.opts.app !== 'none') this.appOf(m);
+    if (this.opts.app !== 'none' && !this.noApp) this.appOf(m);
     this.opts.onMessage(m);
   }
 
