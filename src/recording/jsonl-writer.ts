@@ -60,13 +60,15 @@ export class JsonlWriter {
     const what =
       err.code === 'ENOSPC'
         ? 'the disk is full'
-        : err.code === 'EACCES' || err.code === 'EPERM'
-          ? 'no permission to write it'
-          : err.code === 'ENOENT'
-            ? 'its folder does not exist'
-            : err.code === 'EISDIR'
-              ? 'it is a folder'
-              : `${err.code ?? ''} ${err.message}`.trim();
+        : err.code === 'EFBIG'
+          ? 'the file reached its size limit (ulimit -f)'
+          : err.code === 'EACCES' || err.code === 'EPERM'
+            ? 'no permission to write it'
+            : err.code === 'ENOENT'
+              ? 'its folder does not exist'
+              : err.code === 'EISDIR'
+                ? 'it is a folder'
+                : `${err.code ?? ''} ${err.message}`.trim();
     return `recording to ${this.opts.file} stopped: ${what}; proxying goes on`;
   }
 

@@ -4,40 +4,20 @@
  * the proxy. The session must show the page's Origin, permessage-deflate negotiated,
  * every message both ways decoded exactly as the page sent and received it, and the close.
  */
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import type { WsMessage } from '../../src/session/message.js';
 import { echo, startWsServer } from '../support/backends.js';
-import { CHROMIUM, launchChromium } from '../support/peers/chromium.js';
+import { chromiumForFile } from '../support/peers/chromium.js';
 import { defer, runDeferred } from '../support/cleanup.js';
 import { isData, proxyTo, tapSink } from '../support/tap.js';
-import { sleep } from '../support/wait.js';
 
-/** Chromium may still be being installed by apt when the suite starts. */
-const CHROMIUM_WAIT_MS = 240_000;
-
-let browser: Browser | undefined;
-let skipReason: string | undefined;
-
-beforeAll(async () => {
-  const started = Date.now();
-  while (!existsSync(CHROMIUM) && Date.now() - started < CHROMIUM_WAIT_MS) await sleep(2000);
-  if (!existsSync(CHROMIUM)) {
-    skipReason = `${CHROMIUM} did not appear within ${CHROMIUM_WAIT_MS / 1000} s (install Debian's chromium package); browser tests skipped`;
-    return;
-  }
-  // A Chromium that is present but does not start is a failure, not a skip.
-  browser = await launchChromium();
-}, CHROMIUM_WAIT_MS + 30_000);
-
-afterAll(async () => {
-  await browser?.close();
-});
+// Chromium missing (or not starting) fails these tests: .ci/run installs it.
+const getBrowser = chromiumForFile();
 
 afterEach(runDeferred);
 
@@ -130,7 +110,7 @@ async function echoBackend(onConnection: (ws: WebSocket) => void = echo): Promis
 }
 
 async function newPage(url: string): Promise<Page> {
-  const context = await browser!.newContext();
+  const context = await getBrowser().newContext();
   defer(() => context.close());
   const page = await context.newPage();
   await page.goto(url);
@@ -138,8 +118,7 @@ async function newPage(url: string): Promise<Page> {
 }
 
 describe('frame tap with headless Chromium', () => {
-  it('a page exchanges text and binary through the proxy: Origin, deflate, every message, close 1000', async (ctx) => {
-    if (skipReason) ctx.skip(skipReason);
+  it('a page exchanges text and binary through the proxy: Origin, deflate, every message, close 1000', async () => {
     const target = await echoBackend();
     const tap = tapSink();
     const tp = await proxyTo(target, tap);
@@ -203,8 +182,7 @@ describe('frame tap with headless Chromium', () => {
     expect(end.ws!.traffic.server.messages).toBe(messages.length + 1);
   });
 
-  it('the backend closes with 1008: the page sees 1008 and the session has close-policy', async (ctx) => {
-    if (skipReason) ctx.skip(skipReason);
+  it('the backend closes with 1008: the page sees 1008 and the session has close-policy', async () => {
     const reason = 'Authentication required: Use Authorization header';
     const target = await echoBackend((ws) => ws.once('message', () => ws.close(1008, reason)));
     const tap = tapSink();

@@ -45,34 +45,38 @@ function recordingError(fn: () => unknown): RecordingError {
 }
 
 describe('the proxy stopped in the middle of a recording', () => {
-  it('SIGTERM: the file is complete, the open session gets a close line with note "proxy shutdown", it loads without warnings', async () => {
-    const backend = await demoBackend();
-    const file = tmpFile();
-    const { bin, port } = await startBinProxy(['--target', backend.url, '--record', file, '--shutdown-grace', '100']);
-    const c = await openClient(`ws://127.0.0.1:${port}/ws?token=${fakeJwt(600)}`);
-    keepSending(c);
-    await recordingWhen(file, (events) => events.filter((e) => e['type'] === 'message').length >= 20, '20 message lines');
-    bin.proc.kill('SIGTERM');
-    expect(await bin.exited).toEqual({ code: 0, signal: null });
-    await c.closed;
+  // SIGINT is Ctrl-C in a terminal; SIGTERM is docker stop.
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    '%s: the file is complete, the open session gets a close line with note "proxy shutdown", it loads without warnings',
+    async (signal) => {
+      const backend = await demoBackend();
+      const file = tmpFile();
+      const { bin, port } = await startBinProxy(['--target', backend.url, '--record', file, '--shutdown-grace', '100']);
+      const c = await openClient(`ws://127.0.0.1:${port}/ws?token=${fakeJwt(600)}`);
+      keepSending(c);
+      await recordingWhen(file, (events) => events.filter((e) => e['type'] === 'message').length >= 20, '20 message lines');
+      bin.proc.kill(signal);
+      expect(await bin.exited).toEqual({ code: 0, signal: null });
+      await c.closed;
 
-    const text = readFileSync(file, 'utf8');
-    expect(text.endsWith('\n')).toBe(true);
-    const lines = text.trimEnd().split('\n');
-    for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
-    const rec = loadRecording(file);
-    expect(rec.warnings).toEqual([]);
-    expect(rec.sessions).toHaveLength(1);
-    const s = rec.sessions[0]!;
-    expect(s.messages.length).toBeGreaterThanOrEqual(20);
-    expect(s.close).toBeDefined();
-    expect(s.close).toMatchObject({ type: 'close', note: 'proxy shutdown', how: 'shutdown', endedBy: 'proxy' });
-    // The close is the session's last line.
-    expect(JSON.parse(lines[lines.length - 1]!)).toMatchObject({ type: 'close', session: s.id, note: 'proxy shutdown' });
-    // The log says so too.
-    expect(bin.json().some((l) => l['event'] === 'stopped')).toBe(true);
-    expect(bin.json().filter((l) => l['event'] === 'recording-stopped')).toEqual([]);
-  });
+      const text = readFileSync(file, 'utf8');
+      expect(text.endsWith('\n')).toBe(true);
+      const lines = text.trimEnd().split('\n');
+      for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
+      const rec = loadRecording(file);
+      expect(rec.warnings).toEqual([]);
+      expect(rec.sessions).toHaveLength(1);
+      const s = rec.sessions[0]!;
+      expect(s.messages.length).toBeGreaterThanOrEqual(20);
+      expect(s.close).toBeDefined();
+      expect(s.close).toMatchObject({ type: 'close', note: 'proxy shutdown', how: 'shutdown', endedBy: 'proxy' });
+      // The close is the session's last line.
+      expect(JSON.parse(lines[lines.length - 1]!)).toMatchObject({ type: 'close', session: s.id, note: 'proxy shutdown' });
+      // The log says so too.
+      expect(bin.json().some((l) => l['event'] === 'stopped')).toBe(true);
+      expect(bin.json().filter((l) => l['event'] === 'recording-stopped')).toEqual([]);
+    },
+  );
 
   it('SIGKILL: every complete line is valid JSON; the file loads cleanly or skips a torn last line with a warning', async () => {
     const backend = await demoBackend();

@@ -3,7 +3,7 @@
  * 127.0.0.1, in its own temporary prefix, in the foreground, stopped after the test.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,18 +12,25 @@ import { until } from '../wait.js';
 
 export const NGINX = '/usr/sbin/nginx';
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 /** nginx in front of backendPort, with proxy_read_timeout (and proxy_send_timeout) `timeout` (e.g. "1s"); its URL. */
 export async function startNginx(backendPort: number, timeout: string): Promise<{ url: string; port: number }> {
+  if (!existsSync(NGINX)) throw new Error(`${NGINX} is missing: install Debian's nginx-light package (.ci/run does)`);
+  // nginx cannot listen on port 0 and say which port it got: a random port, again with another if it is taken
+  // (never one found by listening and closing, which a parallel test's listen(0) could be handed meanwhile).
+  for (let attempt = 1; ; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 40_001);
+    try {
+      return await startOn(backendPort, timeout, port);
+    } catch (err) {
+      if (attempt >= 5 || !ADDRESS_IN_USE.test(String(err))) throw err;
+    }
+  }
+}
+
+const ADDRESS_IN_USE = /Address already in use|\(98:/;
+
+async function startOn(backendPort: number, timeout: string, port: number): Promise<{ url: string; port: number }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wstap-nginx-'));
-  const port = await freePort();
   writeFileSync(
     path.join(dir, 'nginx.conf'),
     `worker_processes 1;
