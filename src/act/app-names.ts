@@ -11,6 +11,8 @@ import type { HookMessage } from '../tunnel/hooks.js';
 export class AppNames {
   private readonly tap: AppTap;
   private seq = 0;
+  /** The credentials of the last message read (byte ranges to mask when the message is shown, as every output does). */
+  lastSecrets: readonly (readonly [number, number])[] | undefined;
 
   constructor(session: Session) {
     this.tap = new AppTap(session.app, () => {});
@@ -19,6 +21,7 @@ export class AppNames {
   /** The names the message's packets are about (none when it has no protocol meaning). Call it for every message, in order. */
   of(m: HookMessage): string[] {
     const app = this.tap.observe({ from: m.from, kind: m.kind, data: m.data, truncated: false, lastByteAt: m.at }, ++this.seq);
+    this.lastSecrets = app?.secrets;
     if (!app) return [];
     const out: string[] = [];
     for (const p of app.packets) if (p.name !== undefined) out.push(p.name);

@@ -24,6 +24,8 @@ export interface HeldMessage {
   breakpoint: number;
   /** Epoch ms. */
   heldAt: number;
+  /** Byte ranges of data that hold a credential of its protocol (an MQTT password, a STOMP passcode): shown masked. */
+  secrets?: readonly (readonly [number, number])[];
 }
 
 /** What becomes of a held message. */
@@ -160,12 +162,12 @@ export class Breakpoints implements MessageHook {
         w.resolve({ action: 'drop' });
       }
     });
-    let names: AppNames | undefined;
+    // Read by the session's protocol: for op= conditions, and to mask a held message's credentials when it is shown.
+    const names = new AppNames(session);
     return (m: HookMessage) => {
       if (m.kind !== 'text' && m.kind !== 'binary') return undefined;
       dataMessages++;
-      if (!names && [...this.points.values()].some((c) => c.opRe && applies(c))) names = new AppNames(session);
-      const about = names?.of(m) ?? [];
+      const about = names.of(m);
       const to: Side = m.from === 'client' ? 'server' : 'client';
       for (const [id, c] of this.points) {
         if (!applies(c) || (c.to !== 'both' && c.to !== to)) continue;
@@ -174,7 +176,7 @@ export class Breakpoints implements MessageHook {
         if (c.match && (m.kind !== 'text' || !c.match.test(m.data.toString('utf8')))) continue;
         if (!opMatches(c.opRe, about)) continue;
         if (c.p < 1 && draw(id, c) >= c.p) continue;
-        return this.hold(session, control, m, to, id, mine);
+        return this.hold(session, control, m, to, id, mine, names.lastSecrets);
       }
       return undefined;
     };
@@ -187,6 +189,7 @@ export class Breakpoints implements MessageHook {
     to: Side,
     breakpoint: number,
     mine: Set<number>,
+    secrets: HeldMessage['secrets'],
   ): Promise<HookVerdict | undefined> {
     const held: HeldMessage = {
       id: this.nextHeld++,
@@ -197,6 +200,7 @@ export class Breakpoints implements MessageHook {
       data: m.data,
       breakpoint,
       heldAt: Date.now(),
+      ...(secrets ? { secrets } : {}),
     };
     mine.add(held.id);
     const report = (kind: SessionAction['kind'], detail: string): void =>

@@ -104,7 +104,8 @@ class GraphqlSession implements SessionDecoder {
           name: op.name,
           ...withId,
           line: `graphql ${type} ${op.name} (${op.kind}, id ${id ?? '?'})`,
-          ...(id !== undefined ? { starts: { key, operation: label } } : {}),
+          // A subscription waits for events: one that got none before the end is no unanswered request.
+          ...(id !== undefined ? { starts: { key, operation: label, ...(op.kind === 'subscription' ? { mayStayOpen: true } : {}) } } : {}),
         };
       }
       case 'next':
@@ -151,7 +152,8 @@ class GraphqlSession implements SessionDecoder {
       case 'connection_terminate':
         return { type, line: 'graphql connection_terminate' };
       default:
-        return { type, line: `graphql ${nameText(type)} (not a message type of ${this.protocol})` };
+        // The wire's type string is no key of ours (a type count per distinct string would grow with the traffic).
+        return { type: 'unknown', line: `graphql ${nameText(type)} (not a message type of ${this.protocol})` };
     }
   }
 

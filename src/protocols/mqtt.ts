@@ -58,9 +58,9 @@ class MqttSession implements SessionDecoder {
       return [{ type: 'part', line: `MQTT ${type} … (${started ? 'continues in the next message' : 'continued'})` }];
     }
     this.partOf[m.from] = undefined;
-    return packets.map((p) => {
+    return packets.map((p, i) => {
       const d = this.packet(m.from, p);
-      return p.cmd === 'connect' ? { ...d, ...passwordAt(m.data, p) } : d;
+      return p.cmd === 'connect' ? { ...d, ...passwordAt(m.data, p, packets.slice(i + 1)) } : d;
     });
   }
 
@@ -198,13 +198,28 @@ function publish(from: Side, p: mqttPacket.IPublishPacket): PacketDraft {
   };
 }
 
-/** Where a CONNECT's password is in the message (its last field but the will's): masked in every output. */
-function passwordAt(data: Buffer, p: mqttPacket.IConnectPacket): { secrets?: [number, number][] } {
+/** Bytes of a packet on the wire: its first byte, its remaining length (1 to 4 bytes), and that many. */
+const wireSize = (p: Packet): number => {
+  const n = p.length ?? 0;
+  return 1 + (n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4) + n;
+};
+
+/**
+ * Where a CONNECT's password is in the message: the CONNECT's last field, so its last bytes,
+ * which end where the packets after it in this message begin. Masked in every output. A
+ * password that began in an earlier message (a client that split it) is masked from the
+ * start of this one.
+ */
+function passwordAt(data: Buffer, p: mqttPacket.IConnectPacket, after: readonly Packet[]): { secrets?: [number, number][] } {
   const pw = p.password;
   if (pw === undefined || pw.length === 0) return {};
   const bytes = Buffer.isBuffer(pw) ? pw : Buffer.from(String(pw));
-  const at = data.lastIndexOf(bytes);
-  return at < 0 ? {} : { secrets: [[at, at + bytes.length]] };
+  const end = data.length - after.reduce((n, q) => n + wireSize(q), 0);
+  if (end <= 0) return {};
+  const start = end - bytes.length;
+  if (start >= 0 && data.subarray(start, end).equals(bytes)) return { secrets: [[start, end]] };
+  if (start < 0 && bytes.subarray(bytes.length - end).equals(data.subarray(0, end))) return { secrets: [[0, end]] };
+  return {};
 }
 
 /** MQTT control packet types by the high nibble of their first byte. */

@@ -180,7 +180,7 @@ export class SocketIoSession implements SessionDecoder {
   }
 
   private packet(from: Side, p: SocketPacket): PacketDraft {
-    const nsp = p.nsp || '/';
+    const nsp = nameText(p.nsp) || '/';
     const inNsp = nsp === '/' ? '' : ` ${nsp}`;
     const id = p.id === undefined || p.id === null ? undefined : String(p.id);
     switch (p.type) {
@@ -232,6 +232,9 @@ export class SocketIoSession implements SessionDecoder {
   }
 }
 
+/** socket.io-parser's reserved event names (an EVENT packet with one of them is invalid). */
+const RESERVED_EVENTS = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
+
 const DIGIT = (c: number | undefined): boolean => c !== undefined && c >= 0x30 && c <= 0x39;
 
 /**
@@ -242,11 +245,14 @@ const DIGIT = (c: number | undefined): boolean => c !== undefined && c >= 0x30 &
  */
 export function eventOrAck(d: Buffer): SocketPacket | undefined {
   const type = d[1] === 0x32 ? PacketType.EVENT : PacketType.ACK;
+  // socket.io-parser's JSON ends with the array's ']': anything else (a cut or bad payload) is the parser's to refuse.
+  if (d[d.length - 1] !== 0x5d) return undefined;
   let i = 2;
   let nsp = '/';
   if (d[i] === 0x2f) {
     const comma = d.indexOf(0x2c, i);
-    if (comma < 0) return undefined;
+    const bracket = d.indexOf(0x5b, i);
+    if (comma < 0 || (bracket >= 0 && bracket < comma)) return undefined;
     nsp = d.toString('utf8', i, comma);
     i = comma + 1;
   }
@@ -272,6 +278,8 @@ export function eventOrAck(d: Buffer): SocketPacket | undefined {
   } catch {
     return undefined;
   }
+  // Names socket.io-parser refuses to decode as an event.
+  if (RESERVED_EVENTS.has(name)) return undefined;
   return { type, nsp, data: [name], ...(id !== undefined ? { id } : {}) };
 }
 

@@ -85,8 +85,8 @@ function findHeadEnd(data: Buffer, from: number): { end: number; body: number } 
   return undefined;
 }
 
-/** Header values that carry a credential in a CONNECT (passcode, Authorization, a token header): masked in every output. */
-const CREDENTIAL_HEADER = /(?:^|\n)(passcode|authorization|[a-z-]*token)[ \t]*:([^\r\n\0]*)/gi;
+/** Header values that carry a credential in a CONNECT (passcode, Authorization, X-Api-Key, access_token...): masked in every output. */
+const CREDENTIAL_HEADER = /(?:^|\n)([\w-]*(?:token|authorization|passcode|password|api[-_]?key|secret))[ \t]*:([^\r\n\0]*)/gi;
 
 function credentialHeaders(data: Buffer): [number, number][] {
   // latin1: one character a byte, so the offsets are byte offsets.
@@ -143,7 +143,7 @@ class StompSession implements SessionDecoder {
 
   private frame(from: Side, f: StompFrame): PacketDraft {
     const h = f.headers;
-    const receipt = h.get('receipt');
+    const receipt = nameText(h.get('receipt'));
     const destination = nameText(h.get('destination'));
     const size = f.bodyBytes ? ` (${f.bodyBytes} bytes)` : '';
     if (from === 'client') this.lastCommand = f.command;
@@ -206,7 +206,7 @@ class StompSession implements SessionDecoder {
         };
       }
       case 'RECEIPT': {
-        const id = h.get('receipt-id');
+        const id = nameText(h.get('receipt-id'));
         return {
           type: 'RECEIPT',
           line: `STOMP RECEIPT ${id ?? '?'}`,
@@ -217,7 +217,7 @@ class StompSession implements SessionDecoder {
         const body = f.body.toString('utf8', 0, Math.min(f.body.length, 300)).trim();
         const message = h.get('message') ?? (body.split('\n')[0] || 'ERROR');
         this.ctx.raise(inspectStompError(message, this.lastCommand, body));
-        const id = h.get('receipt-id');
+        const id = nameText(h.get('receipt-id'));
         const ends =
           id !== undefined
             ? { ends: { key: `receipt:${id}`, final: true, error: true } }

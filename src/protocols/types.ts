@@ -14,7 +14,12 @@ import type { CloseSummary } from '../session/summary.js';
  */
 export interface PacketDraft extends Omit<AppPacket, 'answers'> {
   /** This packet asks for an answer: an ack id, a subscription, a receipt, a packet identifier, a JSON-RPC id. */
-  readonly starts?: { readonly key: string; readonly operation: string };
+  readonly starts?: {
+    readonly key: string;
+    readonly operation: string;
+    /** It may rightly get no answer before the session ends (a subscription no event came for): never "unanswered". */
+    readonly mayStayOpen?: boolean;
+  };
   /**
    * This packet answers the operation `key`. final: the operation is over (a complete, an ACK);
    * otherwise more answers may follow (a subscription's results), and only the first is timed.

@@ -18,6 +18,7 @@ import type { LiveSession } from '../upgrade/context.js';
 import { isValidCloseCode } from '../wire/ws-frame.js';
 import { API_PREFIX } from './api.js';
 import { sendJson, type Route } from './routes.js';
+import { maskSecrets } from '../views/views.js';
 
 /** Largest request body the control API reads. */
 const MAX_BODY = 1024 * 1024;
@@ -202,8 +203,10 @@ function heldView(h: HeldMessage): Record<string, unknown> {
     breakpoint: h.breakpoint,
     heldAt: h.heldAt,
   };
-  if (h.kind === 'text') return { ...base, text: redactPayloadText(h.data.toString('utf8')) };
-  return { ...base, base64: h.data.subarray(0, 64 * 1024).toString('base64'), ...(h.data.length > 64 * 1024 ? { truncated: true } : {}) };
+  // A credential its protocol carries (an MQTT password, a STOMP passcode) is masked, as in every output.
+  const data = maskSecrets(h.data, h.secrets);
+  if (h.kind === 'text') return { ...base, text: redactPayloadText(data.toString('utf8')) };
+  return { ...base, base64: data.subarray(0, 64 * 1024).toString('base64'), ...(data.length > 64 * 1024 ? { truncated: true } : {}) };
 }
 
 /** POST /__wstap/api/held/<id> {"action":"forward"} | {"action":"forward","text"|"binary"} | {"action":"drop"} */

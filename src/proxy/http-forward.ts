@@ -7,6 +7,7 @@
  */
 import type http from 'node:http';
 import type net from 'node:net';
+import zlib from 'node:zlib';
 import httpProxy from 'http-proxy';
 import type { Finding } from '../session/finding.js';
 import { redactTarget } from '../secrets/redact.js';
@@ -42,17 +43,34 @@ export interface HttpForwarder {
   handle(req: http.IncomingMessage, res: http.ServerResponse): void;
   /** Requests the client gave up on (the backend request was closed for each). */
   readonly abandoned: number;
-  /** The start of the response body, for requests peekBody() chose (what the backend said). */
-  bodyExcerpt(res: http.ServerResponse): string | undefined;
-  /** Both bodies (up to 1 MiB each), for requests peekBody() chose: a polling transport's packets. */
+  /** Both bodies (up to 1 MiB each; the response decompressed), for requests peekBody() chose: a polling transport's packets. */
   bodiesOf(res: http.ServerResponse): { request?: Buffer; response?: Buffer };
   close(): void;
 }
 
-/** Characters of a response body shown in the log, for the requests whose body says why they failed. */
-const EXCERPT = 512;
 /** Bytes of each body kept for the requests peekBody() chose (engine.io's maxHttpBufferSize is 1 MB). */
 const BODY_KEEP = 1024 * 1024;
+
+interface Bodies {
+  request: KeptBody;
+  response: KeptBody;
+  /** The response's Content-Encoding (engine.io compresses polling answers of 1 KiB or more). */
+  encoding?: string | undefined;
+}
+
+/** A kept response body as sent before its Content-Encoding; undefined when it cannot be (cut at BODY_KEEP, an unknown coding). */
+function decoded(body: Buffer, encoding: string | undefined): Buffer | undefined {
+  if (!encoding || encoding === 'identity') return body;
+  const limit = { maxOutputLength: 4 * BODY_KEEP };
+  try {
+    if (encoding === 'gzip' || encoding === 'x-gzip') return zlib.gunzipSync(body, limit);
+    if (encoding === 'deflate') return zlib.inflateSync(body, limit);
+    if (encoding === 'br') return zlib.brotliDecompressSync(body, limit);
+  } catch {
+    // cut, or not what it says it is
+  }
+  return undefined;
+}
 
 /** Chunks of a body up to BODY_KEEP bytes. */
 class KeptBody {
@@ -139,7 +157,7 @@ export function createHttpForwarder(
   events: HttpForwarderEvents,
 ): HttpForwarder {
   const report = events.problem;
-  const kept = new WeakMap<http.ServerResponse, { request: KeptBody; response: KeptBody }>();
+  const kept = new WeakMap<http.ServerResponse, Bodies>();
   /** Each forwarded request's backend request, to close when the client goes first. */
   const upstreamOf = new WeakMap<http.IncomingMessage, http.ClientRequest>();
   let abandoned = 0;
@@ -159,7 +177,7 @@ export function createHttpForwarder(
     limitConnect(proxyReq, opts.connectTimeoutMs);
     if (opts.peekBody?.(req)) {
       // http-proxy pipes the request into proxyReq right after this event: a second reader sees the same chunks.
-      const bodies = { request: new KeptBody(), response: new KeptBody() };
+      const bodies: Bodies = { request: new KeptBody(), response: new KeptBody() };
       kept.set(res, bodies);
       req.on('data', bodies.request.add);
     }
@@ -203,7 +221,10 @@ export function createHttpForwarder(
     }
     res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, raw);
     const bodies = kept.get(res);
-    if (bodies) proxyRes.on('data', bodies.response.add);
+    if (bodies) {
+      bodies.encoding = proxyRes.headers['content-encoding']?.toLowerCase();
+      proxyRes.on('data', bodies.response.add);
+    }
     proxyRes.pipe(res);
     proxyRes.on('error', () => res.destroy());
     proxyRes.on('aborted', () => res.destroy());
@@ -238,13 +259,11 @@ export function createHttpForwarder(
     get abandoned() {
       return abandoned;
     },
-    bodyExcerpt: (res) => {
-      const body = kept.get(res)?.response.buffer;
-      return body?.length ? body.toString('utf8', 0, Math.min(body.length, EXCERPT * 4)).slice(0, EXCERPT) : undefined;
-    },
     bodiesOf: (res) => {
       const b = kept.get(res);
-      return b ? { request: b.request.buffer, response: b.response.buffer } : {};
+      if (!b) return {};
+      const response = decoded(b.response.buffer, b.encoding);
+      return { request: b.request.buffer, ...(response ? { response } : {}) };
     },
     close() {
       proxy.close();

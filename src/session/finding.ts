@@ -110,7 +110,7 @@ export const FINDING_CATALOG = {
   'operation-unanswered': {
     severity: 'warn',
     phase: 'app',
-    when: 'requests that were never answered before the session ended (a Socket.IO ack, a JSON-RPC id, a STOMP receipt, an MQTT packet id, a subscription without a result)',
+    when: 'requests that were never answered before the session ended (a Socket.IO ack, a JSON-RPC id, a STOMP receipt, an MQTT packet id, a GraphQL query or mutation without its result; not subscriptions, which may rightly wait)',
   },
   'localhost-in-container': {
     severity: 'warn',

@@ -177,10 +177,11 @@ export class MetricsSink implements SessionSink {
    */
   private appMessage(app: AppMessage): void {
     for (const p of app.packets) {
-      const typeKey = `${app.protocol}\n${p.type}`;
+      // Folded into "other" as they come: what waits for the scrape is as bounded as the labels.
+      const typeKey = `${app.protocol}\n${this.bounded(this.appTypes, `${app.protocol}\n${p.type}`, p.type)}`;
       this.pendingPackets.set(typeKey, (this.pendingPackets.get(typeKey) ?? 0) + 1);
       if (!p.answers) continue;
-      const opKey = `${app.protocol}\n${p.answers.operation}`;
+      const opKey = `${app.protocol}\n${this.bounded(this.appOperations, `${app.protocol}\n${p.answers.operation}`, p.answers.operation)}`;
       let times = this.pendingOperations.get(opKey);
       if (!times) this.pendingOperations.set(opKey, (times = []));
       times.push(p.answers.ms / 1000);
@@ -191,11 +192,11 @@ export class MetricsSink implements SessionSink {
   private flushApp(): void {
     for (const [key, n] of this.pendingPackets) {
       const [protocol, type] = key.split('\n') as [string, string];
-      this.appPackets.labels(protocol, this.bounded(this.appTypes, key, type)).inc(n);
+      this.appPackets.labels(protocol, type).inc(n);
     }
     for (const [key, times] of this.pendingOperations) {
       const [protocol, operation] = key.split('\n') as [string, string];
-      const h = this.operations.labels(protocol, this.bounded(this.appOperations, key, operation));
+      const h = this.operations.labels(protocol, operation);
       for (const v of times) h.observe(v);
     }
     this.pendingPackets.clear();

@@ -27,6 +27,8 @@ interface OpenOperation {
   operation: string;
   from: Side;
   answered: boolean;
+  /** May end the session without an answer (a subscription). */
+  mayStayOpen: boolean;
 }
 
 interface Stats {
@@ -50,7 +52,7 @@ export class OperationTracker {
     return s;
   }
 
-  start(key: string, operation: string, from: Side, at: number, seq: number): void {
+  start(key: string, operation: string, from: Side, at: number, seq: number, mayStayOpen = false): void {
     const before = this.open.get(key);
     // An id used again before its answer: the first request is left without one.
     if (before && !before.answered) this.statsOf(before.operation).unanswered++;
@@ -60,7 +62,7 @@ export class OperationTracker {
       if (!oldest[1].answered) this.statsOf(oldest[1].operation).unanswered++;
       this.open.delete(oldest[0]);
     }
-    this.open.set(key, { at, seq, operation, from, answered: false });
+    this.open.set(key, { at, seq, operation, from, answered: false, mayStayOpen });
     this.statsOf(operation).count++;
   }
 
@@ -87,7 +89,7 @@ export class OperationTracker {
   unanswered(): { operation: string; count: number }[] {
     const counts = new Map<string, number>();
     for (const [key, op] of this.open) {
-      if (op.answered || key.startsWith('ping') || key === 'init') continue;
+      if (op.answered || op.mayStayOpen || key.startsWith('ping') || key === 'init') continue;
       counts.set(op.operation, (counts.get(op.operation) ?? 0) + 1);
       this.statsOf(op.operation).unanswered++;
     }
@@ -176,7 +178,7 @@ export class AppTap {
       const answers = this.ops.answer(d.ends.key, d.ends.final, d.ends.error === true, m.from, m.lastByteAt);
       if (answers) p.answers = answers;
     }
-    if (d.starts) this.ops.start(d.starts.key, d.starts.operation, m.from, m.lastByteAt, seq);
+    if (d.starts) this.ops.start(d.starts.key, d.starts.operation, m.from, m.lastByteAt, seq, d.starts.mayStayOpen === true);
     return p;
   }
 

@@ -153,13 +153,17 @@ export function endView(s: Session, end: SessionEnd): EndView {
   return redactDeep(view);
 }
 
-/** A message's payload with the credentials its protocol carries masked ('*' over each byte), a copy only when there are some. */
-export function maskedPayload(m: WsMessage): Buffer {
-  const ranges = m.app?.secrets;
-  if (!ranges?.length) return m.data;
-  const out = Buffer.from(m.data);
+/** Bytes with the ranges that hold a credential masked ('*' over each byte): a copy only when there are some. */
+export function maskSecrets(data: Buffer, ranges: readonly (readonly [number, number])[] | undefined): Buffer {
+  if (!ranges?.length) return data;
+  const out = Buffer.from(data);
   for (const [a, b] of ranges) if (a < out.length) out.fill(0x2a, a, Math.min(b, out.length));
   return out;
+}
+
+/** A message's payload with the credentials its protocol carries masked. */
+export function maskedPayload(m: WsMessage): Buffer {
+  return maskSecrets(m.data, m.app?.secrets);
 }
 
 const PREVIEW_CHARS = 200;

@@ -107,6 +107,26 @@ describe('op= in fault rules and breakpoints', () => {
     expect(got).toEqual(['browse', 'checkout']);
   });
 
+  it('a held STOMP CONNECT is shown with its passcode masked (the API and the live view), and forwarded as it was', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: (p) => (p.has('v12.stomp') ? 'v12.stomp' : false) });
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    const got: string[] = [];
+    wss.on('connection', (ws) => ws.on('message', (d) => got.push(d.toString())));
+    defer(() => new Promise<void>((r) => wss.close(() => r())));
+    const tp = await openTestProxy({ target: `http://127.0.0.1:${(wss.address() as { port: number }).port}`, intercept: ['to=server'] });
+    const ws = new WebSocket(tp.wsUrl('/stomp'), ['v12.stomp']);
+    defer(() => ws.terminate());
+    await new Promise((r, j) => ws.once('open', r).once('error', j));
+    const connect = 'CONNECT\naccept-version:1.2\nhost:/\nlogin:ops\npasscode:hunter2-secret\n\n\0';
+    ws.send(connect);
+    const held = await tp.proxy.breakpoints.next();
+    const listed = (await (await fetch(`http://127.0.0.1:${tp.port}/__wstap/api/held`)).json()) as { held: { id: number; text: string }[] };
+    expect(listed.held[0]!.text).toBe(`CONNECT\naccept-version:1.2\nhost:/\nlogin:ops\npasscode:${'*'.repeat('hunter2-secret'.length)}\n\n\0`);
+    tp.proxy.breakpoints.release(held.id, { action: 'forward' });
+    await until(() => got.length === 1, 'the CONNECT at the broker');
+    expect(got[0]).toBe(connect);
+  });
+
   it('Socket.IO middleware refusing a client that comes straight to the WebSocket: socketio-connect-error in its session', async () => {
     const httpServer = http.createServer();
     const sio = new Server(httpServer);

@@ -119,6 +119,24 @@ describe('Socket.IO 4 decoded by wstap', () => {
     expect(ev.patterns[0]!.client).toBe('127.0.0.1, Origin http://localhost:3000, /socket.io/ (Socket.IO long-polling)');
   });
 
+  it('a polling answer engine.io compressed (gzip, 1 KiB or more) is read after its Content-Encoding', async () => {
+    const big = 'x'.repeat(3000);
+    const url = await backend((server) => server.on('connection', (socket) => socket.emit('big', big)));
+    const ev = appSink();
+    const proxy = await openTestProxy({ target: url, sinks: [ev.sink] });
+    // fetch asks for gzip (Accept-Encoding: gzip, deflate) and undoes it, as a browser does.
+    const base = `${proxy.url}/socket.io/?EIO=4&transport=polling`;
+    const open = await (await fetch(base)).text();
+    const sid = (JSON.parse(open.slice(1)) as { sid: string }).sid;
+    await fetch(`${base}&sid=${sid}`, { method: 'POST', body: '40', headers: { 'Content-Type': 'text/plain;charset=UTF-8' } });
+    const answer = await fetch(`${base}&sid=${sid}`);
+    expect(answer.headers.get('content-encoding')).toBe('gzip');
+    expect(await answer.text()).toContain(`42["big","${big}"]`);
+    const polling = () => proxy.logs.filter((l) => l['event'] === 'polling').map((l) => String(l['line']));
+    await until(() => polling().includes('socket.io emit "big"'), 'the decoded event', { seen: polling });
+    expect(polling()).toContain('socket.io connected /');
+  });
+
   it('a session that keeps long-polling and never upgrades: socketio-no-upgrade, and what the server offered', async () => {
     const url = await backend(() => {}, { transports: ['polling'], pingInterval: 300, pingTimeout: 2000 });
     const ev = appSink();

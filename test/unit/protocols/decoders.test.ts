@@ -86,6 +86,13 @@ describe('STOMP', () => {
     const connect = tap.observe(text('client', 'CONNECT\naccept-version:1.2\nAuthorization:Bearer abc.def\n\n\0', 1), 1)!;
     const [a, b] = connect.secrets![0]!;
     expect(Buffer.from('CONNECT\naccept-version:1.2\nAuthorization:Bearer abc.def\n\n\0').subarray(a, b).toString()).toBe('Bearer abc.def');
+    const spring = tapFor({ protocol: 'stomp', by: 'forced' }).tap.observe(
+      text('client', 'STOMP\naccept-version:1.2\naccess_token:s3cr3t\nX-Api-Key:k3y\n\n\0', 2),
+      2,
+    )!;
+    expect(
+      spring.secrets!.map(([a, b]) => Buffer.from('STOMP\naccept-version:1.2\naccess_token:s3cr3t\nX-Api-Key:k3y\n\n\0').subarray(a, b).toString()),
+    ).toEqual(['s3cr3t', 'k3y']);
     const err = tap.observe(text('server', 'ERROR\nmessage:Bad CONNECT\n\nAccess refused for user\0', 5), 2)!;
     expect(err.packets[0]).toMatchObject({ type: 'ERROR', error: { message: 'Bad CONNECT' }, answers: { operation: 'CONNECT', ms: 4 } });
   });
@@ -102,6 +109,18 @@ describe('GraphQL', () => {
     expect(lines(text('server', '{"id":"1","type":"data","payload":{"data":{"tick":1}}}'))).toBe('graphql data OnTick (id 1)');
     expect(lines(text('client', '{"id":"1","type":"stop"}'))).toBe('graphql stop OnTick (id 1) (cancelled by the client)');
     expect(lines(text('server', '{"type":"bogus"}'))).toBe('graphql bogus (not a message type of subscriptions-transport-ws)');
+  });
+
+  it('a subscription that got no event before the end is no unanswered request; a query that got no result is', () => {
+    const { tap } = tapFor({ protocol: 'graphql-ws', by: 'subprotocol' });
+    tap.observe(text('client', '{"type":"connection_init"}', 0), 1);
+    tap.observe(text('server', '{"type":"connection_ack"}', 1), 2);
+    tap.observe(text('client', '{"id":"1","type":"subscribe","payload":{"query":"subscription OnMessage { m }"}}', 2), 3);
+    tap.observe(text('client', '{"id":"2","type":"subscribe","payload":{"query":"query Slow { s }"}}', 3), 4);
+    const end = tap.finish({ initiator: 'client', code: 1000, reason: '', meaning: '', clean: true }, 10);
+    expect(end.findings.map((f) => [f.code, f.message])).toEqual([
+      ['operation-unanswered', '1 graphql-ws request was never answered before the session closed (1000): query Slow.'],
+    ]);
   });
 
   it('an operation is named by operationName, else the name in its document; an anonymous one by its kind', () => {
@@ -155,7 +174,8 @@ describe('Socket.IO and engine.io', () => {
       });
     }
     // Not an array, a name that is not a string, an ack without an id, an unterminated name: the parser's business.
-    for (const text of ['2{"a":1}', '2[1,2]', '3[true]', '2["open']) expect(eventOrAck(Buffer.from(`4${text}`))).toBeUndefined();
+    for (const text of ['2{"a":1}', '2[1,2]', '3[true]', '2["open', '2["connect"]', '2["disconnecting",1]', '2["a",}', '2["a",1', '2/x[1,["y"]]'])
+      expect(eventOrAck(Buffer.from(`4${text}`)), text).toBeUndefined();
   });
 
   it('namespaces, acks in a namespace, a MessagePack packet (socket.io-msgpack-parser), a namespace that does not exist', () => {
@@ -245,6 +265,17 @@ describe('MQTT and JSON-RPC', () => {
     );
     expect(raised.map((f) => f.code)).toEqual(['mqtt-disconnect']);
     expect(raised[0]!.hint).toMatch(/unique id/);
+  });
+
+  it('an MQTT password is masked where the CONNECT has it, not where the same bytes come again in a later packet', () => {
+    const { tap } = tapFor({ protocol: 'mqtt', by: 'subprotocol' });
+    // CONNECT v3.1.1, client id "c", user "u", password "pw"; then PUBLISH t qos0 with payload "pw", in one message.
+    const connect = Buffer.from('101400044d51545404c2003c00016300017500027077', 'hex');
+    const publish = Buffer.from('30050001747077', 'hex');
+    const data = Buffer.concat([connect, publish]);
+    const m = tap.observe(binary('client', data), 1)!;
+    expect(m.packets.map((p) => p.type)).toEqual(['CONNECT', 'PUBLISH']);
+    expect(m.secrets).toEqual([[connect.length - 2, connect.length]]);
   });
 
   it('JSON-RPC: string and numeric ids are different ids; an error without an id; a batch of results', () => {
