@@ -4,7 +4,7 @@
  * through wstap byte for byte, with every observer the CLI composes attached, with and
  * without an op= rule taking the session (one that never fires); and the decoders saw them.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, it } from 'vitest';
 import { MetricsSink } from '../../src/sinks/metrics.js';
 import { PatternTracker } from '../../src/sinks/patterns.js';
 import { SessionHistory } from '../../src/sinks/history.js';

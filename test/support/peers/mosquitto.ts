@@ -17,12 +17,12 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { defer } from '../cleanup.js';
 import { until } from '../wait.js';
+import { accepts, randomPort } from './ports.js';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 export const MOSQUITTO_PASSWD = '/usr/bin/mosquitto_passwd';
@@ -44,8 +44,6 @@ const ATTEMPTS = 5;
 const START_TIMEOUT_MS = 10_000;
 /** libwebsockets' "ERROR on binding fd 7 to port 34567 (-1 98)": 98 is EADDRINUSE. */
 const ADDRESS_IN_USE = /\(-?\d+ 98\)|address already in use/i;
-
-const randomPort = (): number => 20_000 + Math.floor(Math.random() * 40_001);
 
 /** Starts mosquitto with a websockets listener on 127.0.0.1; stopped (and its directory removed) after the test. */
 export async function startMosquitto(opts: MosquittoOptions = {}): Promise<MosquittoBroker> {
@@ -138,16 +136,6 @@ async function tryStart(dir: string, port: number, allowAnonymous: boolean, pass
   }
   defer(() => stop(child));
   return { ok: true };
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 /** SIGTERM, then SIGKILL if it has not exited within 5 s. */

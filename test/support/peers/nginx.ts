@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { defer } from '../cleanup.js';
 import { until } from '../wait.js';
+import { randomPort } from './ports.js';
 
 export const NGINX = '/usr/sbin/nginx';
 
@@ -18,7 +19,7 @@ export async function startNginx(backendPort: number, timeout: string): Promise<
   // nginx cannot listen on port 0 and say which port it got: a random port, again with another if it is taken
   // (never one found by listening and closing, which a parallel test's listen(0) could be handed meanwhile).
   for (let attempt = 1; ; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 40_001);
+    const port = randomPort();
     try {
       return await startOn(backendPort, timeout, port);
     } catch (err) {

@@ -21,12 +21,12 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { defer } from '../cleanup.js';
 import { until, withTimeout } from '../wait.js';
+import { accepts, randomPort } from './ports.js';
 
 export const RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
 export const EPMD = '/usr/bin/epmd';
@@ -48,8 +48,6 @@ const PORT_IN_USE = /eaddrinuse|dist_port_already_used|address already in use|al
 
 /** The colours of RabbitMQ's console log, left out of error messages. */
 const ANSI_COLOUR = /\u001b\[[0-9;]*m/g;
-
-const randomPort = (): number => 20_000 + Math.floor(Math.random() * 40_001);
 
 /** Starts a RabbitMQ node with web-stomp on 127.0.0.1; stopped (and its directory removed) after the test. */
 export async function startRabbitWebStomp(): Promise<RabbitWebStomp> {
@@ -161,16 +159,6 @@ async function tryStart(dir: string, port: number, distPort: number, user: strin
   }
   defer(stopNode);
   return { ok: true };
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 /** SIGTERM to the script (it stops the node and waits for it); SIGKILL to both after STOP_GRACE_MS. */
