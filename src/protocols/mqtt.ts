@@ -146,7 +146,17 @@ class MqttSession implements SessionDecoder {
       }
       case 'unsuback': {
         const id = String(p.messageId ?? '?');
-        return { type: 'UNSUBACK', id, line: `MQTT UNSUBACK (id ${id})`, ends: { key: `unsub:${id}`, final: true } };
+        // MQTT 5: a reason code per topic filter, 0x80 and up refused.
+        const codes = v5 ? (p.granted ?? []) : [];
+        const refused = codes.find((c) => c >= 0x80);
+        const err = refused !== undefined ? { error: { code: refused, message: mqttReason(5, refused) } } : {};
+        return {
+          type: 'UNSUBACK',
+          id,
+          line: `MQTT UNSUBACK (id ${id})${err.error ? ` refused: ${err.error.message}` : ''}`,
+          ...err,
+          ends: { key: `unsub:${id}`, final: true, ...(err.error ? { error: true } : {}) },
+        };
       }
       case 'pingreq':
         return { type: 'PINGREQ', line: 'MQTT PINGREQ', starts: { key: 'ping', operation: 'PINGREQ' } };

@@ -130,6 +130,8 @@ export class SocketIoSession implements SessionDecoder {
     try {
       p = this.add(from, text);
     } catch (err) {
+      // Not a Socket.IO packet type at all: engine.io used on its own (without Socket.IO) sends its messages as they are.
+      if (!/^[0-6]/.test(text)) return { type: 'message', line: `engine.io message (${Buffer.byteLength(text)} bytes)` };
       return { type: 'unreadable', line: `socket.io unreadable packet: ${(err as Error).message}` };
     }
     if (p) return this.packet(from, p);

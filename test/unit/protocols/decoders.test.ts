@@ -186,6 +186,8 @@ describe('Socket.IO and engine.io', () => {
     expect(lines(binary('client', msgpack))).toBe('socket.io emit "chat" [ack 3] (msgpack)');
     expect(lines(text('server', '44/nope,{"message":"Invalid namespace"}'))).toBe('socket.io connect_error /nope "Invalid namespace"');
     expect(raised[0]!.hint).toMatch(/^The server has no namespace by that name/);
+    // engine.io used on its own: its messages are no Socket.IO packets.
+    expect(lines(text('client', '4hello from a plain engine.io app'))).toBe('engine.io message (32 bytes)');
     expect(lines(text('server', '0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000}'))).toBe(
       'engine.io open (upgrades: none; ping every 25000 ms, timeout 20000 ms)',
     );
@@ -264,6 +266,14 @@ describe('MQTT and JSON-RPC', () => {
       'MQTT DISCONNECT: session taken over (0x8e) "another client"',
     );
     expect(raised.map((f) => f.code)).toEqual(['mqtt-disconnect']);
+    // An MQTT 5 UNSUBACK that refuses a filter is an error answer.
+    tap.observe(binary('client', Buffer.from('a206000100000161', 'hex')), 3);
+    const unsuback = tap.observe(binary('server', Buffer.from('b00400010087', 'hex')), 4)!;
+    expect(unsuback.packets[0]).toMatchObject({
+      type: 'UNSUBACK',
+      error: { code: 0x87, message: 'not authorized' },
+      answers: { operation: 'UNSUBSCRIBE a' },
+    });
     expect(raised[0]!.hint).toMatch(/unique id/);
   });
 
