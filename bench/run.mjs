@@ -4,6 +4,7 @@
 //
 //   npm run bench                 full run (under 10 minutes)
 //   npm run bench -- --quick      about a minute
+//   npm run bench -- --compare F  and this run against an earlier one's JSON (e.g. a copy of bench/results/latest.json)
 //   node bench/run.mjs --help     options
 //
 // Every process is separate: the ws echo backend, each proxy, and a load generator per
@@ -11,6 +12,8 @@
 // (taskset, where it exists). The load generator caps messages per second on a 2-core
 // machine, so the figure that matters is the proxy's own CPU time (utime + stime from
 // /proc/<pid>/stat) per message and per MB, as a ratio to the TCP pipe of the same run.
+// Each ratio is shown with its range over the repetitions; a load scenario whose ratios spread
+// over 15% of their median is repeated (--max-extra-reps), and what stays that wide is called noisy.
 // Results: a markdown table on stdout, JSON in bench/results/ (ignored by git).
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,25 +22,43 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { CHANGE_LIMIT, compareResults, cpuField, noisyTargets, pairedQuotients, SPREAD_LIMIT, spreadOf, summarise } from './compare.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = path.join(ROOT, 'bench');
 
 // --- options ---------------------------------------------------------------------------------
 
-const HELP = `usage: node bench/run.mjs [--quick] [--only a,b] [--targets a,b] [--reps N] [--out DIR] [--no-pin] [--no-nginx]
+const HELP = `usage: node bench/run.mjs [--quick] [--only a,b] [--targets a,b] [--reps N] [--max-extra-reps N] [--compare FILE] [--out DIR] [--no-pin] [--no-nginx]
   --quick        about a minute: shorter loads, 200 idle connections, one repetition
   --only         scenarios: ping-pong, small, bulk, compressed, idle, view, socketio (default: all)
   --targets      direct, pipe, wstap, wstap-no-ui, wstap-rules, wstap-reframed, wstap-no-app, wstap-record, wstap-debug, nginx (default: all of these),
                  wstap-untuned (wstap without the Dockerfile's MALLOC_TRIM_THRESHOLD_; only when named)
   --reps N       repetitions of each load scenario (default 3; quick 1)
+  --max-extra-reps N
+                 after those, repeat a load scenario's whole rotation up to N more times while
+                 a target's CPU ratio to the pipe spreads over more than 15% of its median
+                 (default 3; quick 0; 0 turns it off)
+  --compare FILE an earlier run's JSON (e.g. a copy of bench/results/latest.json): a table of
+                 each CPU ratio then and now, with their ranges, the change and a verdict
+                 (same, slower, faster, noisy), for the scenarios both runs have
   --idle N,N     idle connection counts (default 2000,9500; quick 200)
   --out DIR      where the JSON goes (default bench/results)
   --no-pin       do not pin processes to cores
   --no-nginx     leave nginx out even when installed`;
 
 function parseArgs(argv) {
-  const o = { quick: false, only: undefined, targets: undefined, reps: undefined, out: path.join(BENCH, 'results'), pin: true, nginx: true };
+  const o = {
+    quick: false,
+    only: undefined,
+    targets: undefined,
+    reps: undefined,
+    maxExtraReps: undefined,
+    compare: undefined,
+    out: path.join(BENCH, 'results'),
+    pin: true,
+    nginx: true,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -49,6 +70,8 @@ function parseArgs(argv) {
     else if (a === '--only') o.only = value().split(',');
     else if (a === '--targets') o.targets = value().split(',');
     else if (a === '--reps') o.reps = Number(value());
+    else if (a === '--max-extra-reps') o.maxExtraReps = Number(value());
+    else if (a === '--compare') o.compare = path.resolve(value());
     else if (a === '--idle') o.idle = value().split(',').map(Number);
     else if (a === '--out') o.out = path.resolve(value());
     else if (a === '--no-pin') o.pin = false;
@@ -114,6 +137,23 @@ if (opts.idle) {
   cfg.idle = opts.idle;
 }
 const REPS = opts.reps ?? cfg.reps;
+if (!Number.isInteger(REPS) || REPS < 1) throw new Error('--reps: a whole number from 1');
+/** Extra repetitions of a load scenario whose ratios spread too wide; none in a quick run unless asked for. */
+const MAX_EXTRA_REPS = opts.maxExtraReps ?? (opts.quick ? 0 : 3);
+if (!Number.isInteger(MAX_EXTRA_REPS) || MAX_EXTRA_REPS < 0) throw new Error('--max-extra-reps: a whole number from 0');
+
+/** The earlier run to compare with, read before anything is measured (a wrong path fails now, not in ten minutes). */
+const BEFORE = (() => {
+  if (!opts.compare) return undefined;
+  let before;
+  try {
+    before = JSON.parse(readFileSync(opts.compare, 'utf8'));
+  } catch (e) {
+    throw new Error(`--compare ${opts.compare}: ${e.message}`);
+  }
+  if (!before || typeof before.scenarios !== 'object') throw new Error(`--compare ${opts.compare}: not a result of bench/run.mjs (no scenarios)`);
+  return before;
+})();
 
 // --- processes ---------------------------------------------------------------------------------
 
@@ -615,23 +655,8 @@ async function measureIdle(name, count) {
 
 // --- statistics --------------------------------------------------------------------------------
 
-function median(xs) {
-  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return undefined;
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
-
-/** Median over repetitions of a field, and the median of the per-repetition ratios to the pipe (paired: same moment). */
-function summarise(runs, field) {
-  const out = {};
-  for (const [name, reps] of Object.entries(runs)) {
-    const pipe = runs.pipe;
-    const ratios = pipe ? reps.map((r, i) => (pipe[i] && r[field] !== undefined && pipe[i][field] ? r[field] / pipe[i][field] : undefined)) : [];
-    out[name] = { median: median(reps.map((r) => r[field])), ratio: median(ratios) };
-  }
-  return out;
-}
+// median, summarise (per-repetition ratios to the pipe, their range and spread) and the
+// comparison with an earlier run: bench/compare.mjs.
 
 // --- the run -----------------------------------------------------------------------------------
 
@@ -656,20 +681,44 @@ async function stopTargets(live) {
   for (const t of Object.values(live)) await t.child?.stop();
 }
 
-/** Runs a load scenario: for each repetition, every target once, in a rotated order. */
+/**
+ * Runs a load scenario: for each repetition, every target once, in a rotated order. Then, while
+ * some target's CPU ratio to the pipe spreads over more than SPREAD_LIMIT of its median, the
+ * whole rotation again (every target, so each ratio stays paired with a pipe measured at the
+ * same moment), up to MAX_EXTRA_REPS times. result.repetitions[title] says what it took.
+ */
 async function loadScenario(live, spec, title, among) {
   // Some targets are measured only in some scenarios (TARGET_DEFS[name].only); some scenarios only among some targets.
   const names = runnable.filter((n) => (!TARGET_DEFS[n].only || TARGET_DEFS[n].only.includes(title)) && (!among || among.includes(n)) && live[n]);
   const runs = Object.fromEntries(names.map((n) => [n, []]));
-  for (let rep = 0; rep < REPS; rep++) {
+  const rotation = async (rep, which) => {
     const order = names.map((_, i) => names[(i + rep) % names.length]);
     for (const name of order) {
       const r = await measureLoad(live[name], spec);
       runs[name][rep] = r;
-      log(`  ${title} rep ${rep + 1}/${REPS} ${name}: ${brief(r)}`);
+      log(`  ${title} rep ${which} ${name}: ${brief(r)}`);
     }
+  };
+  for (let rep = 0; rep < REPS; rep++) await rotation(rep, `${rep + 1}/${REPS}`);
+  const field = cpuField(title);
+  let extra = 0;
+  for (let noisy = noisyTargets(summarise(runs, field)); noisy.length && extra < MAX_EXTRA_REPS; noisy = noisyTargets(summarise(runs, field))) {
+    extra++;
+    log(`  ${title}: ${noisy.join(', ')} spread over ${SPREAD_LIMIT * 100}%, extra repetition ${extra}/${MAX_EXTRA_REPS}`);
+    await rotation(REPS + extra - 1, `${REPS + extra} (extra ${extra}/${MAX_EXTRA_REPS})`);
   }
+  result.repetitions[title] = repetitionsOf(runs, field, extra);
   return runs;
+}
+
+/** How many repetitions a scenario got, how many of them extra, and the targets whose ratio still spreads too wide. */
+function repetitionsOf(runs, field, extra) {
+  const summary = summarise(runs, field);
+  return {
+    reps: Math.max(0, ...Object.values(runs).map((r) => r.length)),
+    extra,
+    noisy: noisyTargets(summary).map((target) => ({ target, min: summary[target].min, max: summary[target].max, spread: summary[target].spread })),
+  };
 }
 
 function brief(r) {
@@ -724,6 +773,8 @@ const result = {
     targetNames.map((n) => [n, { label: TARGET_DEFS[n].label, ...(TARGET_DEFS[n].missing ? { missing: TARGET_DEFS[n].missing } : {}) }]),
   ),
   scenarios: {},
+  /** Per load scenario: repetitions run, how many extra (a spread too wide), targets still noisy. */
+  repetitions: {},
 };
 
 if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run npm run build first (npm run bench does)');
@@ -809,6 +860,7 @@ if (wantScenario('view')) {
     await backend.child.stop();
   }
   result.scenarios.view = runs;
+  result.repetitions.view = repetitionsOf(runs, 'cpuUsPerMsg', 0);
 }
 result.durationS = (Date.now() - t0) / 1000;
 
@@ -818,10 +870,17 @@ const fmt = (v, d = 1) => (v === undefined || v === null || !Number.isFinite(v) 
 const fmtInt = (v) => (v === undefined || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US'));
 const pct = (v) => (v === undefined || !Number.isFinite(v) ? '–' : `${v.toFixed(0)}%`);
 const ratio = (v) => (v === undefined || !Number.isFinite(v) ? '–' : `${v.toFixed(2)}×`);
+/** The range of a ratio over the repetitions (summarise, spreadOf): 1.02–1.23. */
+const rangeText = (st) => (st?.min === undefined ? '–' : `${st.min.toFixed(2)}–${st.max.toFixed(2)}`);
+/** A ratio to the pipe, with its range when there were several repetitions: 1.09× (1.02–1.23). The pipe's own is 1 by definition. */
+const ratioCell = (st, name) => (st?.n > 1 && name !== 'pipe' ? `${ratio(st.ratio)} (${rangeText(st)})` : ratio(st?.ratio));
 
 const out = [];
 const N = (n) => n.toLocaleString('en-US');
-out.push(`## wstap benchmark, ${result.startedAt.slice(0, 16).replace('T', ' ')} UTC (${result.mode}, median of ${REPS})`);
+const moreReps = Object.values(result.repetitions).some((r) => r.extra > 0);
+out.push(
+  `## wstap benchmark, ${result.startedAt.slice(0, 16).replace('T', ' ')} UTC (${result.mode}, median of ${REPS}${moreReps ? ' or more' : ''})`,
+);
 out.push('');
 out.push(
   `Node ${process.version}, ${result.machine.cpus} × ${result.machine.cpuModel ?? 'cpu'}, ` +
@@ -850,8 +909,7 @@ const missingRow = (name, cols) => `| ${TARGET_DEFS[name].label} | ${TARGET_DEFS
 function loadTable(key, title, kind) {
   const runs = result.scenarios[key];
   if (!runs) return;
-  const cpuField = kind === 'bulk' ? 'cpuMsPerMB' : 'cpuUsPerMsg';
-  const cpu = summarise(runs, cpuField);
+  const cpu = summarise(runs, kind === 'bulk' ? 'cpuMsPerMB' : 'cpuUsPerMsg');
   const rate = summarise(runs, kind === 'bulk' ? 'mbPerSec' : 'roundTripsPerSec');
   const bg = summarise(runs, 'backgroundPct');
   // Targets measured only in other scenarios have no row here.
@@ -868,9 +926,10 @@ function loadTable(key, title, kind) {
       }
       const d = p50.pipe && p50[name].median !== undefined ? p50[name].median - p50.pipe.median : undefined;
       out.push(
-        `| ${TARGET_DEFS[name].label} | ${fmt(p50[name].median)} | ${fmt(p99[name].median)} | ${name === 'pipe' ? '0' : fmt(d)} | ${fmt(cpu[name].median, 2)} | ${ratio(cpu[name].ratio)} | ${pct(bg[name].median)} |`,
+        `| ${TARGET_DEFS[name].label} | ${fmt(p50[name].median)} | ${fmt(p99[name].median)} | ${name === 'pipe' ? '0' : fmt(d)} | ${fmt(cpu[name].median, 2)} | ${ratioCell(cpu[name], name)} | ${pct(bg[name].median)} |`,
       );
     }
+    repetitionsNote(key);
     return;
   }
   const unitRate = kind === 'bulk' ? 'MB/s (both ways)' : 'round trips/s';
@@ -882,9 +941,26 @@ function loadTable(key, title, kind) {
       continue;
     }
     out.push(
-      `| ${TARGET_DEFS[name].label} | ${kind === 'bulk' ? fmt(rate[name].median) : fmtInt(rate[name].median)} | ${fmt(cpu[name].median, 2)} | ${ratio(cpu[name].ratio)} | ${pct(bg[name].median)} |`,
+      `| ${TARGET_DEFS[name].label} | ${kind === 'bulk' ? fmt(rate[name].median) : fmtInt(rate[name].median)} | ${fmt(cpu[name].median, 2)} | ${ratioCell(cpu[name], name)} | ${pct(bg[name].median)} |`,
     );
   }
+  repetitionsNote(key);
+}
+
+/**
+ * Under a load table, when it had several repetitions: how many (and how many of them extra,
+ * for a ratio that spread too wide), and the targets whose ratio still spreads too wide.
+ */
+function repetitionsNote(key) {
+  const r = result.repetitions[key];
+  if (!r || r.reps < 2) return;
+  const limit = `${SPREAD_LIMIT * 100}%`;
+  let line = r.extra ? `${r.reps} repetitions, ${r.extra} of them extra (a CPU ratio spread over ${limit} of its median)` : `${r.reps} repetitions`;
+  if (r.reps >= 5) line += '; the ranges leave out the lowest and the highest repetition';
+  line += r.noisy.length
+    ? `; still noisy (spread over ${limit}): ${r.noisy.map((n) => `${n.target} ${rangeText(n)} (${pct(n.spread * 100)})`).join(', ')}${MAX_EXTRA_REPS || key === 'view' ? '' : ' (`--max-extra-reps N` repeats it)'}.`
+    : `; every CPU ratio within ${limit}.`;
+  out.push('', line);
 }
 
 const pp = cfg.pingPong;
@@ -932,9 +1008,10 @@ if (result.scenarios.view) {
     const pages = reps.map((r) => r.page).filter(Boolean);
     const longest = pages.length ? Math.max(...pages.map((p) => p.longestTaskMs)) : undefined;
     out.push(
-      `| ${label[name] ?? TARGET_DEFS[name].label} | ${fmtInt(rate[name].median * 2)} | ${fmt(cpu[name].median, 2)} | ${ratio(cpu[name].ratio)} | ${longest === undefined ? '–' : `${Math.round(longest)} ms`} | ${pages.length ? Math.max(...pages.map((p) => p.longTasks)) : '–'} | ${pages.length ? `#${N(Math.min(...pages.map((p) => p.lastSeq)))}` : '–'} | ${pct(bg[name].median)} |`,
+      `| ${label[name] ?? TARGET_DEFS[name].label} | ${fmtInt(rate[name].median * 2)} | ${fmt(cpu[name].median, 2)} | ${ratioCell(cpu[name], name)} | ${longest === undefined ? '–' : `${Math.round(longest)} ms`} | ${pages.length ? Math.max(...pages.map((p) => p.longTasks)) : '–'} | ${pages.length ? `#${N(Math.min(...pages.map((p) => p.lastSeq)))}` : '–'} | ${pct(bg[name].median)} |`,
     );
   }
+  repetitionsNote('view');
 }
 
 for (const count of cfg.idle) {
@@ -964,73 +1041,108 @@ for (const count of cfg.idle) {
 
 // The issue's targets, as ratios to the pipe of this run.
 const checks = [];
-function check(what, limit, measured, ok, shown) {
-  checks.push({ what, limit, measured, met: ok });
-  return shown;
+/**
+ * A target and what this run measured of it. `range` ({ n, min, max, bound, text }), when there
+ * are several repetitions: if it straddles the limit (≤ bound), some repetitions met the target
+ * and some did not, and the run can neither confirm nor refute it: met is `noisy`.
+ */
+function check(what, limit, measured, ok, range) {
+  const r = range && range.n > 1 && range.min !== undefined ? range : undefined;
+  const noisy = r && ok !== null && r.min <= r.bound && r.max > r.bound;
+  checks.push({ what, limit, measured, met: noisy ? 'noisy' : ok, ...(r ? { range: [r.min, r.max], rangeText: r.text } : {}) });
+}
+/** A target on a ratio (st: a summarise row, or spreadOf with ratio = its median) of at most `bound`; no ratio (no pipe measured): skipped. */
+function ratioCheck(what, limit, bound, st) {
+  const known = st.ratio !== undefined && Number.isFinite(st.ratio);
+  check(what, limit, ratio(st.ratio), known ? st.ratio <= bound : null, { ...st, bound, text: rangeText(st) });
+}
+/** One target's ratio against another's, per repetition (both to the same pipe repetition), with its median as the ratio. */
+function against(c, a, b) {
+  const q = spreadOf(pairedQuotients(c[a], c[b]));
+  return { ...q, ratio: q.median };
 }
 const s = result.scenarios;
 if (s.small?.wstap) {
-  const r = summarise(s.small, 'cpuUsPerMsg').wstap.ratio;
-  check('small messages: CPU per message, default logging', '≤ 1.3× pipe', ratio(r), r <= 1.3);
+  ratioCheck('small messages: CPU per message, default logging', '≤ 1.3× pipe', 1.3, summarise(s.small, 'cpuUsPerMsg').wstap);
 }
 if (s.bulk?.wstap) {
-  const r = summarise(s.bulk, 'cpuMsPerMB').wstap.ratio;
-  check('bulk: CPU per MB, default logging', '≤ 1.6× pipe', ratio(r), r <= 1.6);
+  ratioCheck('bulk: CPU per MB, default logging', '≤ 1.6× pipe', 1.6, summarise(s.bulk, 'cpuMsPerMB').wstap);
 }
 if (s.compressed?.wstap) {
-  const r = summarise(s.compressed, 'cpuUsPerMsg').wstap.ratio;
-  check('compressed small messages: CPU per message', '≤ 2.5× pipe', ratio(r), r <= 2.5);
+  ratioCheck('compressed small messages: CPU per message', '≤ 2.5× pipe', 2.5, summarise(s.compressed, 'cpuUsPerMsg').wstap);
 }
 if (s.small?.wstap && s.small['wstap-no-ui']) {
-  const c = summarise(s.small, 'cpuUsPerMsg');
-  const r = c.wstap.ratio / c['wstap-no-ui'].ratio;
-  check('the live view with no browser: CPU per message against --no-ui (issue 13)', '≤ 1.05× --no-ui', ratio(r), r <= 1.05);
+  ratioCheck(
+    'the live view with no browser: CPU per message against --no-ui (issue 13)',
+    '≤ 1.05× --no-ui',
+    1.05,
+    against(summarise(s.small, 'cpuUsPerMsg'), 'wstap', 'wstap-no-ui'),
+  );
 }
 if (s.view?.['wstap-page']) {
-  const c = summarise(s.view, 'cpuUsPerMsg');
-  check(
+  ratioCheck(
     `the live view with a page following a session at ${N(vw.rate * 2)} messages/s: CPU per message (issue 13)`,
     '≤ 1.5× pipe',
-    ratio(c['wstap-page'].ratio),
-    c['wstap-page'].ratio <= 1.5,
+    1.5,
+    summarise(s.view, 'cpuUsPerMsg')['wstap-page'],
   );
   const longest = Math.max(...s.view['wstap-page'].map((r) => r.page.longestTaskMs));
   check('the page following that session: longest task on its main thread (Long Tasks API)', '≤ 200 ms', `${Math.round(longest)} ms`, longest <= 200);
 }
 if (s.small?.wstap && s.small['wstap-no-metrics']) {
-  const c = summarise(s.small, 'cpuUsPerMsg');
-  const r = c.wstap.ratio / c['wstap-no-metrics'].ratio;
-  check('the metrics: CPU per small message against --no-metrics (issue 15)', '≤ 1.05× --no-metrics', ratio(r), r <= 1.05);
+  ratioCheck(
+    'the metrics: CPU per small message against --no-metrics (issue 15)',
+    '≤ 1.05× --no-metrics',
+    1.05,
+    against(summarise(s.small, 'cpuUsPerMsg'), 'wstap', 'wstap-no-metrics'),
+  );
 }
 if (s.small?.wstap && s.small['wstap-no-analysis']) {
-  const c = summarise(s.small, 'cpuUsPerMsg');
-  const r = c.wstap.ratio / c['wstap-no-analysis'].ratio;
-  check('the metrics and the patterns across sessions: CPU per small message against both off (issue 15)', '≤ 1.05× off', ratio(r), r <= 1.05);
+  ratioCheck(
+    'the metrics and the patterns across sessions: CPU per small message against both off (issue 15)',
+    '≤ 1.05× off',
+    1.05,
+    against(summarise(s.small, 'cpuUsPerMsg'), 'wstap', 'wstap-no-analysis'),
+  );
 }
 if (s.socketio?.wstap) {
-  const c = summarise(s.socketio, 'cpuUsPerMsg');
-  check('Socket.IO events with acks, decoded: CPU per message (issue 16)', '≤ 1.3× pipe', ratio(c.wstap.ratio), c.wstap.ratio <= 1.3);
+  ratioCheck('Socket.IO events with acks, decoded: CPU per message (issue 16)', '≤ 1.3× pipe', 1.3, summarise(s.socketio, 'cpuUsPerMsg').wstap);
 }
 if (s.small?.['wstap-rules']) {
-  const r = summarise(s.small, 'cpuUsPerMsg')['wstap-rules'].ratio;
-  check('fault rules present that take no session: CPU per small message (issue 14)', '≤ 1.3× pipe', ratio(r), r <= 1.3);
+  ratioCheck(
+    'fault rules present that take no session: CPU per small message (issue 14)',
+    '≤ 1.3× pipe',
+    1.3,
+    summarise(s.small, 'cpuUsPerMsg')['wstap-rules'],
+  );
 }
 if (s.small?.['wstap-reframed']) {
-  const r = summarise(s.small, 'cpuUsPerMsg')['wstap-reframed'].ratio;
-  check('every session re-framed, no rule firing: CPU per small message (issue 14)', '≤ 2.5× pipe', ratio(r), r <= 2.5);
+  ratioCheck(
+    'every session re-framed, no rule firing: CPU per small message (issue 14)',
+    '≤ 2.5× pipe',
+    2.5,
+    summarise(s.small, 'cpuUsPerMsg')['wstap-reframed'],
+  );
 }
 if (s.compressed?.['wstap-reframed']) {
-  const r = summarise(s.compressed, 'cpuUsPerMsg')['wstap-reframed'].ratio;
-  check('every session re-framed, no rule firing: CPU per compressed small message (issue 14)', '≤ 4× pipe', ratio(r), r <= 4);
+  ratioCheck(
+    'every session re-framed, no rule firing: CPU per compressed small message (issue 14)',
+    '≤ 4× pipe',
+    4,
+    summarise(s.compressed, 'cpuUsPerMsg')['wstap-reframed'],
+  );
 }
 if (s.small?.['wstap-record']) {
-  const r = summarise(s.small, 'cpuUsPerMsg')['wstap-record'].ratio;
-  check('--record: CPU per message (small messages)', '≤ 2× pipe', ratio(r), r <= 2);
+  ratioCheck('--record: CPU per message (small messages)', '≤ 2× pipe', 2, summarise(s.small, 'cpuUsPerMsg')['wstap-record']);
 }
 if (s['ping-pong']?.wstap && s['ping-pong'].pipe) {
   const p = summarise(s['ping-pong'], 'p50us');
   const d = p.wstap.median - p.pipe.median;
-  check('ping-pong p50, default logging', '≤ pipe + 20 µs', `${d >= 0 ? '+' : ''}${fmt(d)} µs`, d <= 20);
+  // Per repetition, wstap's p50 less the pipe's of the same repetition.
+  const ping = s['ping-pong'];
+  const ds = spreadOf(ping.wstap.map((r, i) => (ping.pipe[i] ? r.p50us - ping.pipe[i].p50us : undefined)));
+  const us = (v) => `${v >= 0 ? '+' : ''}${fmt(v)}`;
+  check('ping-pong p50, default logging', '≤ pipe + 20 µs', `${us(d)} µs`, d <= 20, { ...ds, bound: 20, text: `${us(ds.min)}–${us(ds.max)} µs` });
 }
 for (const count of cfg.idle) {
   const runs = s[`idle-${count}`];
@@ -1042,10 +1154,36 @@ for (const count of cfg.idle) {
   if (count >= 9_500) check(`${N(count)} idle connections held without an error`, 'all held', runs.wstap[0].held ? 'yes' : 'no', runs.wstap[0].held);
 }
 if (checks.length) {
-  out.push('', '### Targets (issue 6)', '', '| target | limit | measured | met |', '|---|---|---|---|');
-  for (const c of checks) out.push(`| ${c.what} | ${c.limit} | ${c.measured} | ${c.met === null ? 'skipped' : c.met ? 'yes' : '**no**'} |`);
+  out.push('', '### Targets (issue 6)', '', '| target | limit | measured | range | met |', '|---|---|---|---|---|');
+  const met = (c) => (c.met === null ? 'skipped' : c.met === 'noisy' ? `noisy (${c.rangeText})` : c.met ? 'yes' : '**no**');
+  for (const c of checks) out.push(`| ${c.what} | ${c.limit} | ${c.measured} | ${c.rangeText ?? '–'} | ${met(c)} |`);
 }
 result.targetsMet = checks;
+
+if (BEFORE) {
+  // This run against an earlier one: each CPU ratio to the pipe then and now, with the ranges of their repetitions.
+  const rows = compareResults(BEFORE, result);
+  const relative = path.relative(process.cwd(), opts.compare);
+  const shown = relative && !relative.startsWith('..') ? relative : opts.compare;
+  result.compare = { file: opts.compare, commit: BEFORE.commit, startedAt: BEFORE.startedAt, mode: BEFORE.mode, rows };
+  out.push('', `### Compared with ${shown} (${BEFORE.commit ?? 'unknown commit'}, ${BEFORE.startedAt ?? 'unknown time'})`, '');
+  if (BEFORE.mode !== result.mode)
+    out.push(`That run was ${BEFORE.mode ?? 'of another kind'}, this one ${result.mode}: their loads differ in length.`, '');
+  if (rows.length) {
+    out.push('| scenario | target | before × pipe | now × pipe | change | verdict |', '|---|---|---:|---:|---:|---|');
+    for (const r of rows) {
+      const v = r.verdict === 'slower' || r.verdict === 'faster' ? `**${r.verdict}**` : r.verdict;
+      out.push(
+        `| ${r.scenario} | ${r.target} | ${ratioCell(r.before, r.target)} | ${ratioCell(r.now, r.target)} | ${r.changePct >= 0 ? '+' : ''}${r.changePct.toFixed(1)}% | ${v} |`,
+      );
+    }
+    out.push(
+      '',
+      `Change: of the median ratio. same: the ranges overlap (or the medians are within ${CHANGE_LIMIT * 100}%); slower, faster: they do not; ` +
+        `noisy: a range wider than ${SPREAD_LIMIT * 100}% of its median on either side, no verdict; unsure: a side with one repetition.`,
+    );
+  } else out.push('Nothing to compare: no load scenario with a CPU ratio to the pipe in both runs.');
+}
 out.push('', `Run time ${Math.round(result.durationS)} s. Rerun: \`npm run bench\` (or \`npm run bench -- --quick\`).`);
 
 const markdown = out.join('\n');
