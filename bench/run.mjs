@@ -32,7 +32,8 @@ const BENCH = path.join(ROOT, 'bench');
 const HELP = `usage: node bench/run.mjs [--quick] [--only a,b] [--targets a,b] [--reps N] [--max-extra-reps N] [--compare FILE] [--out DIR] [--no-pin] [--no-nginx]
   --quick        about a minute: shorter loads, 200 idle connections, one repetition
   --only         scenarios: ping-pong, small, bulk, compressed, idle, view, socketio (default: all)
-  --targets      direct, pipe, wstap, wstap-no-ui, wstap-rules, wstap-reframed, wstap-no-app, wstap-record, wstap-debug, nginx (default: all of these),
+  --targets      direct, pipe, wstap, wstap-no-ui, wstap-no-metrics, wstap-no-analysis, wstap-rules, wstap-reframed, wstap-no-app,
+                 wstap-record, wstap-debug, nginx (default: all of these),
                  wstap-untuned (wstap without the Dockerfile's MALLOC_TRIM_THRESHOLD_; only when named)
   --reps N       repetitions of each load scenario (default 3; quick 1)
   --max-extra-reps N
