@@ -614,4 +614,32 @@ describe('every field of a valid file as null, a number, a string, an object, an
     const r = tryAll(jsonlMutations(), (text) => parseRecording(text, 'mutated.jsonl', { skipInvalid: true }), 'mutated.jsonl');
     expect(r.wrong).toEqual([]);
   });
+
+  // The outcome of every mutation, pinned: which load and, for those refused, the message that names the file, the line or
+  // entry, and the field. A loader that checks another field, says another thing, or lets another value through changes it.
+  const outcomes = (texts: Iterable<[string, string]>, load: (text: string) => Recording): string =>
+    [...texts]
+      .map(([raw, text]) => {
+        // The 1e999 marker holds a NUL: shown as the JSON it stands for.
+        const what = raw.replaceAll(INFINITY, '1e999');
+        try {
+          const rec = load(text);
+          return `${what}: loads (${rec.sessions.length} sessions, ${rec.sessions.reduce((n, s) => n + s.messages.length, 0)} messages)`;
+        } catch (err) {
+          return `${what}: ${(err as Error).message}`;
+        }
+      })
+      .join('\n');
+
+  it('.jsonl: what each mutation does, as it was (the loader\u2019s contract)', async () => {
+    await expect(`${outcomes(jsonlMutations(), (text) => parseRecording(text, 'mutated.jsonl'))}\n`).toMatchFileSnapshot(
+      './__snapshots__/loader-jsonl-outcomes.txt',
+    );
+  });
+
+  it('HAR: what each mutation does, as it was (the loader\u2019s contract)', async () => {
+    await expect(`${outcomes(harMutations(), (text) => harToRecording(text, 'mutated.har'))}\n`).toMatchFileSnapshot(
+      './__snapshots__/loader-har-outcomes.txt',
+    );
+  });
 });
