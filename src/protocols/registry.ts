@@ -11,6 +11,7 @@ import { mqtt } from './mqtt.js';
 import { socketIo } from './socketio.js';
 import { stomp } from './stomp.js';
 import type { ProtocolDecoder } from './types.js';
+import { searchParams } from '../wire/query.js';
 
 export const DECODERS: readonly ProtocolDecoder[] = [socketIo, graphqlWs, subscriptionsTransportWs, stomp, mqtt, jsonRpc];
 
@@ -75,7 +76,7 @@ export function detectFromHandshake(h: HandshakeEvidence, choices: readonly Prot
     const [only] = families;
     if (families.size === 1 && only !== undefined) return { protocol: only, by: 'subprotocol' };
   }
-  const query = new URLSearchParams(q < 0 ? '' : h.target.slice(q + 1));
+  const query = searchParams(h.target);
   for (const d of DECODERS) if (d.matchesPath?.(pathname, query)) return { protocol: d.protocol, by: 'path' };
   return undefined;
 }

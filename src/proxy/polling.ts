@@ -13,6 +13,7 @@ import type { Finding } from '../session/finding.js';
 import type { Side } from '../session/message.js';
 import type { Session } from '../session/session.js';
 import type { SessionSink } from '../sinks/bus.js';
+import { searchParams } from '../wire/query.js';
 
 /** Polling sessions followed at once (the oldest is forgotten past this). */
 const MAX_SESSIONS = 10_000;
@@ -52,8 +53,6 @@ export interface PollingEvents {
   packet(from: Side, line: string, sid: string | undefined): void;
 }
 
-const queryOf = (url: string): URLSearchParams => new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
-
 export class PollingTracker implements SessionSink {
   readonly name = 'polling';
   private readonly sessions = new Map<string, PollingSession>();
@@ -66,7 +65,7 @@ export class PollingTracker implements SessionSink {
 
   /** A WebSocket upgrade that carries a polling session's sid: that session upgraded. */
   handshake(session: Session): void {
-    const q = queryOf(session.handshake.request.target);
+    const q = searchParams(session.handshake.request.target);
     const sid = q.get('sid');
     if (sid !== null && q.get('transport') === 'websocket') {
       const s = this.sessions.get(sid);
@@ -77,7 +76,7 @@ export class PollingTracker implements SessionSink {
   /** A polling request completed: decode both bodies; a note for the log line when it matters. */
   exchange(x: PollingExchange): string | undefined {
     if (x.status >= 400) return this.refused(x);
-    let sid = queryOf(x.url).get('sid') ?? undefined;
+    let sid = searchParams(x.url).get('sid') ?? undefined;
     const open = (): PollingSession => {
       const raised: Finding[] = [];
       return {

@@ -8,3 +8,9 @@ export function queryName(raw: string): string {
     return raw;
   }
 }
+
+/** The query of a request target ("/ws?a=1#x": a=1), as URLSearchParams; empty when it has none. */
+export function searchParams(target: string): URLSearchParams {
+  const q = target.indexOf('?');
+  return new URLSearchParams(q < 0 ? '' : target.slice(q + 1).split('#')[0]);
+}
