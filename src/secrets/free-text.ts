@@ -50,8 +50,10 @@ export function redactText(text: string): string {
       value !== REDACTED && TOKEN_PARAM.test(name) ? `${before}${name}=${REDACTED}` : all,
     );
   }
-  out = out.replace(AUTH_SCHEME, (_all, scheme: string, space: string) => `${scheme}${space}${REDACTED}`);
-  return redactPayloadText(out);
+  out = redactPayloadText(out.replace(AUTH_SCHEME, (_all, scheme: string, space: string) => `${scheme}${space}${REDACTED}`));
+  // A replace with a callback copies the text even when nothing changed: the original is kept,
+  // so a finding's hint (a module constant) stays one string however many sessions hold it.
+  return out === text ? text : out;
 }
 
 /**
