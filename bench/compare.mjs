@@ -66,9 +66,9 @@ export function pairedQuotients(a, b) {
   return a.ratios.map((x, i) => (x !== undefined && b.ratios[i] ? x / b.ratios[i] : undefined));
 }
 
-/** The field whose ratio to the pipe is a load scenario's CPU figure; undefined for the idle scenarios (memory, one repetition). */
+/** The field whose ratio to the pipe is a scenario's figure: CPU for a load, resident memory per connection for the idle ones. */
 export function cpuField(scenario) {
-  if (scenario.startsWith('idle-')) return undefined;
+  if (scenario.startsWith('idle-')) return 'rssPerConnKb';
   return scenario === 'bulk' ? 'cpuMsPerMB' : 'cpuUsPerMsg';
 }
 
@@ -97,9 +97,10 @@ export function verdict(before, now) {
 const pick = (s) => ({ ratio: s.ratio, min: s.min, max: s.max, spread: s.spread, n: s.n, ratios: s.ratios });
 
 /**
- * A run's CPU ratios against an earlier run's (both the JSON bench/run.mjs writes), recomputed
+ * A run's ratios against an earlier run's (both the JSON bench/run.mjs writes), recomputed
  * from the per-repetition results (an earlier file may have no summaries): per scenario both
- * have (the idle ones aside) and per target both measured with a ratio (the pipe aside).
+ * have (CPU for the loads, memory for the idle ones) and per target both measured with a
+ * ratio (the pipe aside).
  */
 export function compareResults(before, now) {
   const rows = [];

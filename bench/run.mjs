@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { CHANGE_LIMIT, compareResults, cpuField, noisyTargets, pairedQuotients, SPREAD_LIMIT, spreadOf, summarise } from './compare.mjs';
+import { CHANGE_LIMIT, compareResults, cpuField, median, noisyTargets, pairedQuotients, SPREAD_LIMIT, spreadOf, summarise } from './compare.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = path.join(ROOT, 'bench');
@@ -34,7 +34,8 @@ const HELP = `usage: node bench/run.mjs [--quick] [--only a,b] [--targets a,b] [
   --only         scenarios: ping-pong, small, bulk, compressed, idle, view, socketio (default: all)
   --targets      direct, pipe, wstap, wstap-no-ui, wstap-no-metrics, wstap-no-analysis, wstap-rules, wstap-reframed, wstap-no-app,
                  wstap-record, wstap-debug, nginx (default: all of these),
-                 wstap-untuned (wstap without the Dockerfile's MALLOC_TRIM_THRESHOLD_; only when named)
+                 wstap-env (wstap with MALLOC_TRIM_THRESHOLD_=64 MiB, the environment the image set until
+                 wstap applied it itself; only when named)
   --reps N       repetitions of each load scenario (default 3; quick 1)
   --max-extra-reps N
                  after those, repeat a load scenario's whole rotation up to N more times while
@@ -43,7 +44,7 @@ const HELP = `usage: node bench/run.mjs [--quick] [--only a,b] [--targets a,b] [
   --compare FILE an earlier run's JSON (e.g. a copy of bench/results/latest.json): a table of
                  each CPU ratio then and now, with their ranges, the change and a verdict
                  (same, slower, faster, noisy), for the scenarios both runs have
-  --idle N,N     idle connection counts (default 2000,9500; quick 200)
+  --idle N,N     idle connection counts (default 500,2000,9500; quick 200)
   --out DIR      where the JSON goes (default bench/results)
   --no-pin       do not pin processes to cores
   --no-nginx     leave nginx out even when installed`;
@@ -97,13 +98,13 @@ const TARGETS = [
   'wstap-rules',
   'wstap-reframed',
   'wstap-no-app',
-  'wstap-untuned',
+  'wstap-env',
   'wstap-record',
   'wstap-debug',
   'nginx',
 ];
-/** Run unless --targets names others; wstap-untuned only when asked for. */
-const DEFAULT_TARGETS = TARGETS.filter((t) => t !== 'wstap-untuned');
+/** Run unless --targets names others; wstap-env only when asked for. */
+const DEFAULT_TARGETS = TARGETS.filter((t) => t !== 'wstap-env');
 for (const s of opts.only ?? []) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s} (${SCENARIOS.join(', ')})`);
 for (const t of opts.targets ?? []) if (!TARGETS.includes(t)) throw new Error(`unknown target ${t} (${TARGETS.join(', ')})`);
 const wantScenario = (s) => !opts.only || opts.only.includes(s);
@@ -115,7 +116,7 @@ const FULL = {
   small: { connections: 50, inFlight: 32, size: 1024, binary: false, durationMs: 5_000, warmupMs: 1_000 },
   bulk: { connections: 4, inFlight: 8, size: 64 * 1024, binary: true, durationMs: 5_000, warmupMs: 1_000 },
   compressed: { connections: 50, inFlight: 32, size: 1024, binary: false, durationMs: 5_000, warmupMs: 1_000, deflate: true },
-  idle: [2_000, 9_500],
+  idle: [500, 2_000, 9_500],
   // The live view with a page following one session: 10,000 round trips a second = 20,000 messages.
   view: { connections: 1, inFlight: 64, size: 256, binary: false, rate: 10_000, durationMs: 5_000, warmupMs: 1_000 },
   // Socket.IO events with acks on /socket.io/ (decoded by engine.io-parser and socket.io-parser, each ack paired and timed).
@@ -380,12 +381,12 @@ http {
 }
 
 /**
- * The environment wstap runs with in its Docker image (MALLOC_TRIM_THRESHOLD_, see the
- * Dockerfile), read from the Dockerfile so the bench measures what ships.
+ * wstap runs as users run it: `node bin/wstap.js` with nothing set in its environment (no
+ * MALLOC_ tunable; wstap raises glibc's trim threshold itself, src/proxy/heap-trim.ts). The
+ * target wstap-env runs it with the setting the Docker image used to carry, for comparison.
  */
-const WSTAP_ENV = Object.fromEntries(
-  [...readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8').matchAll(/\b(MALLOC_\w+)=(\S+)/g)].map((m) => [m[1], m[2]]),
-);
+const WSTAP_ENV = {};
+const GLIBC_ENV = { MALLOC_TRIM_THRESHOLD_: '67108864' };
 
 /** A wstap process in front of backend port bp; quiet ones are found by their port, the rest by their listening line. */
 async function startWstap(name, bp, extra, { inspect = false, quiet = false, env = WSTAP_ENV } = {}) {
@@ -465,9 +466,9 @@ const TARGET_DEFS = {
     only: ['socketio'],
     start: (bp, o) => startWstap('wstap-no-app', bp, ['--protocol', 'none'], o),
   },
-  'wstap-untuned': {
-    label: 'wstap, glibc heap trimming left at its default',
-    start: (bp, o) => startWstap('wstap-untuned', bp, [], { ...o, env: {} }),
+  'wstap-env': {
+    label: 'wstap with MALLOC_TRIM_THRESHOLD_=64 MiB (the former image setting)',
+    start: (bp, o) => startWstap('wstap-env', bp, [], { ...o, env: GLIBC_ENV }),
   },
   'wstap-record': {
     label: 'wstap --record FILE',
@@ -797,15 +798,19 @@ if (['ping-pong', 'small', 'bulk', 'idle'].some(wantScenario)) {
     }
   }
   if (wantScenario('idle')) {
+    // Each repetition starts every target afresh, in a rotated order, so each ratio pairs a
+    // target with a pipe measured next to it.
     for (const count of cfg.idle) {
-      const runs = {};
-      for (const name of runnable) {
-        if (idleSkipped(name, count)) continue;
-        const r = await measureIdle(name, count);
-        runs[name] = [r];
-        log(
-          `  idle ${count} ${name}: opened ${r.opened}/${count} in ${Math.round(r.openMs)} ms${r.rssPerConnKb !== undefined ? `, ${r.rssPerConnKb.toFixed(1)} KiB/conn` : ''}${r.held ? '' : ' NOT HELD'}`,
-        );
+      const names = runnable.filter((n) => !idleSkipped(n, count));
+      const runs = Object.fromEntries(names.map((n) => [n, []]));
+      for (let rep = 0; rep < REPS; rep++) {
+        for (const name of names.map((_, i) => names[(i + rep) % names.length])) {
+          const r = await measureIdle(name, count);
+          runs[name][rep] = r;
+          log(
+            `  idle ${count} rep ${rep + 1}/${REPS} ${name}: opened ${r.opened}/${count} in ${Math.round(r.openMs)} ms${r.rssPerConnKb !== undefined ? `, ${r.rssPerConnKb.toFixed(1)} KiB/conn` : ''}${r.held ? '' : ' NOT HELD'}`,
+          );
+        }
       }
       result.scenarios[`idle-${count}`] = runs;
     }
@@ -886,11 +891,7 @@ out.push('');
 out.push(
   `Node ${process.version}, ${result.machine.cpus} × ${result.machine.cpuModel ?? 'cpu'}, ` +
     `${HAVE_TASKSET ? 'proxy pinned to core 0, load generator and backend to core 1' : 'no pinning'}, bufferutil ${result.machine.bufferutil ? 'installed' : 'missing'}, commit ${result.commit}. ` +
-    `wstap runs with the environment of its Docker image (${
-      Object.entries(WSTAP_ENV)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(' ') || 'nothing set'
-    }). ` +
+    'wstap runs as users run it: `node bin/wstap.js`, nothing set in its environment. ' +
     "CPU is the proxy process's utime + stime per forwarded message (each round trip forwards two) or per MB forwarded (both directions); × pipe is the median of the per-repetition ratios to the bare TCP pipe. " +
     'Background CPU is what the rest of the machine (other processes, other guests) used during the measurement, as a share of both cores: above a few percent, the run was disturbed.',
 );
@@ -902,7 +903,7 @@ out.push(
  */
 function idleSkipped(name, count) {
   if (TARGET_DEFS[name].only) return true;
-  return !opts.targets && count > 2_000 && (name === 'wstap-record' || name === 'wstap-debug' || name === 'wstap-no-ui');
+  return !opts.targets && count > 2_000 && (name === 'wstap-debug' || name === 'wstap-no-ui');
 }
 
 const missingRow = (name, cols) => `| ${TARGET_DEFS[name].label} | ${TARGET_DEFS[name].missing} |${' |'.repeat(cols - 2)}`;
@@ -1018,12 +1019,15 @@ if (result.scenarios.view) {
 for (const count of cfg.idle) {
   const runs = result.scenarios[`idle-${count}`];
   if (!runs) continue;
+  const rss = summarise(runs, 'rssPerConnKb');
   out.push('', `### Idle connections: ${N(count)}`, '');
-  out.push('| target | opened | time to open ms | proxy RSS KiB/conn | RSS × pipe | held without an error |', '|---|---:|---:|---:|---:|---|');
-  const pipeRss = runs.pipe?.[0]?.rssPerConnKb;
+  out.push(
+    `| target | opened | time to open ms | proxy RSS KiB/conn | RSS × pipe${REPS > 1 ? ' (range)' : ''} | held without an error |`,
+    '|---|---:|---:|---:|---:|---|',
+  );
   for (const name of targetNames) {
-    const r = runs[name]?.[0];
-    if (!r) {
+    const reps = runs[name]?.filter(Boolean) ?? [];
+    if (!reps.length) {
       out.push(
         idleSkipped(name, count)
           ? `| ${TARGET_DEFS[name].label} | not run at this count (see the smaller one; \`--targets\` runs it) |${' |'.repeat(4)}`
@@ -1031,11 +1035,13 @@ for (const count of cfg.idle) {
       );
       continue;
     }
-    const why = r.held
+    const failing = reps.find((r) => !r.held);
+    const why = !failing
       ? 'yes'
-      : `no (${[r.failed && `${r.failed} failed ${JSON.stringify(r.connectErrors)}`, r.closedEarly && `${r.closedEarly} closed early`, !r.proxyAlive && 'proxy died', r.proxyErrorLines && `${r.proxyErrorLines} error lines`].filter(Boolean).join(', ')})`;
+      : `no (${[failing.failed && `${failing.failed} failed ${JSON.stringify(failing.connectErrors)}`, failing.closedEarly && `${failing.closedEarly} closed early`, !failing.proxyAlive && 'proxy died', failing.proxyErrorLines && `${failing.proxyErrorLines} error lines`].filter(Boolean).join(', ')})`;
+    const opened = Math.min(...reps.map((r) => r.opened));
     out.push(
-      `| ${TARGET_DEFS[name].label} | ${N(r.opened)} | ${fmtInt(r.openMs)} | ${fmt(r.rssPerConnKb)} | ${name === 'direct' ? '–' : ratio(pipeRss ? r.rssPerConnKb / pipeRss : undefined)} | ${why} |`,
+      `| ${TARGET_DEFS[name].label} | ${N(opened)} | ${fmtInt(median(reps.map((r) => r.openMs)))} | ${fmt(rss[name].median)} | ${name === 'direct' || name === 'pipe' ? '–' : ratioCell(rss[name], name)} | ${why} |`,
     );
   }
 }
@@ -1149,10 +1155,14 @@ for (const count of cfg.idle) {
   const runs = s[`idle-${count}`];
   if (!runs?.wstap?.[0]) continue;
   if (runs.pipe?.[0]) {
-    const r = runs.wstap[0].rssPerConnKb / runs.pipe[0].rssPerConnKb;
-    check(`${N(count)} idle: resident memory per connection`, '≤ 1.5× pipe', ratio(r), r <= 1.5);
+    const rss = summarise(runs, 'rssPerConnKb');
+    ratioCheck(`${N(count)} idle: resident memory per connection`, '≤ 1.5× pipe', 1.5, rss.wstap);
+    if (rss['wstap-record']) ratioCheck(`${N(count)} idle, --record: resident memory per connection`, '≤ 1.5× pipe', 1.5, rss['wstap-record']);
   }
-  if (count >= 9_500) check(`${N(count)} idle connections held without an error`, 'all held', runs.wstap[0].held ? 'yes' : 'no', runs.wstap[0].held);
+  if (count >= 9_500) {
+    const held = runs.wstap.every((r) => r?.held);
+    check(`${N(count)} idle connections held without an error`, 'all held', held ? 'yes' : 'no', held);
+  }
 }
 if (checks.length) {
   out.push('', '### Targets (issue 6)', '', '| target | limit | measured | range | met |', '|---|---|---|---|---|');
@@ -1180,10 +1190,10 @@ if (BEFORE) {
     }
     out.push(
       '',
-      `Change: of the median ratio. same: the ranges overlap (or the medians are within ${CHANGE_LIMIT * 100}%); slower, faster: they do not; ` +
+      `Change: of the median ratio, CPU for the loads and resident memory per connection for the idle scenarios (there, slower means more memory). same: the ranges overlap (or the medians are within ${CHANGE_LIMIT * 100}%); slower, faster: they do not; ` +
         `noisy: a range wider than ${SPREAD_LIMIT * 100}% of its median on either side, no verdict; unsure: a side with one repetition.`,
     );
-  } else out.push('Nothing to compare: no load scenario with a CPU ratio to the pipe in both runs.');
+  } else out.push('Nothing to compare: no scenario with a ratio to the pipe in both runs.');
 }
 out.push('', `Run time ${Math.round(result.durationS)} s. Rerun: \`npm run bench\` (or \`npm run bench -- --quick\`).`);
 

@@ -91,5 +91,15 @@ describe('bench (smoke)', () => {
     expect(compareResults(small(10, 10, 10), small(11, 11, 11))[0]!.changePct).toBeCloseTo(10);
     // Scenarios only one of the runs has are left out.
     expect(compareResults({ scenarios: { bulk: small(10, 10).scenarios.small } }, small(11, 11))).toEqual([]);
+    // An idle scenario compares resident memory per connection (the pipe at 8 KiB each time).
+    const idle = (...wstap: number[]) =>
+      ({
+        scenarios: {
+          'idle-2000': { pipe: wstap.map(() => ({ rssPerConnKb: 8 })), wstap: wstap.map((rssPerConnKb) => ({ rssPerConnKb })) },
+        },
+      }) as unknown as { scenarios: Record<string, Runs> };
+    const [memory] = compareResults(idle(10, 10.2, 10.4), idle(12, 12.2, 12.4));
+    expect(memory).toMatchObject({ scenario: 'idle-2000', target: 'wstap', field: 'rssPerConnKb', verdict: 'slower' });
+    expect(memory!.changePct).toBeCloseTo((12.2 / 10.2 - 1) * 100);
   });
 });
