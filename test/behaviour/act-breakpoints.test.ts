@@ -48,6 +48,7 @@ describe('breakpoints', () => {
     expect(list.held[0]).toMatchObject({ id: 1, session: 'ws-1', to: 'server' });
     // Reads are redacted, like every read of the API.
     expect(list.held[0]!.text).toContain('"token":"[redacted]"');
+    // A real-time wait for a negative: the held message (and the one behind it) do not reach the server.
     await sleep(100);
     expect(got).toEqual(['browse']);
     // The server can still talk to the client meanwhile.

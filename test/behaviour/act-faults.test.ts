@@ -72,7 +72,7 @@ describe('fault rules', () => {
   });
 
   it('drop to=server p=0.5 seed=7: the same messages are dropped in every session (reproducible), the others arrive', async () => {
-    const { tp, server } = await rig(['drop to=server p=0.5 seed=7']);
+    const { tp, history, server } = await rig(['drop to=server p=0.5 seed=7']);
     const texts = Array.from({ length: 20 }, (_, i) => `m${i}`);
     const runs: string[][] = [];
     for (let s = 0; s < 2; s++) {
@@ -80,8 +80,16 @@ describe('fault rules', () => {
       const c = await openClient(tp.wsUrl('/ws'));
       for (const t of texts) c.ws.send(t);
       c.ws.send('last');
-      // 'last' may itself be dropped: wait a moment for what arrives.
-      await sleep(300);
+      // 'last' may itself be dropped: wait until each message has arrived or been reported dropped.
+      const id = `ws-${s + 1}`;
+      const dropped = (): number => (history.detail(id)?.actions ?? []).filter((a) => a.kind === 'drop').length;
+      await until(
+        () => server.got.length + dropped() === texts.length + 1,
+        `each of the ${texts.length + 1} messages of ${id} to arrive or be dropped`,
+        {
+          seen: () => `${server.got.length} arrived, ${dropped()} dropped`,
+        },
+      );
       runs.push(server.got.filter((t) => t !== 'last'));
       await closeClient(c);
     }
@@ -120,15 +128,18 @@ describe('fault rules', () => {
   });
 
   it('close=1011:overloaded after=200ms fires on a timer, with no message; stall to=client keeps the connection open and forwards nothing more to the client', async () => {
-    const { tp, server } = await rig(['close=1011:overloaded after=200ms path=/timed', 'stall to=client after=250ms path=/stalled']);
+    const { tp, history, server } = await rig(['close=1011:overloaded after=200ms path=/timed', 'stall to=client after=250ms path=/stalled']);
     const c = await openClient(tp.wsUrl('/timed'));
     expect(await c.closed).toEqual({ code: 1011, reason: 'overloaded' });
 
     const s = await openClient(tp.wsUrl('/stalled'));
     await s.ask('before');
-    await sleep(400);
+    await until(() => history.detail('ws-2')?.actions.some((a) => a.kind === 'stall'), 'the stall rule to fire (after 250 ms)', {
+      seen: () => history.detail('ws-2')?.actions,
+    });
     s.ws.send('after');
     await until(() => (server.got.includes('after') ? true : undefined), 'the backend to get it');
+    // A real-time wait for a negative: the backend's answer does not reach the stalled client.
     await sleep(300);
     // The backend answered; the client never got it, and its connection is still open.
     expect(s.received.map((r) => r.text)).toEqual(['echo before']);
@@ -153,6 +164,8 @@ describe('fault rules', () => {
     // MiB more (tcp_rmem here: up to 32 MiB); the rest can only stay with the sender.
     const big = Buffer.alloc(64 * 1024, 7);
     for (let i = 0; i < 1280; i++) server.sockets[0]!.send(big);
+    // Real time on purpose: all of it is buffered with the sender at first; after a second wstap and the
+    // kernel have taken all they would, and what is still with the sender shows that wstap stopped reading.
     await sleep(1000);
     expect(server.sockets[0]!.bufferedAmount).toBeGreaterThan(16 * 1024 * 1024);
     expect(c.received.length).toBeLessThan(10);
@@ -278,6 +291,7 @@ describe('the control API and the library', () => {
     await client.waitFor((b) => b.length >= base + 12);
     let sent = false;
     const sending = tp.proxy.send('ws-1', 'client', 'injected').then(() => (sent = true));
+    // A real-time wait for a negative: the injection does not go out between the fragments.
     await sleep(200);
     expect(sent).toBe(false);
     conn.socket.write(frame(0, 'part two'));

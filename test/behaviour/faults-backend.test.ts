@@ -13,8 +13,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { defer, runDeferred } from '../support/cleanup.js';
 import { codes, exchange, expectDrained, expectHealthy, httpGet, logsWith, proxyFor, startBackend, type BackendUpgrade } from '../support/faults.js';
-import { refusedPort, switchingHead, upgradeHead } from '../support/helpers.js';
-import { sleep, until, withTimeout } from '../support/wait.js';
+import { refusedPortToBind, switchingHead, upgradeHead } from '../support/helpers.js';
+import { until, withTimeout } from '../support/wait.js';
 
 afterEach(runDeferred);
 
@@ -24,7 +24,8 @@ afterEach(runDeferred);
 
 describe('faults: backend', () => {
   it('8. a refused backend: a ws client sees a 502 whose body names ECONNREFUSED and the fix', async () => {
-    const port = await refusedPort();
+    // Refused now; the test starts the backend on it at the end (a port no other test is given).
+    const port = await refusedPortToBind();
     const tp = await proxyFor(`http://127.0.0.1:${port}`);
 
     // A ws client sees the 502.
@@ -66,7 +67,8 @@ describe('faults: backend', () => {
   // that went away: the GET gets its 502 and an 'http-error' line, not a hang and a debug
   // 'http-client-gone' line.
   it('8b. a refused backend: an ordinary HTTP GET gets a 502 naming ECONNREFUSED and an http-error line', async () => {
-    const port = await refusedPort();
+    // Refused now; the test starts the backend on it at the end (a port no other test is given).
+    const port = await refusedPortToBind();
     const tp = await proxyFor(`http://127.0.0.1:${port}`);
     const httpRes = await httpGet(tp.port, '/health', 3000);
     expect(httpRes.status).toBe(502);
@@ -116,23 +118,27 @@ describe('faults: backend', () => {
   it('10b. a backend that accepts no connection (hung, its accept queue full): HTTP and WebSocket both get a 502 with upstream-timeout (connect)', async () => {
     // A real backend process whose event loop is stuck: the kernel completes a connection or
     // two into its accept queue, then lets every further SYN go unanswered.
+    // It blocks in the same callback that prints its port (a write to a pipe is synchronous on
+    // Linux), so once the port is read it accepts nothing more.
     const hung = spawn(process.execPath, [
       '-e',
-      "require('net').createServer().listen({ host: '127.0.0.1', port: 0, backlog: 1 }, function () { console.log(this.address().port); setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0), 50); })",
+      "require('net').createServer().listen({ host: '127.0.0.1', port: 0, backlog: 1 }, function () { console.log(this.address().port); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); })",
     ]);
     defer(() => hung.kill('SIGKILL'));
     const port = Number(
       await withTimeout(new Promise<string>((r) => hung.stdout.once('data', (d: Buffer) => r(d.toString().trim()))), 5000, 'the hung backend'),
     );
-    await sleep(200);
     const fillers: net.Socket[] = [];
+    let connected = 0;
     for (let i = 0; i < 4; i++) {
-      const f = net.connect(port, '127.0.0.1');
+      const f = net.connect(port, '127.0.0.1', () => connected++);
       f.on('error', () => {});
       fillers.push(f);
       defer(() => f.destroy());
     }
-    await sleep(200);
+    // A backlog of 1 holds two completed connections (Linux); a filler's connect comes once the
+    // backend's kernel has taken its handshake's last ACK, so two connects mean a full queue.
+    await until(() => connected >= 2, 'two filler connections in the accept queue of the hung backend', { seen: () => `${connected} connected` });
     const tp = await proxyFor(`http://127.0.0.1:${port}`, { upstreamTimeoutMs: 400 });
 
     const httpRes = await httpGet(tp.port, '/api/slow', 5000);

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runDeferred } from '../support/cleanup.js';
 import { connectRaw, expectHealthy, proxyFor, readResponse, startBackend } from '../support/faults.js';
 import { frame, switchingHead, upgradeHead } from '../support/helpers.js';
-import { sleep, until, withTimeout } from '../support/wait.js';
+import { until, withTimeout } from '../support/wait.js';
 
 afterEach(runDeferred);
 
@@ -21,10 +21,13 @@ afterEach(runDeferred);
 
 describe('faults: client resets', () => {
   it('6. a client that resets before the 101: no crash, outcome aborted, backend connection closed', async () => {
+    let lateAnswered!: () => void;
+    const late101 = new Promise<void>((r) => (lateAnswered = r));
     const backend = await startBackend({
       '/slow': (u) => {
         setTimeout(() => {
           if (!u.socket.destroyed) u.socket.write(switchingHead(u.key));
+          lateAnswered();
         }, 300);
       },
     });
@@ -38,7 +41,7 @@ describe('faults: client resets', () => {
     // The proxy closes the backend connection; the backend never closes it by itself.
     await withTimeout(u.closed, 5000, 'the backend connection to be closed by the proxy');
     // Past the backend's late 101: nothing must blow up when it is written.
-    await sleep(400);
+    await withTimeout(late101, 5000, "the backend's late 101 to be written (or skipped on a closed socket)");
     await expectHealthy(tp);
     await until(() => backend.openSockets() === 0, 'every backend socket to close');
   });

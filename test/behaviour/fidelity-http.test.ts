@@ -92,7 +92,8 @@ describe('pipelining: an ordinary request and an upgrade in the same write', () 
               upgradeAnswered();
             } else {
               // A slow backend: this answer comes after the upgrade's (or after 300 ms when a correct proxy
-              // holds the upgrade back until this response is done).
+              // holds the upgrade back until this response is done). The 300 ms are real time on purpose:
+              // a correct proxy gives no event for "holding the upgrade back", only its absence.
               await Promise.race([answered, sleep(300)]);
               c.socket.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok');
             }

@@ -122,7 +122,7 @@ describe('early client bytes', () => {
     const conn = await backend.connection(0);
     await conn.waitFor(atLeast(req.length));
     client.socket.write(early2);
-    // Give the proxy every chance to (wrongly) forward the early bytes before the 101.
+    // Give the proxy every chance to (wrongly) forward the early bytes before the 101: a real-time wait for a negative.
     await sleep(100);
     expectSameBytes(conn.received(), req);
     const res = bin(switchingHead());

@@ -241,6 +241,7 @@ describe('frame tap: raw peers, decoding at the edges', () => {
     const bytes = Buffer.concat([c(0x1, payload), c(0x2, Buffer.from([1, 2, 3]), { fin: false }), c(0x9, 'in between'), c(0x0, Buffer.from([4, 5]))]);
     for (const b of bytes) {
       sess.client.socket.write(Buffer.from([b]));
+      // Kept on purpose: writes a moment apart reach the proxy as separate reads, which is what this test is about.
       await sleep(1);
     }
     sess.written.client.push(bytes);
@@ -261,6 +262,7 @@ describe('frame tap: raw peers, decoding at the edges', () => {
     const bytes = c(0x1, payload);
     for (let i = 0; i < bytes.length; i += 37) {
       sess.client.socket.write(bytes.subarray(i, i + 37));
+      // Kept on purpose: writes a moment apart reach the proxy as separate reads, which is what this test is about.
       await sleep(1);
     }
     sess.written.client.push(bytes);

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { runDeferred } from '../support/cleanup.js';
-import { openRawBackend, openTestProxy, refusedPort } from '../support/helpers.js';
+import { openRawBackend, openTestProxy, readEnded, refusedPort } from '../support/helpers.js';
+import { withTimeout } from '../support/wait.js';
 
 afterEach(runDeferred);
 
@@ -14,8 +15,10 @@ describe('/__wstap/health', () => {
     const body = (await res.body.json()) as { status: string; target: { url: string; reachable: boolean } };
     expect(body.status).toBe('ok');
     expect(body.target).toMatchObject({ url: backend.url, reachable: true });
-    // The probe opens a TCP connection and sends nothing: no request reached the backend.
-    await new Promise((r) => setTimeout(r, 50));
+    // The probe opens a TCP connection and sends nothing: no request reached the backend. Once the
+    // probe has closed its connection, nothing more can come on it.
+    const probe = await backend.connection(0);
+    await withTimeout(readEnded(probe.socket), 5000, "the end of the health probe's connection");
     expect(backend.connections.every((c) => c.received().length === 0)).toBe(true);
   });
 

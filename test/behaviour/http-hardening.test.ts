@@ -11,8 +11,8 @@ import http from 'node:http';
 import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defer, runDeferred } from '../support/cleanup.js';
-import { openRawBackend, openRawClient, openTestProxy, readEnded, type RawConnection, type TestProxy } from '../support/helpers.js';
-import { sleep, until } from '../support/wait.js';
+import { openRawBackend, openRawClient, openTestProxy, readEnded, socketClosed, type RawConnection, type TestProxy } from '../support/helpers.js';
+import { sleep, until, withTimeout } from '../support/wait.js';
 
 afterEach(runDeferred);
 
@@ -136,7 +136,7 @@ describe('every request head is timed', () => {
     expect(clients.every((c) => statuses(c).join() === '200,408')).toBe(true);
     // The attacker's own ends are its business: close them, then count what is left.
     for (const c of clients) c.socket.destroy();
-    await sleep(50);
+    await withTimeout(Promise.all(clients.map((c) => socketClosed(c.socket))), 5000, 'every client socket to close');
     const after = openFds();
     // Both ends of each client connection (and the backend's) were open during; none is left.
     expect(during - before).toBeGreaterThanOrEqual(100);
@@ -171,6 +171,9 @@ describe('a request the client gives up on', () => {
     c.socket.write('GET /quick HTTP/1.1\r\nHost: x\r\n\r\n');
     await c.waitFor((b) => b.includes('you asked for /quick'));
     c.socket.destroy();
+    // An abandoned request would be counted when the proxy sees its client go: wait for that ...
+    await until(() => tp.proxy.stats().clientSockets === 0, 'the proxy to see the client go', { seen: () => tp.proxy.stats() });
+    // ... and a real-time margin beyond it, for a count that would come late (a negative).
     await sleep(100);
     expect(tp.proxy.stats().httpAbandoned).toBe(0);
   });

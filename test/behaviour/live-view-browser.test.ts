@@ -5,6 +5,7 @@
  * messages, the request ↔ answer pairs and their latency, the close explained; control
  * frames hide and show; a foreign Host is refused; nothing is loaded from anywhere but wstap.
  */
+import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -16,7 +17,7 @@ import { openTestProxy, type TestProxy } from '../support/helpers.js';
 import { CHROMIUM, CHROMIUM_ARGS, chromiumForFile, openInPage, servePage } from '../support/peers/chromium.js';
 import { ROOT } from '../support/process.js';
 import { closeClient, openClient } from '../support/recording.js';
-import { sleep, until } from '../support/wait.js';
+import { until, withTimeout } from '../support/wait.js';
 import { chromium } from 'playwright-core';
 
 const getBrowser = chromiumForFile();
@@ -292,8 +293,9 @@ describe('the live view in Chromium', () => {
     const { tp, view } = await rig();
     const c = await openClient(tp.wsUrl('/ws'), [], { headers: { Origin: ['http://localhost:3000', 'http://localhost:3000'] as unknown as string } });
     for (let i = 1; i <= 6; i++) await c.ask(JSON.stringify({ id: i, op: 'sum', args: [i, i * 10] }));
+    const pong = once(c.ws, 'pong');
     c.ws.ping('client-hb');
-    await sleep(20);
+    await withTimeout(pong, 5000, 'the pong to the client heartbeat');
     const { page } = await openView(`${view}sessions/ws-1?m=8`);
     await page.locator('[data-testid="timeline"] [data-seq="12"]').waitFor();
     await page.getByTestId('json-tree').waitFor();

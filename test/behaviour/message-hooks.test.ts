@@ -98,10 +98,14 @@ async function received(p: Peers, server: number, client: number): Promise<void>
   await until(() => p.atServer.length >= server && p.atClient.length >= client, `${server} messages at the server and ${client} at the client`, {
     seen: () => `server has ${p.atServer.length}, client has ${p.atClient.length}; trouble: ${p.trouble.join(', ')}`,
   });
-  // Nothing more arrives, and nobody complained.
-  await sleep(50);
   // The frame tap decoded what the receivers got (it reads the bytes as written), without a protocol error.
   const logged = (from: string): number => p.tp.logs.filter((l) => l['event'] === 'message' && l['from'] === from && l['kind'] !== 'close').length;
+  await until(() => logged('client') >= p.atServer.length && logged('server') >= p.atClient.length, 'the message lines of what the receivers got', {
+    seen: () =>
+      `client ${logged('client')} lines for ${p.atServer.length} at the server, server ${logged('server')} for ${p.atClient.length} at the client`,
+  });
+  // Nothing more arrives, and nobody complains: a real-time wait for a negative.
+  await sleep(50);
   expect([logged('client'), logged('server')]).toEqual([p.atServer.length, p.atClient.length]);
   expect(p.tp.logs.filter((l) => l['event'] === 'finding').map((l) => (l['finding'] as { code: string }).code)).not.toContain('protocol-error');
 }
@@ -157,6 +161,7 @@ describe('message hooks through the proxy', () => {
   it('a delayed, dropped and added mix on a compressed session: order kept, every message decoded', async () => {
     const p = await exchange(
       [
+        // A slow hook (real time on purpose): the first message of each direction is delayed.
         hookWith((m) => (m.index === 0 ? sleep(100).then(() => undefined) : undefined)),
         hookWith((m) =>
           m.index === 3 ? { action: 'drop' } : m.index === 4 ? { action: 'pass', add: [{ kind: 'binary', data: Buffer.from('added') }] } : undefined,
@@ -273,7 +278,7 @@ describe('bytes that come with the 101', () => {
     const got: string[] = [];
     client.on('message', (d) => void got.push(String(d)));
     await new Promise((r) => client.once('open', r));
-    for (let i = 0; i < 100 && got.length < 2; i++) await sleep(10);
+    await until(() => got.length >= 2, 'the two greeting messages at the client', { seen: () => got });
     expect(got).toEqual(['HELLO', 'AGAIN']);
   });
 });

@@ -10,9 +10,9 @@ import { PatternTracker } from '../../src/sinks/patterns.js';
 import type { PatternView } from '../../src/views/views.js';
 import { startWsServer } from '../support/backends.js';
 import { runDeferred } from '../support/cleanup.js';
-import { hasHead, openRawClient, openTestProxy, upgradeHead } from '../support/helpers.js';
+import { hasHead, openRawClient, openTestProxy, upgradeHead, type TestProxy } from '../support/helpers.js';
 import { closeClient, openClient } from '../support/recording.js';
-import { sleep, until } from '../support/wait.js';
+import { until } from '../support/wait.js';
 
 afterEach(runDeferred);
 
@@ -37,12 +37,12 @@ function heartbeat(ws: WebSocket, app?: { ping: string; pong: string }): void {
   ws.on('close', () => clearInterval(timer));
 }
 
-async function rig(): Promise<{ port: number; got: PatternView[]; wsUrl: (p: string) => string }> {
+async function rig(): Promise<{ port: number; got: PatternView[]; wsUrl: (p: string) => string; tp: TestProxy }> {
   const backend = await startWsServer();
   backend.wss.on('connection', (ws) => heartbeat(ws));
   const got: PatternView[] = [];
   const tp = await openTestProxy({ target: backend.url, sinks: [new PatternTracker([{ name: 'test', pattern: (p) => got.push(p) }])] });
-  return { port: tp.port, got, wsUrl: (p) => tp.wsUrl(p) };
+  return { port: tp.port, got, wsUrl: (p) => tp.wsUrl(p), tp };
 }
 
 describe('dead heartbeats', () => {
@@ -63,11 +63,15 @@ describe('dead heartbeats', () => {
   });
 
   it('a ws client, which answers pings itself, gets none', async () => {
-    const { got, wsUrl } = await rig();
+    const { got, wsUrl, tp } = await rig();
     const c = await openClient(wsUrl('/ws'));
-    await sleep(900);
+    let pings = 0;
+    c.ws.on('ping', () => pings++);
+    // Five pings (a second of heartbeats): past the fourth, where a client that answers none is terminated.
+    await until(() => pings >= 5, 'five pings from the server', { seen: () => `${pings} pings` });
     await closeClient(c);
-    await sleep(100);
+    // The tracker takes the end in the same call as the test's capture (the bus is synchronous).
+    await tp.nextEnd();
     expect(got).toEqual([]);
   });
 });
@@ -81,16 +85,23 @@ describe('application heartbeats', () => {
     // A ws client answers WebSocket pings itself, but not the application's: it ignores them.
     const deaf = await openClient(tp.wsUrl('/deaf'));
     const answering = await openClient(tp.wsUrl('/answering'));
+    let answered = 0;
     answering.ws.on('message', (d) => {
-      if (d.toString() === '{"type":"ping"}') answering.ws.send('{"type":"pong"}');
+      if (d.toString() !== '{"type":"ping"}') return;
+      answering.ws.send('{"type":"pong"}');
+      answered++;
     });
     await deaf.closed;
     const p = await until(() => got.find((x) => x.finding.code === 'heartbeat-missed'), 'the finding', { seen: () => got });
     expect(p.finding.message).toMatch(/^The server pinged every 0\.2 s \(application pings \(\{"type":"ping"\}\)\); the client answered none of 3/);
     expect(p.sessions).toEqual(['ws-1']);
-    await sleep(300);
+    // The answering client goes on past the deaf one's end: two more pings answered.
+    const before = answered;
+    await until(() => answered >= before + 2, 'two more application pings answered', { seen: () => `${answered - before} more` });
     await closeClient(answering);
-    await sleep(100);
+    await until(() => tp.ends.some((e) => e.session.id === 'ws-2'), 'the end of the answering session', {
+      seen: () => tp.ends.map((e) => e.session.id),
+    });
     expect(got.filter((x) => x.sessions.includes('ws-2'))).toEqual([]);
   });
 });

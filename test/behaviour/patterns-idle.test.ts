@@ -35,6 +35,7 @@ describe('idle timeouts', () => {
     // cut at one moment, by a restart, are one event, not a timeout met twice).
     const quiet = [await openClient(tp.wsUrl('/ws'))];
     await quiet[0]!.ask('hello, then nothing');
+    // Real time on purpose: the two quiet sessions go idle half a second apart.
     await sleep(500);
     quiet.push(await openClient(tp.wsUrl('/ws')));
     await quiet[1]!.ask('hello, then nothing');
@@ -47,6 +48,7 @@ describe('idle timeouts', () => {
     );
     expect(f.hint).toMatch(/Send a heartbeat more often than every 1\.\d s/);
     expect(p.sessions.sort()).toEqual(['ws-2', 'ws-3']);
+    // A real-time wait for a negative: half a second more, and the talker is still not cut nor the finding repeated.
     await sleep(500);
     clearInterval(talking);
     expect(talker.ws.readyState).toBe(1);

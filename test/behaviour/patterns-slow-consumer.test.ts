@@ -40,7 +40,7 @@ describe('slow consumers', () => {
     );
     expect(p.finding.hint).toMatch(/^The client does not read what the server sends/);
     expect(p.sessions).toEqual(['ws-1']);
-    // Once, not every half second.
+    // Once, not every half second: a real-time wait (a negative) over more than two of the detector's checks.
     await sleep(1200);
     expect(got.filter((x) => x.finding.code === 'slow-consumer')).toHaveLength(1);
     raw.socket.destroy();
@@ -51,6 +51,7 @@ describe('slow consumers', () => {
     const raw = await openRawClient(port);
     raw.socket.write(upgradeHead('/ws'));
     await raw.waitFor((b) => b.length >= 48 * 1024 * 1024, 20_000);
+    // A real-time wait for a negative: no finding comes after the flood either.
     await sleep(600);
     expect(got).toEqual([]);
     raw.socket.destroy();

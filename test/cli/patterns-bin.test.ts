@@ -48,7 +48,9 @@ describe('reconnect loops', () => {
     );
     expect(String(fifth['msg'])).toContain('fix: Each attempt fails authentication');
     expect(fifth['sessions']).toEqual(['ws-1', 'ws-2', 'ws-3', 'ws-4', 'ws-5']);
-    await sleep(500);
+    // The page stops after six sessions: wait for the last end, then a real-time margin for a line that would come late (a negative).
+    await w.waitForJson((l) => l['event'] === 'session-end' && l['session'] === 'ws-6', 'the sixth end');
+    await sleep(200);
     // Reported at 3 and at 5: not once per session (6 sessions opened).
     expect(patterns(w.json()).map((l) => String(l['msg']).match(/opened (\d+) sessions/)?.[1])).toEqual(['3', '5']);
     const { findings } = (await (await fetch(`http://127.0.0.1:${port}/__wstap/api/findings`)).json()) as {
@@ -69,6 +71,7 @@ describe('reconnect loops', () => {
       await closed(ws);
     }
     await w.waitForJson((l) => l['event'] === 'session-end' && l['session'] === 'ws-5', 'the fifth end');
+    // A real-time wait for a negative: no pattern line comes after the last end either.
     await sleep(200);
     expect(patterns(w.json())).toEqual([]);
   });
@@ -102,6 +105,7 @@ describe('reconnect loops', () => {
     const { w, port } = await startJsonProxy(['--target', backend.url, '--no-patterns']);
     for (let i = 0; i < 4; i++) await closed(wsClient(`ws://127.0.0.1:${port}/ws`, { headers: { Origin: 'http://localhost:3000' } }));
     await w.waitForJson((l) => l['event'] === 'session-end' && l['session'] === 'ws-4', 'the fourth end');
+    // A real-time wait for a negative: no pattern line comes after the last end either.
     await sleep(200);
     expect(patterns(w.json())).toEqual([]);
   });

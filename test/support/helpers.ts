@@ -101,24 +101,53 @@ export async function openTestProxy(opts: TestProxyOptions): Promise<TestProxy> 
   return tp;
 }
 
-/**
- * A port on 127.0.0.1 where nothing listens, and where nothing will while the test runs: a
- * privileged port, below the kernel's ephemeral range, so no listen(0) of a parallel test can be
- * handed it (a port taken by listening and closing could be). Checked to refuse before use.
- */
-export async function refusedPort(): Promise<number> {
-  for (let port = 1; port < 1024; port++) {
-    const refused = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port });
-      s.once('connect', () => {
-        s.destroy();
-        resolve(false);
-      });
-      s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+/** Whether a connection to 127.0.0.1:port is refused (nothing listens there). */
+function refuses(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
     });
-    if (refused) return port;
-  }
-  throw new Error('no privileged port on 127.0.0.1 refuses connections: cannot pick a "nothing listens here" target');
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+}
+
+/** The first port of `ports` that refuses a connection. */
+async function firstRefusing(ports: number[], what: string): Promise<number> {
+  for (const port of ports) if (await refuses(port)) return port;
+  throw new Error(`no port of ${Math.min(...ports)}–${Math.max(...ports)} on 127.0.0.1 refuses connections: cannot pick ${what}`);
+}
+
+/**
+ * "Nothing listens here" targets are privileged ports (below 1024), checked to refuse before
+ * use. No listen(0) can be handed one (the kernel hands out ports from its ephemeral range,
+ * 32768–60999 here), and the peers that choose their own port (test/support/peers/ports.ts)
+ * choose from 20000–60000; a port found by listening on port 0 and closing again could be
+ * handed to a parallel test's listen(0) meanwhile. The privileged range is split in two:
+ *
+ * - 1–511, refusedPort(): never bound by any test, so the port stays refused for as long as the
+ *   test uses it (the ECONNREFUSED that `upstream-refused` and the "cannot reach" messages need);
+ * - 512–1023, refusedPortToBind(): for a test that later starts its own backend on the port
+ *   ("the backend comes up on that port"), which needs root (CI runs as root). Such a backend is
+ *   never on a port another test's refusedPort() gave out; a random start in the range makes it
+ *   unlikely that two runs of the same test, in vitest processes side by side, pick the same port.
+ */
+const RANGE_NEVER_BOUND = Array.from({ length: 511 }, (_, i) => 1 + i);
+const RANGE_TO_BIND = Array.from({ length: 512 }, (_, i) => 512 + i);
+
+/** A port on 127.0.0.1 where nothing listens, and where nothing will while the test runs (1–511, see above). */
+export function refusedPort(): Promise<number> {
+  return firstRefusing(RANGE_NEVER_BOUND, 'a "nothing listens here" target');
+}
+
+/**
+ * A port on 127.0.0.1 where nothing listens yet, for a test that starts its own backend on it
+ * later (512–1023, see above; binding it needs root).
+ */
+export function refusedPortToBind(): Promise<number> {
+  const start = Math.floor(Math.random() * RANGE_TO_BIND.length);
+  return firstRefusing([...RANGE_TO_BIND.slice(start), ...RANGE_TO_BIND.slice(0, start)], 'a port for a backend that comes up later');
 }
 
 /**

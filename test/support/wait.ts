@@ -2,6 +2,12 @@
  * Waiting in tests: bounded polls and promises with a limit, never a bare sleep where a
  * condition can be waited for. A wait that gives up says what it waited for and the last
  * state it saw.
+ *
+ * sleep() is left for waits that are about time itself, each with a comment that says so: a
+ * negative ("nothing arrives within N ms"), real time a time-based feature needs (a heartbeat,
+ * an idle span, a timer under test), or writes kept apart so that they arrive as separate reads.
+ * For an event, use until() (a condition polled) or withTimeout() (a promise, e.g.
+ * events.once(emitter, 'name')).
  */
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -11,6 +17,8 @@ export interface UntilOptions {
   timeoutMs?: number;
   /** The state to show when it gives up (default: the probe's last answer). */
   seen?: () => unknown;
+  /** Milliseconds between probes (default 5). */
+  intervalMs?: number;
 }
 
 /** A short, readable rendering of a state for a failure message. */
@@ -29,7 +37,7 @@ export function describeState(v: unknown): string {
 }
 
 /**
- * Polls `probe` every 5 ms until it returns (or resolves to) something other than undefined
+ * Polls `probe` every 5 ms (intervalMs) until it returns (or resolves to) something other than undefined
  * or false, and resolves with that. Gives up after the time limit (a number is the limit in
  * ms) with "timed out after N ms waiting for <what>; last seen: <state>". An async probe is
  * awaited: its promise is not the answer.
@@ -39,14 +47,14 @@ export async function until<T>(
   what: string,
   options: number | UntilOptions = {},
 ): Promise<T> {
-  const { timeoutMs = 5000, seen } = typeof options === 'number' ? { timeoutMs: options } : options;
+  const { timeoutMs = 5000, seen, intervalMs = 5 } = typeof options === 'number' ? { timeoutMs: options } : options;
   const started = Date.now();
   for (;;) {
     const v = await probe();
     if (v !== undefined && v !== false) return v;
     if (Date.now() - started > timeoutMs)
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${describeState(seen ? seen() : v)}`);
-    await sleep(5);
+    await sleep(intervalMs);
   }
 }
 

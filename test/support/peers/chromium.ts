@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
+import { until } from '../wait.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -31,8 +32,10 @@ export const CHROMIUM_WAIT_MS = 240_000;
 export function chromiumForFile(): () => Browser {
   let browser: Browser | undefined;
   beforeAll(async () => {
-    const started = Date.now();
-    while (!existsSync(CHROMIUM) && Date.now() - started < CHROMIUM_WAIT_MS) await new Promise((r) => setTimeout(r, 2000));
+    await until(() => existsSync(CHROMIUM), `${CHROMIUM} to appear (install Debian's chromium package: apt-get install -y chromium)`, {
+      timeoutMs: CHROMIUM_WAIT_MS,
+      intervalMs: 2000,
+    });
     browser = await launchChromium();
   }, CHROMIUM_WAIT_MS + 30_000);
   afterAll(async () => {

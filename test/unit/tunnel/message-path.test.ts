@@ -12,7 +12,7 @@ import { tunnel, type Tunnel, type TunnelEnd } from '../../../src/tunnel/tunnel.
 import type { DeflateParams } from '../../../src/wire/extensions.js';
 import { encodeFrame } from '../../../src/wire/ws-frame.js';
 import { frame, rawClient, sleep, startRawBackend, type RawConnection } from '../../support/helpers.js';
-import { until } from '../../support/wait.js';
+import { until, withTimeout } from '../../support/wait.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -66,13 +66,17 @@ async function open(handlers: MessageHandler[], opts: { deflate?: DeflateParams;
   return { client, server, proxyClient, proxyServer, tun, failures, ended, observed };
 }
 
-/** Writes bytes in pieces of the given sizes (the rest at once), pausing between them so they travel as separate segments. */
-async function writeInPieces(socket: net.Socket, bytes: Buffer, sizes: number[]): Promise<void> {
+/**
+ * Writes bytes in pieces of the given sizes (the rest at once), each once the proxy's socket that
+ * reads them (`readBy`) has read the one before: they arrive as separate reads.
+ */
+async function writeInPieces(socket: net.Socket, readBy: net.Socket, bytes: Buffer, sizes: number[]): Promise<void> {
+  const base = readBy.bytesRead;
   let pos = 0;
   for (const n of sizes) {
     socket.write(bytes.subarray(pos, pos + n));
     pos += n;
-    await sleep(3);
+    await until(() => readBy.bytesRead >= base + pos, `the proxy to read ${pos} bytes`, { seen: () => `${readBy.bytesRead - base} bytes read` });
   }
   if (pos < bytes.length) socket.write(bytes.subarray(pos));
 }
@@ -192,8 +196,8 @@ describe('message path: faithful when everything passes', () => {
       sf(2, Buffer.alloc(300, 7)),
       sf(8, Buffer.from([0x03, 0xe8, 0x6f, 0x6b])),
     ]);
-    await writeInPieces(rig.client.socket, fromClient, [1, 1, 3, 2, 5, 4, 1, 1, 1, 9]);
-    await writeInPieces(rig.server.socket, fromServer, [1, 8, 2]);
+    await writeInPieces(rig.client.socket, rig.proxyClient, fromClient, [1, 1, 3, 2, 5, 4, 1, 1, 1, 9]);
+    await writeInPieces(rig.server.socket, rig.proxyServer, fromServer, [1, 8, 2]);
     expect((await rig.server.waitFor(atLeast(fromClient.length))).equals(fromClient)).toBe(true);
     expect((await rig.client.waitFor(atLeast(fromServer.length))).equals(fromServer)).toBe(true);
     const client = seen.filter((m) => m.from === 'client');
@@ -313,15 +317,24 @@ describe('message path: verdicts', () => {
   it('send() injects into either direction, behind what that direction holds', async () => {
     let release!: () => void;
     const held = new Promise<undefined>((r) => (release = () => r(undefined)));
-    const rig = await open([(m) => (m.data.toString() === 'slow' ? held : undefined)]);
+    let holding!: () => void;
+    const isHeld = new Promise<void>((r) => (holding = r));
+    const rig = await open([
+      (m) => {
+        if (m.data.toString() !== 'slow') return undefined;
+        holding();
+        return held;
+      },
+    ]);
     rig.client.socket.write(cf(1, 'slow'));
-    await sleep(30);
+    await withTimeout(isHeld, 5000, "the hook to hold 'slow'");
     rig.tun.send('server', { kind: 'text', data: 'injected' });
     rig.tun.send('client', { kind: 'close', code: 4000, reason: 'bye' });
     const down = parseFrames(await rig.client.waitFor((b) => parseFrames(b).length >= 1));
     expect(down[0]).toMatchObject({ opcode: 8, masked: false, fin: true });
     expect(down[0]!.payload.readUInt16BE(0)).toBe(4000);
     expect(down[0]!.payload.toString('utf8', 2)).toBe('bye');
+    // A real-time wait for a negative: the injected message does not overtake the held one.
     await sleep(30);
     expect(rig.server.received().length).toBe(0);
     release();
@@ -339,16 +352,32 @@ describe('message path: verdicts', () => {
 
 describe('message path: holding', () => {
   it('a delay keeps the order within its direction while the other direction flows', async () => {
-    const rig = await open([(m) => (m.from === 'client' && m.index === 0 ? sleep(200).then(() => undefined) : undefined)]);
+    // The delay is a verdict the test gives once the other direction has been seen to flow (to the
+    // tunnel, a pending verdict is a pending verdict, whatever resolves it): no race with a timer.
+    let holding!: () => void;
+    const isHeld = new Promise<void>((r) => (holding = r));
+    let release!: () => void;
+    const delayed = new Promise<undefined>((r) => (release = () => r(undefined)));
+    const rig = await open([
+      (m) => {
+        if (m.from !== 'client' || m.index !== 0) return undefined;
+        holding();
+        return delayed;
+      },
+    ]);
     const m1 = cf(1, 'first');
     const m2 = cf(1, 'second');
     rig.client.socket.write(m1);
-    await sleep(20);
+    await withTimeout(isHeld, 5000, 'the hook to hold the first client message');
     rig.client.socket.write(m2);
     const s1 = sf(1, 'from the server');
     rig.server.socket.write(s1);
-    expect((await rig.client.waitFor(atLeast(s1.length), 150)).equals(s1)).toBe(true);
+    expect((await rig.client.waitFor(atLeast(s1.length))).equals(s1)).toBe(true);
+    await until(() => rig.proxyClient.bytesRead >= m1.length + m2.length, 'the proxy to read the second client message while the first is held', {
+      seen: () => `${rig.proxyClient.bytesRead} bytes read`,
+    });
     expect(rig.server.received().length).toBe(0);
+    release();
     expect((await rig.server.waitFor(atLeast(m1.length + m2.length))).equals(Buffer.concat([m1, m2]))).toBe(true);
   });
 
@@ -376,6 +405,7 @@ describe('message path: holding', () => {
   });
 
   it('an end after a delayed message: the message goes first, then the FIN; the other direction still flows', async () => {
+    // A slow hook (real time on purpose): every client message is delayed by 150 ms.
     const rig = await open([(m) => (m.from === 'client' ? sleep(150).then(() => undefined) : undefined)]);
     const m1 = cf(1, 'late');
     rig.client.socket.write(m1);
@@ -411,8 +441,9 @@ describe('message path: holding', () => {
     for (let i = 0; i < 160; i++) frames.push(cf(2, Buffer.alloc(64 * 1024, i)));
     const all = Buffer.concat(frames);
     rig.client.socket.write(all);
-    await sleep(300);
-    expect(rig.proxyClient.isPaused()).toBe(true);
+    await until(() => rig.proxyClient.isPaused(), 'the source to be paused', {
+      seen: () => ({ buffered: rig.proxyServer.writableLength, clientLeft: rig.client.socket.writableLength }),
+    });
     rig.server.socket.resume();
     expect((await rig.server.waitFor(atLeast(all.length), 15_000)).equals(all)).toBe(true);
   });
@@ -437,12 +468,13 @@ describe('message path: protocol errors', () => {
     const rig = await open([
       (m) => {
         seen.push(m.data.toString());
+        // A slow hook (real time on purpose): the first message is still held when the protocol error comes.
         return m.index === 0 ? sleep(100).then(() => undefined) : undefined;
       },
     ]);
     // The first fragment of a message, then a frame with RSV2 set (no extension defines it), then anything.
     const bytes = Buffer.concat([cf(1, 'ok'), cf(1, 'part', false), Buffer.from([0xa1, 0x80, 1, 2, 3, 4]), Buffer.from('garbage after it')]);
-    await writeInPieces(rig.client.socket, bytes, [3, 11, 4]);
+    await writeInPieces(rig.client.socket, rig.proxyClient, bytes, [3, 11, 4]);
     rig.client.socket.write(Buffer.from(' and more'));
     const expected = Buffer.concat([bytes, Buffer.from(' and more')]);
     expect((await rig.server.waitFor(atLeast(expected.length))).equals(expected)).toBe(true);

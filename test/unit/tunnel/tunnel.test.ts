@@ -92,6 +92,7 @@ async function theEnd(rig: Rig): Promise<TunnelEnd> {
   const end = await until(() => rig.ends[0], 'the tunnel to report its end', {
     seen: () => ({ proxyClient: rig.proxyClient.destroyed, proxyServer: rig.proxyServer.destroyed }),
   });
+  // A real-time wait for a negative: no second report comes.
   await sleep(20);
   expect(rig.ends).toHaveLength(1);
   expect(end.durationMs).toBeGreaterThanOrEqual(0);
@@ -228,6 +229,7 @@ describe.each(PATHS)('tunnel(), the %s path', (path) => {
     });
     // A second destroy changes nothing.
     rig.t.destroy('again');
+    // A real-time wait for a negative: no second report comes.
     await sleep(20);
     expect(rig.ends).toHaveLength(1);
   });
@@ -241,7 +243,8 @@ describe.each(PATHS)('tunnel(), the %s path', (path) => {
     await until(() => rig.proxyClient.isPaused(), 'the tunnel to stop reading from the client', {
       seen: () => ({ buffered: rig.proxyServer.writableLength, clientLeft: rig.client.socket.writableLength }),
     });
-    // ... and stays stopped: it keeps no more than a chunk or two, the rest waits at the client.
+    // ... and stays stopped: it keeps no more than a chunk or two, the rest waits at the client (a
+    // real-time wait for a negative).
     await sleep(200);
     expect(rig.proxyClient.isPaused()).toBe(true);
     expect(rig.proxyServer.writableLength).toBeLessThan(1024 * 1024);
