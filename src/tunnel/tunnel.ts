@@ -19,6 +19,7 @@ import type { Side } from '../session/message.js';
 import type { SessionEnd, TunnelSide } from '../session/session.js';
 import type { OutMessage } from './hooks.js';
 import { MessagePath, type MessageDirection, type MessagePathOptions } from './message-path.js';
+import { paceScavenges } from './scavenge-pacing.js';
 
 /** Sees a forwarded chunk and the time it arrived (performance.now()). */
 export type ChunkObserver = (chunk: Buffer, at: number) => void;
@@ -229,6 +230,7 @@ function onDataObserved(this: TunnelSocket, chunk: Buffer): void {
   const d = this[kDirection]!;
   const at = performance.now();
   d.bytes += chunk.length;
+  paceScavenges(chunk.length);
   const forwarded = d.forwarded;
   let ok: boolean;
   if (forwarded !== undefined) {
@@ -249,6 +251,7 @@ function onDataObserved(this: TunnelSocket, chunk: Buffer): void {
 function onDataPlain(this: TunnelSocket, chunk: Buffer): void {
   const d = this[kDirection]!;
   d.bytes += chunk.length;
+  paceScavenges(chunk.length);
   if (!d.to.write(chunk)) this.pause();
 }
 
@@ -256,6 +259,7 @@ function onDataPlain(this: TunnelSocket, chunk: Buffer): void {
 function onDataMessages(this: TunnelSocket, chunk: Buffer): void {
   const d = this[kDirection]!;
   d.bytes += chunk.length;
+  paceScavenges(chunk.length);
   d.messages!.push(chunk, performance.now());
 }
 
