@@ -6,6 +6,7 @@
  * go on and their lines are dropped.
  */
 import fs from 'node:fs';
+import { paceScavenges } from '../wire/scavenge-pacing.js';
 
 /** In-memory backlog beyond which a writer that cannot keep up is stopped. */
 const MAX_BACKLOG = 64 * 1024 * 1024;
@@ -94,7 +95,7 @@ export class JsonlWriter {
     if (this.slab.length - this.slabEnd < n) {
       this.handOff();
       if (this.slab.length - this.slabEnd < n) {
-        this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, n));
+        this.slab = newSlab(Math.max(SLAB_SIZE, n));
         this.slabStart = this.slabEnd = 0;
       }
     }
@@ -133,7 +134,7 @@ export class JsonlWriter {
       if (!this.stream.destroyed) this.stream.write(chunk);
     }
     if (this.slab.length - this.slabEnd < SLAB_MIN_ROOM) {
-      this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      this.slab = newSlab(SLAB_SIZE);
       this.slabStart = this.slabEnd = 0;
     }
   };
@@ -147,6 +148,12 @@ export class JsonlWriter {
       this.stream.once('error', () => resolve());
     });
   }
+}
+
+/** A slab for lines; the one before goes with the file stream once written, so it is counted like a read (wire/scavenge-pacing.ts). */
+function newSlab(size: number): Buffer<ArrayBuffer> {
+  paceScavenges(size);
+  return Buffer.allocUnsafeSlow(size);
 }
 
 function existingSize(file: string): number {

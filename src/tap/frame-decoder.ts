@@ -17,6 +17,7 @@
  * per message, and on zlib's thread pool beyond that, so a decompression bomb never blocks
  * the forwarding for long. An idle decoder holds no buffer.
  */
+import { paceScavenges } from '../wire/scavenge-pacing.js';
 import { isUtf8 } from 'node:buffer';
 import type zlib from 'node:zlib';
 import type { DecodedMessage, MessageKind, ProtocolViolation, Side } from '../session/message.js';
@@ -490,6 +491,7 @@ export class FrameDecoder {
     let input: Buffer;
     if (f.masked) {
       input = Buffer.allocUnsafe(n);
+      paceScavenges(n);
       maskInto(chunk, start, n, rotateKey(this.maskKey, offset), input, 0);
     } else input = chunk.subarray(start, start + n);
     this.inflateSync(p, input, !f.masked);
@@ -560,6 +562,7 @@ export class FrameDecoder {
     if (input === undefined || fill + n > input.length) {
       // Doubled (amortised): exact for the first piece, which is usually the whole frame.
       const grown = Buffer.allocUnsafe(input === undefined ? n : Math.max(fill + n, input.length * 2));
+      paceScavenges(grown.length);
       if (input !== undefined) input.copy(grown, 0, 0, fill);
       job.input = input = grown;
     }
@@ -651,6 +654,8 @@ function reserve(p: Pending, n: number, limit: number): Buffer {
   const need = p.keptBytes + n;
   if (kept !== undefined && need <= kept.length) return kept;
   const grown = Buffer.allocUnsafe(kept === undefined ? n : Math.min(limit, Math.max(need, kept.length * 2)));
+  // A payload kept for the sinks is garbage soon after: counted like a read (wire/scavenge-pacing.ts).
+  paceScavenges(grown.length);
   if (kept !== undefined) kept.copy(grown, 0, 0, p.keptBytes);
   p.kept = grown;
   return grown;

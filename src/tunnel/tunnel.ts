@@ -19,7 +19,7 @@ import type { Side } from '../session/message.js';
 import type { SessionEnd, TunnelSide } from '../session/session.js';
 import type { OutMessage } from './hooks.js';
 import { MessagePath, type MessageDirection, type MessagePathOptions } from './message-path.js';
-import { paceScavenges } from './scavenge-pacing.js';
+import { paceScavenges } from '../wire/scavenge-pacing.js';
 
 /** Sees a forwarded chunk and the time it arrived (performance.now()). */
 export type ChunkObserver = (chunk: Buffer, at: number) => void;

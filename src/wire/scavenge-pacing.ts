@@ -1,6 +1,7 @@
 /**
- * Young-generation collections paced by the bytes a tunnel reads (issue 17: CPU per MB of bulk
- * traffic, as users run wstap, without tuning).
+ * Young-generation collections paced by the bytes of short-lived buffers: what a tunnel reads,
+ * the payloads the frame decoder keeps for the sinks, the recorder's slabs (issue 17: CPU per MB
+ * of bulk traffic, as users run wstap, without tuning).
  *
  * Every socket read gives Node a new ArrayBuffer of up to 64 KB, and V8 frees the ones that
  * died only when it collects the young generation. Until then (Node 20's V8) their bytes count
@@ -11,7 +12,7 @@
  * two young collections: every 20 MB or so of traffic started a full collection (mark and
  * compact, 5 ms on the main thread and more on a helper thread) that freed almost nothing.
  *
- * A young collection every SCAVENGE_EVERY_BYTES read frees the dead buffers before they add
+ * A young collection every SCAVENGE_EVERY_BYTES of them frees the dead buffers before they add
  * up to that room. It costs about a millisecond when most of the young generation is dead, as
  * it is on a busy tunnel. `gc` is exposed for this by turning V8's --expose-gc on just long
  * enough to fetch the function from a new context (it is not put on the global object).
@@ -20,7 +21,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
-/** Bytes read between two young collections: well below the room of a small heap's limit. */
+/** Bytes between two young collections: well below the room of a small heap's limit. */
 export const SCAVENGE_EVERY_BYTES = 8 * 1024 * 1024;
 
 type GcFunction = (options: { type: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
@@ -43,7 +44,7 @@ function lookUpGc(): GcFunction | null {
   }
 }
 
-/** Counts bytes a tunnel read; past SCAVENGE_EVERY_BYTES, collects the young generation. */
+/** Counts bytes of short-lived buffers (read, or allocated); past SCAVENGE_EVERY_BYTES, collects the young generation. */
 export function paceScavenges(bytes: number): void {
   read += bytes;
   if (read < SCAVENGE_EVERY_BYTES) return;

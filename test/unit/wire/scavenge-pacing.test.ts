@@ -1,6 +1,6 @@
 import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
-import { paceScavenges, SCAVENGE_EVERY_BYTES } from '../../../src/tunnel/scavenge-pacing.js';
+import { paceScavenges, SCAVENGE_EVERY_BYTES } from '../../../src/wire/scavenge-pacing.js';
 
 /** The young-generation collections V8 reports, with their start times (performance.now()). */
 const minor: number[] = [];
