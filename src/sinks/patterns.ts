@@ -78,11 +78,22 @@ function milestone(n: number): boolean {
 }
 
 /** What the tracker reads of a session's handshake and of its end (a live view, or a recording's events). */
-export type TrackedOpen = Pick<HandshakeView, 'client' | 'origins' | 'path' | 'requestHeaders' | 'outcome' | 'status' | 'error'>;
+/** What the tracker keeps of an open session: a few fields, not the whole view (an idle proxy holds thousands). */
+export type TrackedOpen = Pick<HandshakeView, 'client' | 'origins' | 'path' | 'outcome' | 'status' | 'error'> & { userAgent?: string };
 export type TrackedEnd = Pick<EndView, 'close' | 'how' | 'durationMs'> & Partial<Pick<EndView, 'messages'>>;
 
-function header(v: TrackedOpen, name: string): string | undefined {
-  return v.requestHeaders.find((h) => h.name.toLowerCase() === name)?.value;
+function userAgentOf(headers: readonly { name: string; value: string }[]): string | undefined {
+  return headers.find((h) => h.name.toLowerCase() === 'user-agent')?.value;
+}
+
+/** The fields of a handshake view the tracker reads. */
+function trackedOf(v: HandshakeView): TrackedOpen {
+  const t: TrackedOpen = { client: v.client, origins: v.origins, path: v.path, outcome: v.outcome };
+  if (v.status !== undefined) t.status = v.status;
+  if (v.error) t.error = v.error;
+  const ua = userAgentOf(v.requestHeaders);
+  if (ua !== undefined) t.userAgent = ua;
+  return t;
 }
 
 /** The client as a key and as words: the address without its port, Origin, path without the query, user agent. */
@@ -90,7 +101,7 @@ function clientOf(v: TrackedOpen): { key: string; words: string } {
   const address = v.client.startsWith('[') ? v.client.slice(0, v.client.indexOf(']') + 1) : v.client.replace(/:\d+$/, '');
   const origin = v.origins[0];
   const path = v.path.split('?')[0] ?? v.path;
-  const ua = header(v, 'user-agent') ?? '';
+  const ua = v.userAgent ?? '';
   return { key: [address, origin ?? '', path, ua].join('\n'), words: `${address}${origin ? `, Origin ${origin}` : ', no Origin'}, ${path}` };
 }
 
@@ -138,7 +149,7 @@ export class PatternTracker implements SessionSink {
   // --- the sink: live events, on the performance.now() clock --------------------------------
 
   handshake(session: Session, view: HandshakeView): void {
-    this.open(session.id, view, performance.now());
+    this.open(session.id, trackedOf(view), performance.now());
   }
 
   message(session: Session, m: WsMessage): void {
@@ -371,8 +382,8 @@ export function patternsOf(rec: Recording): PatternView[] {
       client: o.client,
       origins: o.request.headers.filter((h) => h.name.toLowerCase() === 'origin').map((h) => h.value),
       path: o.request.path,
-      requestHeaders: o.request.headers,
       outcome: o.outcome,
+      ...(userAgentOf(o.request.headers) !== undefined ? { userAgent: userAgentOf(o.request.headers) as string } : {}),
       ...(o.response ? { status: o.response.status } : {}),
       ...(failure ? { error: { code: failure.code, message: failure.message } } : {}),
     };

@@ -54,9 +54,9 @@ describe('dead heartbeats', () => {
     raw.socket.write(upgradeHead('/ws'));
     await raw.waitFor(hasHead);
     const p = await until(() => got.find((x) => x.finding.code === 'heartbeat-missed'), 'the finding', { timeoutMs: 5000, seen: () => got });
-    // Pings at 0.2, 0.4 and 0.6 s, terminated at 0.8 s: 0.6 s after the first ping.
+    // Pings at 0.2, 0.4 and 0.6 s, terminated at 0.8 s: 0.6 s after the first ping (later on a loaded machine, whose timers fire late).
     expect(p.finding.message).toMatch(
-      /^The server pinged every 0\.2 s; the client answered none of 3, and the session ended 0\.[5-9] s after the first ping \(1006 \(no close frame\)\)\.$/,
+      /^The server pinged every 0\.2 s; the client answered none of 3, and the session ended (0\.[5-9]|1\.[0-9]) s after the first ping \(1006 \(no close frame\)\)\.$/,
     );
     expect(p.finding.hint).toMatch(/^The client stopped answering pings/);
     expect(p.sessions).toEqual(['ws-1']);

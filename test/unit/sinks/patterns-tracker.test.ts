@@ -12,7 +12,7 @@ const open = (path = '/ws', port = 5000): TrackedOpen => ({
   client: `10.0.0.5:${port}`,
   origins: ['http://localhost:3000'],
   path,
-  requestHeaders: [{ name: 'User-Agent', value: 'test' }],
+  userAgent: 'test',
   outcome: 'tunnel',
   status: 101,
 });
