@@ -12,12 +12,8 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
-# MALLOC_TRIM_THRESHOLD_: glibc gives freed heap back to the kernel whenever 128 KB are free
-# at its top, and a proxy frees its 64 KB read buffers by the thousand, so it page-faulted
-# them back in: about 0.5x the CPU of a bare pipe on bulk traffic (docs/performance.md).
-# Keeping up to 64 MiB of freed heap removes that.
-ENV MALLOC_TRIM_THRESHOLD_=67108864 \
-    NODE_ENV=production \
+# Nothing tunes the process: wstap runs here as it runs from npx (docs/performance.md).
+ENV NODE_ENV=production \
     WSTAP_HOST=0.0.0.0 \
     WSTAP_PORT=8001 \
     WSTAP_TARGET=http://backend:8000 \
