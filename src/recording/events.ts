@@ -176,15 +176,15 @@ export function writeMessageLine(w: JsonlWriter, prefix: string, m: WsMessage, t
   let head = `${prefix}"t":${t},"ts":${ts},"kind":"${m.kind}","opcode":${m.opcode},"frames":${m.frames},"compressed":${m.compressed},"size":${m.size},"wireSize":${m.wireSize}`;
   if (m.latency && Number.isFinite(m.latency.ms)) head += `,"latencyMs":${m.latency.ms}`;
   if (m.app) head += `,"app":${JSON.stringify(appMessageView(m.app))}`;
-  if (fast.truncated) head += ',"truncated":true';
   head += fast.field === 'text' ? ',"text":"' : ',"base64":"';
+  // After the payload, as messageEvent (and the MessageEvent type) order it.
+  const tail = fast.truncated ? '","truncated":true}' : '"}';
   const payload = fast.field === 'text' ? escapedLength(fast.bytes) : fast.base64Length;
-  const at = w.reserve(head.length * 3 + payload + 3);
+  const at = w.reserve(head.length * 3 + payload + tail.length + 1);
   const slab = w.buffer;
   let end = at + slab.write(head, at, 'utf8');
   end += fast.field === 'text' ? escapeInto(fast.bytes, slab, end) : slab.write(fast.bytes.toString('base64'), end, 'latin1');
-  slab[end++] = 0x22; // "
-  slab[end++] = 0x7d; // }
+  end += slab.write(tail, end, 'latin1');
   slab[end++] = 0x0a; // \n
   w.commit(at, end);
   return true;

@@ -28,7 +28,7 @@ export interface Credential {
 
 /** Query parameter names that carry credentials (compared case-insensitively). */
 export const TOKEN_PARAM =
-  /^(?:token|access[_-]?token|id[_-]?token|refresh[_-]?token|auth|auth[_-]?token|authorization|jwt|bearer|api[_-]?key|apikey|key|session|session[_-]?id|sid|ticket|password|passwd|secret|signature|sig|x-amz-signature|.*[_-]token)$/i;
+  /^(?:token|access[_-]?token|id[_-]?token|refresh[_-]?token|auth|auth[_-]?token|authorization|jwt|bearer|api[_-]?key|apikey|key|session|session[_-]?id|sid|jsessionid|phpsessid|ticket|password|passwd|secret|signature|sig|x-amz-signature|.*[_-]token)$/i;
 
 /** Headers other than Authorization and Cookie whose values are secrets. */
 export const SECRET_HEADER =

@@ -39,8 +39,9 @@ const dropValues = (query: string): string =>
 export function redactText(text: string): string {
   if (text.length < 8) return text;
   let out = text;
-  if (out.includes('?')) {
-    out = out.replace(REQUEST_LINE, (_all, method: string, path: string, query: string) => `${method} ${path}?${dropValues(query)}`);
+  if (out.includes('?')) out = out.replace(REQUEST_LINE, (_all, method: string, path: string, query: string) => `${method} ${path}?${dropValues(query)}`);
+  // A path parameter (/p;jsessionid=...) needs no query to be a credential.
+  if (out.includes('?') || out.includes(';')) {
     out = out.replace(URL_PARAM, (all, sep: string, name: string, value: string) =>
       value !== REDACTED && TOKEN_PARAM.test(queryName(name)) ? `${sep}${name}=${REDACTED}` : all,
     );
@@ -63,7 +64,9 @@ export function redactText(text: string): string {
  */
 export function redactDeep<T>(value: T, depth = 0): T {
   if (typeof value === 'string') return redactText(value) as T;
-  if (value === null || typeof value !== 'object' || depth > 32) return value;
+  if (value === null || typeof value !== 'object') return value;
+  // Deeper than any view wstap makes: not walked, and not let out unredacted either.
+  if (depth > 32) return REDACTED as T;
   if (Array.isArray(value)) return value.map((v) => redactDeep(v, depth + 1)) as T;
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return value;

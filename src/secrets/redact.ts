@@ -48,9 +48,16 @@ export function redactJwts(text: string): string {
 }
 
 /** A request target with token-like query values (and JWT-shaped path segments) replaced. */
+/** A path parameter: /p;name=value (Java servlets' ;jsessionid=...). */
+const PATH_PARAM = /;([^;/?#=]+)=([^;/?#]*)/g;
+
 export function redactTarget(target: string): string {
   const q = target.indexOf('?');
-  const path = redactJwts(q < 0 ? target : target.slice(0, q));
+  const rawPath = q < 0 ? target : target.slice(0, q);
+  const params = rawPath.includes(';')
+    ? rawPath.replace(PATH_PARAM, (all, name: string) => (TOKEN_PARAM.test(queryName(name)) ? `;${name}=${REDACTED}` : all))
+    : rawPath;
+  const path = redactJwts(params);
   if (q < 0) return path;
   const query = target
     .slice(q + 1)

@@ -335,7 +335,7 @@ describe('redactDeep', () => {
     expect(redactDeep(bare)).toEqual({ s: `token=${REDACTED}` });
   });
 
-  it('leaves buffers, class instances and what lies deeper than 33 levels as they are', () => {
+  it('leaves buffers and class instances as they are, and lets nothing deeper than 33 levels out unredacted', () => {
     const buf = Buffer.from('token=abcdefgh');
     expect(redactDeep(buf)).toBe(buf);
     const date = new Date(0);
@@ -349,10 +349,28 @@ describe('redactDeep', () => {
     const nest = (levels: number): unknown => (levels === 0 ? 'token=abcdefgh' : { n: nest(levels - 1) });
     const dig = (v: unknown, levels: number): unknown => (levels === 0 ? v : dig((v as { n: unknown }).n, levels - 1));
     expect(dig(redactDeep(nest(33)), 33)).toBe(`token=${REDACTED}`);
-    expect(dig(redactDeep(nest(34)), 34)).toBe('token=abcdefgh');
+    // What lies deeper is not walked: it is replaced as a whole.
+    expect(dig(redactDeep(nest(34)), 33)).toBe(REDACTED);
     const arr = (levels: number): unknown => (levels === 0 ? 'token=abcdefgh' : [arr(levels - 1)]);
     const digA = (v: unknown, levels: number): unknown => (levels === 0 ? v : digA((v as unknown[])[0], levels - 1));
     expect(digA(redactDeep(arr(33)), 33)).toBe(`token=${REDACTED}`);
-    expect(digA(redactDeep(arr(34)), 34)).toBe('token=abcdefgh');
+    expect(digA(redactDeep(arr(34)), 33)).toBe(REDACTED);
+    expect(JSON.stringify(redactDeep(nest(60)))).not.toContain('abcdefgh');
+  });
+});
+
+describe('path parameters (/p;jsessionid=...)', () => {
+  it('redacts a session id carried as a path parameter, in a target and in free text', () => {
+    expect(redactTarget('/app;jsessionid=ABCDEF123456?room=1')).toBe(`/app;jsessionid=${REDACTED}?room=1`);
+    expect(redactTarget('/app;jsessionid=ABCDEF123456')).toBe(`/app;jsessionid=${REDACTED}`);
+    expect(redactTarget('/app;v=2/ws;sid=ABCDEF123456')).toBe(`/app;v=2/ws;sid=${REDACTED}`);
+    expect(redactText('see /p;jsessionid=ABC1 now')).toBe(`see /p;jsessionid=${REDACTED} now`);
+    expect(redactText('x /p;sid=ABC1 now')).toBe(`x /p;sid=${REDACTED} now`);
+    expect(redactText('GET /shop;PHPSESSID=abc123def HTTP/1.1')).toBe(`GET /shop;PHPSESSID=${REDACTED} HTTP/1.1`);
+  });
+
+  it('leaves other path parameters and semicolons in prose alone', () => {
+    expect(redactTarget('/app;v=2/ws')).toBe('/app;v=2/ws');
+    expect(redactText('one; two; three=3')).toBe('one; two; three=3');
   });
 });
