@@ -39,7 +39,8 @@ const dropValues = (query: string): string =>
 export function redactText(text: string): string {
   if (text.length < 8) return text;
   let out = text;
-  if (out.includes('?')) out = out.replace(REQUEST_LINE, (_all, method: string, path: string, query: string) => `${method} ${path}?${dropValues(query)}`);
+  if (out.includes('?'))
+    out = out.replace(REQUEST_LINE, (_all, method: string, path: string, query: string) => `${method} ${path}?${dropValues(query)}`);
   // A path parameter (/p;jsessionid=...) needs no query to be a credential.
   if (out.includes('?') || out.includes(';')) {
     out = out.replace(URL_PARAM, (all, sep: string, name: string, value: string) =>
