@@ -13,6 +13,17 @@ const MAX_BACKLOG = 64 * 1024 * 1024;
 /** The slab lines are written to, and the room below which a new one is started. */
 const SLAB_SIZE = 256 * 1024;
 const SLAB_MIN_ROOM = 16 * 1024;
+/** Written slabs kept for reuse (2 MiB): a recording that keeps up allocates none after its first few. */
+const SLABS_KEPT = 8;
+
+/** A slab and the writes of it the file stream has not finished. */
+interface Slab {
+  readonly buf: Buffer<ArrayBuffer>;
+  /** Slices handed to the stream and not yet written. */
+  writing: number;
+  /** No more lines go into it: it is reused once `writing` is 0. */
+  full: boolean;
+}
 
 export interface JsonlWriterOptions {
   file: string;
@@ -32,7 +43,10 @@ export class JsonlWriter {
   private bytes = 0;
   private stopped = false;
   /** Lines are written here; [slabStart, slabEnd) is what this turn of the event loop wrote. */
-  private slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+  private current: Slab = { buf: newBuffer(SLAB_SIZE), writing: 0, full: false };
+  private slab = this.current.buf;
+  /** Slabs the stream has written, for reuse: no allocation (and no garbage) per slab while the disk keeps up. */
+  private readonly spare: Slab[] = [];
   private slabStart = 0;
   private slabEnd = 0;
 
@@ -94,10 +108,7 @@ export class JsonlWriter {
   reserve(n: number): number {
     if (this.slab.length - this.slabEnd < n) {
       this.handOff();
-      if (this.slab.length - this.slabEnd < n) {
-        this.slab = newSlab(Math.max(SLAB_SIZE, n));
-        this.slabStart = this.slabEnd = 0;
-      }
+      if (this.slab.length - this.slabEnd < n) this.nextSlab(n);
     }
     return this.slabEnd;
   }
@@ -131,13 +142,36 @@ export class JsonlWriter {
     if (this.slabEnd > this.slabStart) {
       const chunk = this.slab.subarray(this.slabStart, this.slabEnd);
       this.slabStart = this.slabEnd;
-      if (!this.stream.destroyed) this.stream.write(chunk);
+      if (!this.stream.destroyed) {
+        const slab = this.current;
+        slab.writing++;
+        // Called once the slice is written, or with the error that stops the writer.
+        this.stream.write(chunk, () => this.slabWritten(slab));
+      }
     }
-    if (this.slab.length - this.slabEnd < SLAB_MIN_ROOM) {
-      this.slab = newSlab(SLAB_SIZE);
-      this.slabStart = this.slabEnd = 0;
-    }
+    if (this.slab.length - this.slabEnd < SLAB_MIN_ROOM) this.nextSlab(SLAB_SIZE);
   };
+
+  /** Starts a slab of at least n bytes: a written one when there is one, else a new one. */
+  private nextSlab(n: number): void {
+    const done = this.current;
+    done.full = true;
+    if (done.writing === 0) this.keep(done);
+    const reused = n <= SLAB_SIZE ? this.spare.pop() : undefined;
+    if (reused) reused.full = false;
+    this.current = reused ?? { buf: newBuffer(Math.max(SLAB_SIZE, n)), writing: 0, full: false };
+    this.slab = this.current.buf;
+    this.slabStart = this.slabEnd = 0;
+  }
+
+  private slabWritten(slab: Slab): void {
+    slab.writing--;
+    if (slab.full && slab.writing === 0) this.keep(slab);
+  }
+
+  private keep(slab: Slab): void {
+    if (slab.buf.length === SLAB_SIZE && this.spare.length < SLABS_KEPT) this.spare.push(slab);
+  }
 
   /** Writes out everything and closes the file. */
   close(): Promise<void> {
@@ -150,8 +184,8 @@ export class JsonlWriter {
   }
 }
 
-/** A slab for lines; the one before goes with the file stream once written, so it is counted like a read (wire/scavenge-pacing.ts). */
-function newSlab(size: number): Buffer<ArrayBuffer> {
+/** A new slab's buffer; one that is not kept for reuse is garbage once written, so it is counted like a read (wire/scavenge-pacing.ts). */
+function newBuffer(size: number): Buffer<ArrayBuffer> {
   paceScavenges(size);
   return Buffer.allocUnsafeSlow(size);
 }

@@ -61,6 +61,29 @@ describe('JsonlWriter: lines', () => {
     expect(stops).toEqual([]);
   });
 
+  it('reuses written slabs without a byte of a later line landing in an earlier one (8 MB over many turns, some lines while slices are still being written)', async () => {
+    const file = tmpFile('reuse.jsonl');
+    const { w, stops } = writer(file);
+    const expected: string[] = [];
+    let n = 0;
+    for (let turn = 0; turn < 160; turn++) {
+      // 50 KB a turn: a 256 KB slab fills every five turns, and the stream is still writing some when the next one starts.
+      for (let i = 0; i < 25; i++) {
+        const v = { n: n++, fill: String.fromCharCode(97 + (n % 26)).repeat(2000) };
+        expected.push(JSON.stringify(v));
+        w.writeValue(v);
+      }
+      if (turn % 3 === 0) await new Promise((r) => setTimeout(r, 1));
+      else await nextTurn();
+    }
+    await w.close();
+    const lines = linesOf(file);
+    expect(lines.pop()).toBe('');
+    expect(lines.length).toBe(expected.length);
+    expect(lines).toEqual(expected);
+    expect(stops).toEqual([]);
+  });
+
   it('close() writes out everything written in the same turn, lines larger than the slab and more than a slab of lines included', async () => {
     const file = tmpFile('burst.jsonl');
     const { w } = writer(file);
