@@ -26,10 +26,7 @@ function deflater(): (data: Buffer | string) => Buffer {
   };
 }
 
-const settle = async (d: FrameDecoder): Promise<void> => {
-  await d.settled();
-  await new Promise((r) => setTimeout(r, 10));
-};
+const settle = (d: FrameDecoder): Promise<void> => d.settled();
 
 const view = (ms: WsMessage[]) => ms.map((m) => [m.kind, m.size, m.truncated, m.data.toString('hex')]);
 

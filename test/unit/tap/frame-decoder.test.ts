@@ -2,8 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { decoder } from '../../support/decoder.js';
 import { frame, pmd } from '../../support/helpers.js';
 
-const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
-
 describe('FrameDecoder', () => {
   it('decodes the RFC 6455 examples: unmasked "Hello", masked "Hello", ping, fragmented', () => {
     const { d, messages } = decoder('server');
@@ -70,7 +68,7 @@ describe('FrameDecoder', () => {
     const text = 'the same words again and again, the same words again and again';
     d.push(frame(1, await compress(text), { rsv1: true }), 1);
     d.push(frame(1, await compress(text), { rsv1: true }), 2);
-    await settle();
+    await d.settled();
     expect(messages[0]!.data.toString()).toBe(text);
     expect(messages[1]!.data.toString()).toBe(text);
     expect(messages[0]!.compressed).toBe(true);
@@ -80,7 +78,7 @@ describe('FrameDecoder', () => {
   it('keeps wire order when a control frame follows a compressed message', async () => {
     const { d, messages } = decoder('server', { deflate: true });
     d.push(Buffer.concat([frame(1, pmd('hello'), { rsv1: true }), frame(9, 'p')]), 1);
-    await settle();
+    await d.settled();
     expect(messages.map((m) => m.kind)).toEqual(['text', 'ping']);
   });
 
@@ -89,7 +87,8 @@ describe('FrameDecoder', () => {
     d.push(frame(2, Buffer.alloc(1000, 1), { mask: true }), 1);
     const z = decoder('server', { deflate: true, max: 10 });
     z.d.push(frame(1, pmd('x'.repeat(5000)), { rsv1: true }), 1);
-    await settle();
+    await d.settled();
+    await z.d.settled();
     expect(messages[0]).toMatchObject({ size: 1000, truncated: true });
     expect(messages[0]!.data.length).toBe(10);
     expect(z.messages[0]).toMatchObject({ size: 5000, truncated: true });
