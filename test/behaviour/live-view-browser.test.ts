@@ -281,10 +281,13 @@ describe('the live view in Chromium', () => {
       async () => ((await page.locator('[data-testid="timeline"] [data-seq]').count()) === 20 ? true : undefined),
       'the filter over the kept messages',
       {
+        // Filtering 100,000 messages in a page, on a loaded machine, may take longer than the default 5 s.
+        timeoutMs: 20_000,
         seen: () => 'a different count',
       },
     );
-    expect(await text(page, '[data-testid="message-count"]')).toBe('20 of 100,000 shown');
+    // Of the messages kept: 100,000 when the page kept up, fewer when wstap's history let some go first.
+    expect(await text(page, '[data-testid="message-count"]')).toBe(`20 of ${kept.toLocaleString('en-US')} shown`);
     expect(errors).toEqual([]);
     await closeClient(c);
   }, 120_000);
