@@ -44,7 +44,6 @@ export class JsonlWriter {
   private stopped = false;
   /** Lines are written here; [slabStart, slabEnd) is what this turn of the event loop wrote. */
   private current: Slab = { buf: newBuffer(SLAB_SIZE), writing: 0, full: false };
-  private slab = this.current.buf;
   /** Slabs the stream has written, for reuse: no allocation (and no garbage) per slab while the disk keeps up. */
   private readonly spare: Slab[] = [];
   private slabStart = 0;
@@ -98,7 +97,7 @@ export class JsonlWriter {
     if (this.stopped) return;
     const line = `${JSON.stringify(value)}\n`;
     const at = this.reserve(line.length * 3);
-    this.commit(at, at + this.slab.write(line, at, 'utf8'));
+    this.commit(at, at + this.current.buf.write(line, at, 'utf8'));
   }
 
   /**
@@ -106,16 +105,16 @@ export class JsonlWriter {
    * writes the line there and then calls commit(at, end).
    */
   reserve(n: number): number {
-    if (this.slab.length - this.slabEnd < n) {
+    if (this.current.buf.length - this.slabEnd < n) {
       this.handOff();
-      if (this.slab.length - this.slabEnd < n) this.nextSlab(n);
+      if (this.current.buf.length - this.slabEnd < n) this.nextSlab(n);
     }
     return this.slabEnd;
   }
 
   /** The slab reserve() returned a place in (valid until the next reserve or commit). */
   get buffer(): Buffer {
-    return this.slab;
+    return this.current.buf;
   }
 
   /** Keeps slab[at, end) as the next line, or drops it when a limit says stop. */
@@ -140,7 +139,7 @@ export class JsonlWriter {
   /** Hands the lines written since the last hand-off to the file (the stream keeps that slice; later lines go after it). */
   private readonly handOff = (): void => {
     if (this.slabEnd > this.slabStart) {
-      const chunk = this.slab.subarray(this.slabStart, this.slabEnd);
+      const chunk = this.current.buf.subarray(this.slabStart, this.slabEnd);
       this.slabStart = this.slabEnd;
       if (!this.stream.destroyed) {
         const slab = this.current;
@@ -149,7 +148,7 @@ export class JsonlWriter {
         this.stream.write(chunk, () => this.slabWritten(slab));
       }
     }
-    if (this.slab.length - this.slabEnd < SLAB_MIN_ROOM) this.nextSlab(SLAB_SIZE);
+    if (this.current.buf.length - this.slabEnd < SLAB_MIN_ROOM) this.nextSlab(SLAB_SIZE);
   };
 
   /** Starts a slab of at least n bytes: a written one when there is one, else a new one. */
@@ -160,7 +159,6 @@ export class JsonlWriter {
     const reused = n <= SLAB_SIZE ? this.spare.pop() : undefined;
     if (reused) reused.full = false;
     this.current = reused ?? { buf: newBuffer(Math.max(SLAB_SIZE, n)), writing: 0, full: false };
-    this.slab = this.current.buf;
     this.slabStart = this.slabEnd = 0;
   }
 

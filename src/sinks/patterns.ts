@@ -13,6 +13,7 @@ import { redactDeep } from '../secrets/free-text.js';
 import type { Finding } from '../session/finding.js';
 import type { Session, SessionEnd } from '../session/session.js';
 import type { EndView, HandshakeView, PatternView } from '../views/views.js';
+import { headerValue, headerValues } from '../wire/http-head.js';
 
 export type { PatternView };
 import type { SessionSink } from './bus.js';
@@ -82,16 +83,12 @@ function milestone(n: number): boolean {
 export type TrackedOpen = Pick<HandshakeView, 'client' | 'origins' | 'path' | 'outcome' | 'status' | 'error'> & { userAgent?: string };
 export type TrackedEnd = Pick<EndView, 'close' | 'how' | 'durationMs'> & Partial<Pick<EndView, 'messages'>>;
 
-function userAgentOf(headers: readonly { name: string; value: string }[]): string | undefined {
-  return headers.find((h) => h.name.toLowerCase() === 'user-agent')?.value;
-}
-
 /** The fields of a handshake view the tracker reads. */
 function trackedOf(v: HandshakeView): TrackedOpen {
   const t: TrackedOpen = { client: v.client, origins: v.origins, path: v.path, outcome: v.outcome };
   if (v.status !== undefined) t.status = v.status;
   if (v.error) t.error = v.error;
-  const ua = userAgentOf(v.requestHeaders);
+  const ua = headerValue(v.requestHeaders, 'user-agent');
   if (ua !== undefined) t.userAgent = ua;
   return t;
 }
@@ -378,12 +375,13 @@ export function patternsOf(rec: Recording): PatternView[] {
   for (const s of rec.sessions) {
     const o = s.open;
     const failure = o.findings.find((f) => f.code.startsWith('upstream-'));
+    const userAgent = headerValue(o.request.headers, 'user-agent');
     const view: TrackedOpen = {
       client: o.client,
-      origins: o.request.headers.filter((h) => h.name.toLowerCase() === 'origin').map((h) => h.value),
+      origins: headerValues(o.request.headers, 'origin'),
       path: o.request.path,
       outcome: o.outcome,
-      ...(userAgentOf(o.request.headers) !== undefined ? { userAgent: userAgentOf(o.request.headers) as string } : {}),
+      ...(userAgent !== undefined ? { userAgent } : {}),
       ...(o.response ? { status: o.response.status } : {}),
       ...(failure ? { error: { code: failure.code, message: failure.message } } : {}),
     };

@@ -142,14 +142,17 @@ export function parseResponseHead(raw: Buffer): ResponseHead {
 }
 
 /** Every value of a header, in order (names compared case-insensitively). */
-export function headerValues(headers: readonly HeaderLine[], name: string): string[] {
+/** Any header list: the head's lines, a view's, a recording's (only names and values are read). */
+type NamedValues = readonly Pick<HeaderLine, 'name' | 'value'>[];
+
+export function headerValues(headers: NamedValues, name: string): string[] {
   const lower = name.toLowerCase();
   const out: string[] = [];
   for (const h of headers) if (h.name.toLowerCase() === lower) out.push(h.value);
   return out;
 }
 
-export function headerValue(headers: readonly HeaderLine[], name: string): string | undefined {
+export function headerValue(headers: NamedValues, name: string): string | undefined {
   const lower = name.toLowerCase();
   for (const h of headers) if (h.name.toLowerCase() === lower) return h.value;
   return undefined;
