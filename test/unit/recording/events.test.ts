@@ -17,21 +17,11 @@ import {
 } from '../../../src/recording/events.js';
 import type { JsonlWriter } from '../../../src/recording/jsonl-writer.js';
 import type { WsMessage } from '../../../src/session/message.js';
+import { wsMessage } from '../../support/messages.js';
 import type { EndView, HandshakeView } from '../../../src/views/views.js';
 
-function msg(over: Partial<WsMessage> & Pick<WsMessage, 'kind' | 'opcode' | 'data'>): WsMessage {
-  return {
-    from: 'client',
-    size: over.data.length,
-    wireSize: over.data.length + 6,
-    compressed: false,
-    frames: 1,
-    firstByteAt: 0,
-    lastByteAt: 1,
-    truncated: false,
-    ...over,
-  };
-}
+const msg = (over: Partial<WsMessage> & Pick<WsMessage, 'kind' | 'opcode' | 'data'>): WsMessage =>
+  wsMessage(over, { from: 'client', headerBytes: 6 });
 const text = (s: string | Buffer, over: Partial<WsMessage> = {}): WsMessage =>
   msg({ kind: 'text', opcode: 1, data: Buffer.isBuffer(s) ? s : Buffer.from(s), ...over });
 const binary = (b: number[], over: Partial<WsMessage> = {}): WsMessage => msg({ kind: 'binary', opcode: 2, data: Buffer.from(b), ...over });

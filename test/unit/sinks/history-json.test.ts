@@ -6,21 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { messageEvent } from '../../../src/recording/events.js';
 import type { WsMessage } from '../../../src/session/message.js';
+import { wsMessage } from '../../support/messages.js';
 import { historyMessageJson } from '../../../src/sinks/history.js';
 
-function msg(over: Partial<WsMessage> & Pick<WsMessage, 'kind' | 'opcode' | 'data'>): WsMessage {
-  return {
-    from: 'server',
-    size: over.data.length,
-    wireSize: over.data.length + 2,
-    compressed: false,
-    frames: 1,
-    firstByteAt: 0,
-    lastByteAt: 1,
-    truncated: false,
-    ...over,
-  };
-}
+const msg = (over: Partial<WsMessage> & Pick<WsMessage, 'kind' | 'opcode' | 'data'>): WsMessage =>
+  wsMessage(over, { from: 'server', headerBytes: 2 });
 
 const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
 
